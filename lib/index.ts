@@ -1,0 +1,35 @@
+/**
+ * flaxen: Flax-style functional neural networks for TypeScript, on tfjs-core with WASM SIMD.
+ *
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import * as fx from 'flaxen';
+ * await fx.ready();
+ * const net = fx.nn.Sequential([fx.nn.Dense(256), fx.nn.relu, fx.nn.Dense(10)]);
+ * const variables = net.init(fx.random.key(0), [2, 20]);
+ * const y = net.apply(variables, tf.ones([8, 20]));
+ * ```
+ *
+ * @module flaxen
+ */
+export { ready, backendInfo } from './backend.js';
+export type { BackendName } from './backend.js';
+export {
+  FlaxenError,
+  ShapeError,
+  MissingVariableError,
+  UnexpectedVariableError,
+  MissingRngError,
+  ImmutableCollectionError,
+} from './core/errors.js';
+export { Module } from './core/module.js';
+export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable } from './core/module.js';
+export { Scope } from './core/scope.js';
+export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions } from './core/scope.js';
+export { ShapeDtype, isAbstract } from './core/shapes.js';
+export type { Value } from './core/shapes.js';
+export type { Tree, MapLeaves, DeepReadonly } from './tree/index.js';
+export * as random from './random/index.js';
+export * as tree from './tree/index.js';
+export * as nn from './nn/index.js';
+export * as initializers from './initializers/index.js';

@@ -1,0 +1,90 @@
+/**
+ * `Dense`: a fully connected layer whose input size is inferred from the data.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { Module } from '../core/module.js';
+import type { Initializer } from '../core/scope.js';
+import { ShapeDtype, isAbstract } from '../core/shapes.js';
+import { lecunNormal, zeros } from '../initializers/index.js';
+import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+
+/**
+ * Options of {@link Dense}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.nn.DenseOptions = { useBias: false, kernelInit: fx.initializers.heNormal() };
+ * ```
+ */
+export interface DenseOptions {
+  /** Add a bias (default true). */
+  readonly useBias?: boolean;
+  /** Kernel initializer (default `lecunNormal()`, as in Flax). */
+  readonly kernelInit?: Initializer;
+  /** Bias initializer (default `zeros`). */
+  readonly biasInit?: Initializer;
+  /** The input size, when known in advance; an input of another size is then a `ShapeError`. */
+  readonly inFeatures?: number;
+  /** A fixed name inside a parent module (default `Dense_<k>`). */
+  readonly name?: string;
+}
+
+/** The parameters of a `Dense` layer with a bias. */
+export type DenseParams = { params: { kernel: tf.Tensor; bias: tf.Tensor } };
+/** The parameters of a `Dense` layer without a bias. */
+export type DenseParamsNoBias = { params: { kernel: tf.Tensor } };
+
+/**
+ * A fully connected layer `y = x · kernel + bias` over the last axis of an input of any rank.
+ * The kernel is `[inFeatures, features]` with `inFeatures` taken from the first input seen by
+ * `init`; bias `[features]`. Defaults as in Flax: LeCun-normal kernel, zero bias.
+ *
+ * @param features - the output size.
+ * @example
+ * ```ts
+ * const layer = fx.nn.Dense(256);
+ * layer.describe();                                  // 'Dense(-1 -> 256)'
+ * const vars = layer.init(fx.random.key(0), [2, 20]);
+ * vars.params.kernel.shape;                          // [20, 256]
+ * layer.describe(vars);                              // 'Dense(20 -> 256)'
+ * ```
+ */
+export function Dense(features: number, opts: DenseOptions & { readonly useBias: false }): Module<DenseParamsNoBias>;
+export function Dense(features: number, opts?: DenseOptions): Module<DenseParams>;
+export function Dense(features: number, opts: DenseOptions = {}): Module<DenseParams> {
+  checkFeatures(features, 'Dense(features)');
+  checkOptions(opts, ['useBias', 'kernelInit', 'biasInit', 'inFeatures', 'name'], 'Dense');
+  const { useBias = true, kernelInit = lecunNormal(), biasInit = zeros, inFeatures } = opts;
+  if (inFeatures !== undefined) checkFeatures(inFeatures, 'Dense: inFeatures');
+  return new Module({
+    type: 'Dense',
+    name: opts.name,
+    abstractSafe: true,
+    body: (scope, x: tf.Tensor | ShapeDtype) => {
+      if (!(x instanceof tf.Tensor) && !isAbstract(x)) throw new FlaxenError(scope.path, `Dense needs a tensor input, found ${describeValue(x)}`);
+      if (x.shape.length < 1) throw new ShapeError(scope.path, `Dense needs an input of rank 1 or more, found a scalar`);
+      if (x.dtype !== 'float32') throw new FlaxenError(scope.path, `Dense needs a float32 input, found ${x.dtype}`);
+      const inputFeatures = x.shape[x.shape.length - 1]!;
+      if (inFeatures !== undefined && inputFeatures !== inFeatures) {
+        throw new ShapeError(scope.path, `Dense(${features}) was given inFeatures ${inFeatures}, but the input has ${inputFeatures} features (input shape ${formatShape(x.shape)})`);
+      }
+      const kernel = scope.param('kernel', kernelInit, [inputFeatures, features]);
+      const bias = useBias ? scope.param('bias', biasInit, [features]) : undefined;
+      const outShape = [...x.shape.slice(0, -1), features];
+      if (isAbstract(x)) return new ShapeDtype(outShape);
+      return tf.tidy(() => {
+        const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inputFeatures]);
+        const y = bias ? tf.add(tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D), bias) : tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D);
+        return x.rank === 2 ? y : tf.reshape(y, outShape);
+      });
+    },
+    summarize: (variables) => {
+      const kernel = shapeOfLeaf(variables, 'params', 'kernel');
+      const inSize = kernel?.[0] ?? inFeatures ?? -1;
+      return { header: `Dense(${inSize} -> ${features}${useBias ? '' : ', no bias'})` };
+    },
+  });
+}

@@ -1,0 +1,247 @@
+/**
+ * Parameter trees: nested plain objects whose leaves are tensors (or shapes, or any other
+ * non-plain value). Every function here walks keys in sorted order, as JAX does, so the
+ * order of leaves never depends on how a tree was built.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError, describeValue } from '../core/errors.js';
+
+/** A nested record whose leaves are `L`. */
+export type Tree<L = tf.Tensor> = L | { readonly [key: string]: Tree<L> };
+
+type Primitive = string | number | boolean | bigint | symbol | null | undefined;
+
+/** The values that `map` treats as leaves at the type level. */
+export type TypedLeaf = tf.Tensor | Primitive | readonly unknown[] | { readonly shape: readonly number[]; readonly dtype: string };
+
+/** The type of a tree after `map` replaced each leaf by an `R`. */
+export type MapLeaves<T, R> = T extends TypedLeaf ? R : { readonly [K in keyof T]: MapLeaves<T[K], R> };
+
+/** A deeply readonly view of a tree (what `init` returns). */
+export type DeepReadonly<T> = T extends TypedLeaf ? T : { readonly [K in keyof T]: DeepReadonly<T[K]> };
+
+/**
+ * True for the containers of a tree: plain objects (prototype `Object.prototype` or `null`).
+ * Everything else, tensors included, is a leaf.
+ *
+ * @example
+ * ```ts
+ * fx.tree.isNode({ a: 1 });        // true
+ * fx.tree.isNode(tf.ones([2]));    // false
+ * ```
+ */
+export function isNode(value: unknown): value is { readonly [key: string]: unknown } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function sortedKeys(node: object): string[] {
+  return Object.keys(node).sort();
+}
+
+function joinPath(prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}/${key}`;
+}
+
+/**
+ * Defines `key` on `target` as an own data property. Unlike `target[key] = v` this can never
+ * reach a prototype setter, so keys such as `__proto__` stay plain data.
+ */
+export function defineEntry(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Freezes every container of a tree (leaves such as tensors are left alone) and returns it.
+ *
+ * @example
+ * ```ts
+ * const t = fx.tree.freeze({ a: { b: 1 } });
+ * Object.isFrozen(t.a); // true
+ * ```
+ */
+export function freeze<T>(tree: T): T {
+  if (isNode(tree)) {
+    for (const key of Object.keys(tree)) freeze((tree as Record<string, unknown>)[key]);
+    Object.freeze(tree);
+  }
+  return tree;
+}
+
+/**
+ * Returns a new frozen tree with `fn(leaf, path)` at every leaf; `path` is `/`-joined.
+ *
+ * @example
+ * ```ts
+ * const vars = fx.nn.Dense(3).init(fx.random.key(0), [1, 2]);
+ * fx.tree.map(vars, (t) => t.shape); // { params: { bias: [3], kernel: [2, 3] } }
+ * ```
+ */
+export function map<T, R>(tree: T, fn: (leaf: any, path: string) => R): MapLeaves<T, R> {
+  const walk = (node: unknown, path: string): unknown => {
+    if (!isNode(node)) return fn(node, path);
+    const out: Record<string, unknown> = {};
+    for (const key of sortedKeys(node)) defineEntry(out, key, walk(node[key], joinPath(path, key)));
+    return Object.freeze(out);
+  };
+  return walk(tree, '') as MapLeaves<T, R>;
+}
+
+/**
+ * Maps several trees of the same structure together: `fn([leafA, leafB, ...], path)`.
+ * A difference in structure is a `FlaxenError` naming the first path where they differ.
+ *
+ * @example
+ * ```ts
+ * const sum = fx.tree.mapN([{ a: 1 }, { a: 2 }], ([x, y]) => x + y); // { a: 3 }
+ * ```
+ */
+export function mapN<T, R>(trees: readonly [T, ...unknown[]], fn: (leaves: any[], path: string) => R): MapLeaves<T, R> {
+  const walk = (nodes: unknown[], path: string): unknown => {
+    const first = nodes[0];
+    if (!isNode(first)) {
+      nodes.forEach((n, i) => {
+        if (isNode(n)) throw new FlaxenError(path, `trees differ in structure: tree 0 has a leaf here, tree ${i} a subtree with keys [${sortedKeys(n).join(', ')}]`);
+      });
+      return fn(nodes, path);
+    }
+    const keys = sortedKeys(first);
+    nodes.forEach((n, i) => {
+      if (!isNode(n)) throw new FlaxenError(path, `trees differ in structure: tree 0 has a subtree here, tree ${i} has ${describeValue(n)}`);
+      const other = sortedKeys(n);
+      if (other.length !== keys.length || other.some((k, j) => k !== keys[j])) {
+        throw new FlaxenError(path, `trees differ in structure: tree 0 has keys [${keys.join(', ')}], tree ${i} has [${other.join(', ')}]`);
+      }
+    });
+    const out: Record<string, unknown> = {};
+    for (const key of keys) defineEntry(out, key, walk(nodes.map((n) => (n as Record<string, unknown>)[key]), joinPath(path, key)));
+    return Object.freeze(out);
+  };
+  return walk([...trees], '') as MapLeaves<T, R>;
+}
+
+/**
+ * The `[path, leaf]` pairs of a tree in sorted path order; paths are `/`-joined.
+ *
+ * @example
+ * ```ts
+ * fx.tree.flatten({ params: { b: 1, a: 2 } }); // [['params/a', 2], ['params/b', 1]]
+ * ```
+ */
+export function flatten<L = tf.Tensor>(tree: unknown): Array<[string, L]> {
+  const out: Array<[string, L]> = [];
+  const walk = (node: unknown, path: string): void => {
+    if (!isNode(node)) {
+      out.push([path, node as L]);
+      return;
+    }
+    for (const key of sortedKeys(node)) walk(node[key], joinPath(path, key));
+  };
+  walk(tree, '');
+  return out;
+}
+
+/**
+ * Builds a frozen tree from `[path, leaf]` pairs (the inverse of `flatten`). Conflicting
+ * paths (`a` and `a/b`) and empty path segments are errors.
+ *
+ * @example
+ * ```ts
+ * fx.tree.unflatten([['params/kernel', 1]]); // { params: { kernel: 1 } }
+ * ```
+ */
+export function unflatten<L = tf.Tensor>(entries: Iterable<readonly [string, L]>): Tree<L> {
+  const root: Record<string, unknown> = {};
+  for (const [path, leaf] of entries) {
+    const parts = path.split('/');
+    if (parts.some((p) => p === '')) throw new FlaxenError(path, 'a tree path must not have empty segments');
+    let node = root;
+    parts.forEach((part, i) => {
+      const existing = Object.prototype.hasOwnProperty.call(node, part) ? node[part] : undefined;
+      if (i === parts.length - 1) {
+        if (existing !== undefined) throw new FlaxenError(path, 'this path appears twice, or both as a leaf and as a subtree');
+        defineEntry(node, part, leaf);
+      } else {
+        if (existing === undefined) {
+          const child: Record<string, unknown> = {};
+          defineEntry(node, part, child);
+          node = child;
+        } else if (isNode(existing)) {
+          node = existing as Record<string, unknown>;
+        } else {
+          throw new FlaxenError(path, `'${parts.slice(0, i + 1).join('/')}' is a leaf, so it cannot hold a subtree`);
+        }
+      }
+    });
+  }
+  return freeze(root) as Tree<L>;
+}
+
+/**
+ * The leaves of a tree in sorted path order.
+ *
+ * @example
+ * ```ts
+ * fx.tree.leaves({ b: 2, a: 1 }); // [1, 2]
+ * ```
+ */
+export function leaves<L = tf.Tensor>(tree: unknown): L[] {
+  return flatten<L>(tree).map(([, leaf]) => leaf);
+}
+
+/**
+ * The number of scalars in a tree: the sum of the sizes of its leaves. Leaves may be
+ * tensors or `{shape}` records (so it works on `initShapes` output too).
+ *
+ * @example
+ * ```ts
+ * const shapes = fx.nn.Dense(10).initShapes(fx.random.key(0), [1, 20]);
+ * fx.tree.count(shapes); // 210
+ * ```
+ */
+export function count(tree: unknown): number {
+  let total = 0;
+  for (const [path, leaf] of flatten<unknown>(tree)) {
+    const shape = (leaf as { shape?: unknown } | null)?.shape;
+    if (!Array.isArray(shape)) throw new FlaxenError(path, `expected a tensor or a {shape} leaf, found ${describeValue(leaf)}`);
+    total += shape.reduce((a: number, b: number) => a * b, 1);
+  }
+  return total;
+}
+
+/**
+ * Disposes every tensor in a tree (other leaves are ignored). Use it on trees you own:
+ * the variables from `init`, the updates from an optimizer, the gradients.
+ *
+ * @example
+ * ```ts
+ * const vars = fx.nn.Dense(3).init(fx.random.key(0), [1, 2]);
+ * fx.tree.dispose(vars);
+ * ```
+ */
+export function dispose(tree: unknown): void {
+  for (const leaf of leaves<unknown>(tree)) {
+    if (leaf instanceof tf.Tensor) leaf.dispose();
+  }
+}
+
+/**
+ * Looks up a `/`-joined path in a tree; `undefined` when any segment is missing. Only own
+ * properties are followed, so `__proto__` or `constructor` never reach a prototype.
+ *
+ * @example
+ * ```ts
+ * fx.tree.get({ params: { kernel: 1 } }, 'params/kernel'); // 1
+ * ```
+ */
+export function get(tree: unknown, path: string): unknown {
+  let node = tree;
+  for (const part of path === '' ? [] : path.split('/')) {
+    if (!isNode(node) || !Object.prototype.hasOwnProperty.call(node, part)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
