@@ -33,3 +33,12 @@ export * as random from './random/index.js';
 export * as tree from './tree/index.js';
 export * as nn from './nn/index.js';
 export * as initializers from './initializers/index.js';
+export * as optim from './optim/index.js';
+export * as losses from './losses/index.js';
+export * as train from './train/index.js';
+export * as checkpoint from './checkpoint/index.js';
+export * as data from './data/index.js';
+// Gradients (valueAndGrad, grad) — lib/autodiff/grad.ts:
+// (exports added when it exists)
+// Inspection (tabulate) — lib/inspect/tabulate.ts:
+// (exports added when it exists)

@@ -1,0 +1,6 @@
+/**
+ * Checkpoints in the safetensors format (`fx.checkpoint`).
+ *
+ * @module
+ */
+export {};

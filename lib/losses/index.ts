@@ -1,0 +1,6 @@
+/**
+ * Losses and metrics (`fx.losses`), per example, numerically stable.
+ *
+ * @module
+ */
+export {};

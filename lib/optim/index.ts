@@ -1,0 +1,6 @@
+/**
+ * Optax-style optimizers (`fx.optim`): gradient transformations, their chains and schedules.
+ *
+ * @module
+ */
+export {};
