@@ -25,7 +25,7 @@ export {
 export { Module } from './core/module.js';
 export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable } from './core/module.js';
 export { Scope } from './core/scope.js';
-export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions } from './core/scope.js';
+export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions, ModuleCall } from './core/scope.js';
 export { ShapeDtype, isAbstract } from './core/shapes.js';
 export type { Value } from './core/shapes.js';
 export type { Tree, MapLeaves, DeepReadonly } from './tree/index.js';
@@ -38,7 +38,5 @@ export * as losses from './losses/index.js';
 export * as train from './train/index.js';
 export * as checkpoint from './checkpoint/index.js';
 export * as data from './data/index.js';
-// Gradients (valueAndGrad, grad) — lib/autodiff/grad.ts:
-// (exports added when it exists)
-// Inspection (tabulate) — lib/inspect/tabulate.ts:
-// (exports added when it exists)
+export * from './autodiff/index.js';
+export * from './inspect/index.js';

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, UnexpectedVariableError, describeValue } from './errors.js';
 import { Key, assertKey, foldIn, isKey } from '../random/key.js';
 import { ShapeDtype, abstractInputs } from './shapes.js';
-import { RUNNABLE, RunContext, Runnable, Scope, VariableRecord } from './scope.js';
+import { ModuleCall, RUNNABLE, RunContext, Runnable, Scope, VariableRecord } from './scope.js';
 import { DeepReadonly, MapLeaves, defineEntry, flatten, isNode, unflatten } from '../tree/index.js';
 
 /** A tree of variables by collection, e.g. `{ params: {...}, batch_stats: {...} }`. */
@@ -135,13 +135,26 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
     Object.freeze(this);
   }
 
-  private record(rngs: Rngs, inputs: unknown[]): Map<string, VariableRecord> {
+  private record(rngs: Rngs, inputs: unknown[], observer?: (call: ModuleCall) => void): Map<string, VariableRecord> {
     const context = new RunContext('init', true, toRngs(rngs, 'init(rngs, ...inputs): rngs'), false, new Set());
+    context.observer = observer;
     if (inputs.length === 0 && this.spec.body.length > 1) {
       throw new FlaxenError('', `init needs example inputs (tensors or shapes such as [2, 20]) to infer the sizes of ${this.type}`);
     }
     new Scope(context, []).run(this[RUNNABLE], abstractInputs(inputs));
     return context.records;
+  }
+
+  /**
+   * Runs shape inference and reports every module run (path, type, abstract inputs and output,
+   * in completion order: children before parents) with the variable records. Allocates no
+   * parameter. The basis of `tabulate`.
+   * @internal
+   */
+  trace(rngs: Rngs, ...inputs: unknown[]): { calls: ModuleCall[]; records: Map<string, VariableRecord> } {
+    const calls: ModuleCall[] = [];
+    const records = this.record(rngs, inputs, (call) => calls.push(call));
+    return { calls, records };
   }
 
   /**

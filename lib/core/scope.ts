@@ -54,6 +54,14 @@ export interface CallOptions {
   readonly name: string;
 }
 
+/** One module run as seen by an observer: where, what type, and the values in and out. */
+export interface ModuleCall {
+  readonly path: string;
+  readonly type: string;
+  readonly inputs: readonly unknown[];
+  readonly output: unknown;
+}
+
 /** The mutable state of one `init` or `apply` run, shared by all its scopes. */
 export class RunContext {
   /** Variables recorded by `init`, by full path `collection/module/path/name`. */
@@ -65,6 +73,8 @@ export class RunContext {
   /** Values written during `apply` to mutable collections, by full path. */
   readonly written = new Map<string, tf.Tensor>();
   private readonly rngCounters = new Map<string, number>();
+  /** Called after every module run (used by `tabulate` to see each module's inputs and output). */
+  observer: ((call: ModuleCall) => void) | undefined;
 
   constructor(
     readonly mode: 'init' | 'apply',
@@ -305,6 +315,12 @@ export class Scope {
    * @internal
    */
   run(runnable: Runnable, inputs: unknown[]): unknown {
+    const output = this.runBody(runnable, inputs);
+    this.context.observer?.({ path: this.path, type: runnable.type, inputs, output });
+    return output;
+  }
+
+  private runBody(runnable: Runnable, inputs: unknown[]): unknown {
     const context = this.context;
     if (!context.abstract || runnable.abstractSafe) return runnable.run(this, inputs);
     const before = new Set(context.records.keys());

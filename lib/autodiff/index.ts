@@ -1,0 +1,6 @@
+/**
+ * Gradients over parameter trees (`fx.valueAndGrad`, `fx.grad`).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * Inspection (`fx.tabulate`): a table of a model's modules, shapes and parameter counts.
+ *
+ * @module
+ */
+export {};
