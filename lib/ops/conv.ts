@@ -1,0 +1,235 @@
+/**
+ * The general 2-D convolution behind `Conv` and `ConvTranspose`: strides, explicit padding,
+ * input (lhs) dilation, kernel (rhs) dilation and feature groups, as in `lax.conv_general_dilated`
+ * with NHWC inputs and HWIO kernels.
+ *
+ * Its gradients are written here with ops the WASM backend has: tfjs-backend-wasm 4.22 has no
+ * `Conv2DBackpropFilter` kernel, so the stock gradient of a kernel fails there, and tfjs's stock
+ * gradients reject dilated convolutions on every backend. The kernel gradient is itself a
+ * convolution (of the input with the output gradient, batch and channel axes swapped), and
+ * the input gradient a transposed convolution; no global kernel is registered.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError, formatShape } from '../core/errors.js';
+
+/** A pair of paddings `[before, after]` for one spatial axis. */
+export type PadPair = readonly [number, number];
+
+/**
+ * The geometry of a 2-D convolution, every field per spatial axis `[height, width]`.
+ *
+ * @example
+ * ```ts
+ * const g: ConvGeometry = { strides: [2, 2], padding: [[1, 1], [1, 1]], inputDilation: [1, 1], kernelDilation: [1, 1], groups: 1 };
+ * ```
+ */
+export interface ConvGeometry {
+  /** Window strides. */
+  readonly strides: readonly [number, number];
+  /** Zero padding added to each side of the (input-dilated) input. */
+  readonly padding: readonly [PadPair, PadPair];
+  /** Input (lhs) dilation: `d - 1` zeros inserted between input pixels (transposed convolution). */
+  readonly inputDilation: readonly [number, number];
+  /** Kernel (rhs, atrous) dilation. */
+  readonly kernelDilation: readonly [number, number];
+  /** Feature groups: input channels and output features split into this many independent groups. */
+  readonly groups: number;
+}
+
+/** The size of a dilated extent: `(n - 1) * d + 1` (0 stays 0). */
+export function dilateSize(n: number, d: number): number {
+  return n === 0 ? 0 : (n - 1) * d + 1;
+}
+
+/**
+ * `lax.padtype_to_pads`: the padding pairs of `'SAME'` (output `ceil(in / stride)`, the extra
+ * pixel after) or `'VALID'` (none), for one axis.
+ *
+ * @example
+ * ```ts
+ * padForType('SAME', 28, 5, 1); // [2, 2]
+ * ```
+ */
+export function padForType(type: 'SAME' | 'VALID', inSize: number, effectiveKernel: number, stride: number): [number, number] {
+  if (type === 'VALID') return [0, 0];
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + effectiveKernel - inSize, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+/**
+ * The spatial output size of a convolution along one axis, or a negative/zero number when the
+ * window does not fit.
+ *
+ * @example
+ * ```ts
+ * convOutputSize(28, 5, { stride: 1, pad: [0, 0], inputDilation: 1, kernelDilation: 1 }); // 24
+ * ```
+ */
+export function convOutputSize(
+  inSize: number,
+  kernelSize: number,
+  o: { stride: number; pad: PadPair; inputDilation: number; kernelDilation: number },
+): number {
+  const padded = dilateSize(inSize, o.inputDilation) + o.pad[0] + o.pad[1];
+  const window = dilateSize(kernelSize, o.kernelDilation);
+  if (padded < window) return 0;
+  return Math.floor((padded - window) / o.stride) + 1;
+}
+
+/** Pads (positive entries) or crops (negative entries) the two spatial axes of an NHWC tensor. */
+function padOrCrop(t: tf.Tensor4D, pads: readonly [PadPair, PadPair]): tf.Tensor4D {
+  const [[t0, b0], [l0, r0]] = pads;
+  let out = t;
+  if (t0 < 0 || b0 < 0 || l0 < 0 || r0 < 0) {
+    const [n, h, w, c] = out.shape;
+    const top = Math.max(-t0, 0);
+    const left = Math.max(-l0, 0);
+    out = tf.slice(out, [0, top, left, 0], [n, h - top - Math.max(-b0, 0), w - left - Math.max(-r0, 0), c]);
+  }
+  if (t0 > 0 || b0 > 0 || l0 > 0 || r0 > 0) {
+    out = tf.pad(out, [[0, 0], [Math.max(t0, 0), Math.max(b0, 0)], [Math.max(l0, 0), Math.max(r0, 0)], [0, 0]]);
+  }
+  return out;
+}
+
+/**
+ * Inserts `d - 1` zeros between neighbouring pixels of an NHWC tensor (input dilation),
+ * with reshape/pad/slice, whose gradients every backend has.
+ */
+export function dilateSpatial(x: tf.Tensor4D, dilation: readonly [number, number]): tf.Tensor4D {
+  const [dh, dw] = dilation;
+  if (dh === 1 && dw === 1) return x;
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const spread = tf.pad(tf.reshape(x, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0]]);
+    const flat = tf.reshape(spread, [n, h * dh, w * dw, c]) as tf.Tensor4D;
+    return tf.slice(flat, [0, 0, 0, 0], [n, dilateSize(h, dh), dilateSize(w, dw), c]);
+  });
+}
+
+/** Every `s`-th pixel along the spatial axes (a strided convolution from a stride-1 one). */
+function subsample(t: tf.Tensor4D, s: readonly [number, number]): tf.Tensor4D {
+  if (s[0] === 1 && s[1] === 1) return t;
+  const [n, h, w, c] = t.shape;
+  return tf.stridedSlice(t, [0, 0, 0, 0], [n, h, w, c], [1, s[0], s[1], 1]) as tf.Tensor4D;
+}
+
+function explicit(pads: readonly [PadPair, PadPair]): tf.backend_util.ExplicitPadding {
+  return [[0, 0], [pads[0][0], pads[0][1]], [pads[1][0], pads[1][1]], [0, 0]];
+}
+
+const isOne = (p: readonly [number, number]) => p[0] === 1 && p[1] === 1;
+
+/**
+ * A plain `tf.conv2d` that also accepts strides and dilations both above 1 (tfjs refuses that
+ * pair: it then runs at stride 1 and keeps every `s`-th output).
+ */
+function rawConv(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
+  if (isOne(strides) || isOne(dilation)) {
+    return tf.conv2d(x, w, [strides[0], strides[1]], explicit(pads), 'NHWC', [dilation[0], dilation[1]]);
+  }
+  return tf.tidy(() => subsample(tf.conv2d(x, w, 1, explicit(pads), 'NHWC', [dilation[0], dilation[1]]), strides));
+}
+
+/**
+ * The gradient of `rawConv` with respect to its input: a correlation of the zero-stuffed output
+ * gradient with the flipped, transposed kernel. In one dimension, with `x_p` the padded input,
+ * `dx_p[j] = Σ_k dy_s[j - k·d] · w[k]`, where `dy_s` is `dy` with `s - 1` zeros between samples.
+ */
+function convInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: readonly number[], strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
+  const [n, h, wd, c] = xShape as [number, number, number, number];
+  if (isOne(dilation)) {
+    // tfjs's transposed convolution (the wasm Conv2DBackpropInput kernel) handles strides and explicit padding.
+    return tf.conv2dTranspose(dy, w, [n, h, wd, c], [strides[0], strides[1]], explicit(pads));
+  }
+  return tf.tidy(() => {
+    const [kh, kw] = w.shape;
+    const [, oh, ow] = dy.shape;
+    const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const stuffed = dilateSpatial(dy, strides);
+    const side = (k: number, d: number, pad: PadPair, size: number, out: number, s: number): PadPair => [
+      (k - 1) * d - pad[0],
+      pad[0] + size - 1 - (out - 1) * s,
+    ];
+    const padded = padOrCrop(stuffed, [side(kh, dilation[0], pads[0], h, oh, strides[0]), side(kw, dilation[1], pads[1], wd, ow, strides[1])]);
+    return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', [dilation[0], dilation[1]]);
+  });
+}
+
+/**
+ * The gradient of `rawConv` with respect to its kernel,
+ * `dW[kh,kw,ci,co] = Σ_{n,oh,ow} x_p[n, oh·s + kh·d, ow·s + kw·d, ci] · dy[n,oh,ow,co]`:
+ * a convolution of the input (channels as batch, batch as channels) with the output gradient
+ * as kernel, where the forward stride becomes the dilation and the dilation the stride.
+ */
+function convKernelGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: readonly number[], strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, ci, co] = kernelShape as [number, number, number, number];
+    const xT = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, h, w, n]
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
+    const full = rawConv(xT, dyT, dilation, pads, strides); // [ci, >=kh, >=kw, co]
+    const cropped = full.shape[1] === kh && full.shape[2] === kw ? full : tf.slice(full, [0, 0, 0, 0], [ci, kh, kw, co]);
+    return tf.transpose(cropped, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/** `rawConv` with gradients for both arguments that work on every backend. */
+function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x4, w4]);
+    return {
+      value: rawConv(x4, w4, strides, pads, dilation),
+      gradFunc: (g: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [convInputGrad(g, ws, xs.shape, strides, pads, dilation), convKernelGrad(xs, g, ws.shape, strides, pads, dilation)];
+      },
+    };
+  });
+  return f(x, w) as tf.Tensor4D;
+}
+
+/**
+ * A grouped kernel `[kh, kw, in/groups, features]` as the block-diagonal full kernel
+ * `[kh, kw, in, features]` (zeros between groups), so one ordinary convolution computes every
+ * group. It costs `groups` times the multiplications of separate convolutions; made of
+ * pad/concat, whose gradients every backend has.
+ */
+function blockDiagonal(w: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return w;
+  return tf.tidy(() => {
+    const perGroupIn = w.shape[2];
+    const inChannels = perGroupIn * groups;
+    const blocks = tf.split(w, groups, 3).map((block, g) =>
+      tf.pad(block, [[0, 0], [0, 0], [g * perGroupIn, inChannels - (g + 1) * perGroupIn], [0, 0]]),
+    );
+    return tf.concat(blocks, 3) as tf.Tensor4D;
+  });
+}
+
+/**
+ * `lax.conv_general_dilated` for NHWC inputs and HWIO kernels: input `[n, h, w, in]`, kernel
+ * `[kh, kw, in / groups, features]`, output `[n, oh, ow, features]`. Differentiable in both
+ * arguments on every backend, including wasm.
+ *
+ * @example
+ * ```ts
+ * const y = convGeneral(tf.ones([1, 5, 5, 1]), tf.ones([3, 3, 1, 1]),
+ *   { strides: [1, 1], padding: [[1, 1], [1, 1]], inputDilation: [1, 1], kernelDilation: [1, 1], groups: 1 });
+ * y.shape; // [1, 5, 5, 1]
+ * ```
+ */
+export function convGeneral(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  if (x.rank !== 4 || w.rank !== 4) throw new FlaxenError('', `convGeneral needs a rank-4 input and kernel, found ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
+  if (x.shape[3] !== w.shape[2] * g.groups) {
+    throw new FlaxenError('', `convGeneral: the input has ${x.shape[3]} channels, the kernel ${formatShape(w.shape)} with ${g.groups} group(s) needs ${w.shape[2] * g.groups}`);
+  }
+  return tf.tidy(() => {
+    const dilated = dilateSpatial(x, g.inputDilation);
+    return convWithGrads(dilated, blockDiagonal(w, g.groups), g.strides, g.padding, g.kernelDilation);
+  });
+}
