@@ -14,7 +14,7 @@ import { ModuleCall, RUNNABLE, RunContext, Runnable, Scope, VariableRecord } fro
 import { DeepReadonly, MapLeaves, defineEntry, flatten, isNode, unflatten } from '../tree/index.js';
 
 /** A tree of variables by collection, e.g. `{ params: {...}, batch_stats: {...} }`. */
-export type Variables = { readonly [collection: string]: unknown };
+export type Variables = { readonly [collection: string]: any };
 
 /** The random keys given to `init`/`apply`: one key (the `params` stream) or one per stream. */
 export type Rngs = Key | { readonly [stream: string]: Key };

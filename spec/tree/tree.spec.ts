@@ -1,0 +1,63 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs-core';
+import * as fx from '../../lib/index.js';
+import { assertThrows, tensorDelta } from '../setup.js';
+
+test('map keeps the structure, visits leaves in sorted path order, and freezes the result', () => {
+  const seen: string[] = [];
+  const out = fx.tree.map({ b: { y: 1, x: 2 }, a: 3 }, (leaf: number, path) => {
+    seen.push(path);
+    return leaf * 10;
+  });
+  assert.equal(seen, ['a', 'b/x', 'b/y']);
+  assert.equal(out, { a: 30, b: { x: 20, y: 10 } });
+  assert.ok(Object.isFrozen(out) && Object.isFrozen(out.b));
+});
+
+test('mapN combines trees and names the path where their structures differ', () => {
+  assert.equal(fx.tree.mapN([{ a: 1, b: { c: 2 } }, { a: 10, b: { c: 20 } }], ([x, y]) => x + y), { a: 11, b: { c: 22 } });
+  assertThrows(() => fx.tree.mapN([{ a: 1, b: { c: 2 } }, { a: 1, b: { d: 2 } }], ([x]) => x), fx.FlaxenError, 'b:', '[c]', '[d]');
+  assertThrows(() => fx.tree.mapN([{ a: { c: 1 } }, { a: 2 }], ([x]) => x), fx.FlaxenError, 'a:');
+});
+
+test('flatten and unflatten are inverses with /-joined paths', () => {
+  const tree = { params: { layers_0: { kernel: 1, bias: 2 }, layers_2: { kernel: 3 } } };
+  const flat = fx.tree.flatten<number>(tree);
+  assert.equal(flat, [
+    ['params/layers_0/bias', 2],
+    ['params/layers_0/kernel', 1],
+    ['params/layers_2/kernel', 3],
+  ]);
+  assert.equal(fx.tree.unflatten(flat), tree);
+  assert.equal(fx.tree.leaves(tree), [2, 1, 3]);
+});
+
+test('unflatten refuses conflicting and empty paths, and keeps __proto__ as plain data', () => {
+  assertThrows(() => fx.tree.unflatten([['a', 1], ['a/b', 2]]), fx.FlaxenError, 'a/b');
+  assertThrows(() => fx.tree.unflatten([['a/b', 1], ['a', 2]]), fx.FlaxenError, 'a');
+  assertThrows(() => fx.tree.unflatten([['a//b', 1]]), fx.FlaxenError, 'empty');
+  const hostile = fx.tree.unflatten([['__proto__/polluted', 1], ['constructor/prototype/x', 2]]);
+  assert.is(({} as Record<string, unknown>)['polluted'], undefined);
+  assert.equal(Object.keys(hostile), ['__proto__', 'constructor']);
+  assert.is(fx.tree.get(hostile, '__proto__/polluted'), 1);
+  assert.is(fx.tree.get({}, 'constructor'), undefined);
+});
+
+test('count sums the sizes of tensors and of {shape} leaves', () => {
+  const t = { a: tf.zeros([2, 3]), b: { c: tf.zeros([4]) } };
+  assert.is(fx.tree.count(t), 10);
+  assert.is(fx.tree.count({ k: new fx.ShapeDtype([1000, 1000]) }), 1e6);
+  assertThrows(() => fx.tree.count({ a: 'x' }), fx.FlaxenError, 'a:');
+  fx.tree.dispose(t);
+});
+
+test('dispose frees every tensor in a tree', () => {
+  const { result, delta } = tensorDelta(() => ({ a: tf.ones([2]), b: { c: tf.ones([3]), d: 5 } }));
+  assert.is(delta, 2);
+  const { delta: after } = tensorDelta(() => fx.tree.dispose(result));
+  assert.is(after, -2);
+  assert.ok(result.a.isDisposed && result.b.c.isDisposed);
+});
+
+test.run();
