@@ -3,4 +3,5 @@
  *
  * @module
  */
-export {};
+export { valueAndGrad, grad } from './grad.js';
+export type { Grads, GradOptions, LossFn, LossFnWithAux } from './grad.js';

@@ -1,0 +1,228 @@
+/**
+ * `valueAndGrad` and `grad`: gradients of a scalar loss with respect to a parameter tree,
+ * built on tfjs-core's tape-based autodiff (the gradient registry is filled once by
+ * `fx.ready()`'s module, see `register-gradients`).
+ *
+ * Ownership: the loss value, the gradients and the aux tensors are new tensors owned by the
+ * caller; every intermediate tensor of the forward and backward passes is disposed.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
+import { MapLeaves, flatten, isNode, unflatten } from '../tree/index.js';
+
+/** The gradients of a parameter tree: the same structure, a tensor at every leaf. */
+export type Grads<P> = MapLeaves<P, tf.Tensor>;
+
+/**
+ * Options of {@link valueAndGrad} and {@link grad}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.GradOptions = { hasAux: true };
+ * ```
+ */
+export interface GradOptions {
+  /**
+   * The loss returns `[loss, aux]` instead of `loss`; `aux` (any tree, e.g. `{logits}`) is
+   * passed through undifferentiated and returned alongside the value. Default false.
+   */
+  readonly hasAux?: boolean;
+}
+
+/** A loss function: a scalar tensor from the parameters and any further arguments. */
+export type LossFn<P, A extends unknown[]> = (params: P, ...args: A) => tf.Tensor;
+/** A loss function with auxiliary outputs: `[scalar, aux]`. */
+export type LossFnWithAux<P, A extends unknown[], Aux> = (params: P, ...args: A) => readonly [tf.Tensor, Aux];
+
+interface Tape {
+  gradientDepth: number;
+  activeTape: Array<{ saved?: tf.Tensor[] }> | null;
+}
+
+// When the forward pass throws, tfjs leaves the tape (and the tensors it saved for the
+// backward pass) behind; release them so that a failing loss does not leak.
+function releaseTape(): void {
+  const state = (tf.engine() as unknown as { state: Tape }).state;
+  if (state.gradientDepth === 0 && state.activeTape) {
+    for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+    state.activeTape = null;
+  }
+}
+
+// A new tensor handle on the same data, tracked by the current scope. Reshape to the same
+// shape shares the data buffer (reference-counted) on the wasm and cpu backends: no copy.
+function alias(t: tf.Tensor): tf.Tensor {
+  return tf.reshape(t, t.shape);
+}
+
+function checkParams(params: unknown, fnName: string): Array<[string, tf.Tensor]> {
+  const entries = flatten<unknown>(params);
+  if (entries.length === 0) throw new FlaxenError('', `${fnName}: params must hold at least one tensor, found an empty tree`);
+  const seen = new Map<number, string>();
+  for (const [path, leaf] of entries) {
+    if (!(leaf instanceof tf.Tensor)) throw new FlaxenError(path, `${fnName}: every leaf of params must be a tensor, found ${describeValue(leaf)}`);
+    if (leaf.isDisposed) throw new FlaxenError(path, `${fnName}: this parameter was disposed (was it the params of a TrainState that has since been advanced?)`);
+    if (leaf.dtype !== 'float32') throw new FlaxenError(path, `${fnName}: can only differentiate float32 parameters, found ${leaf.dtype}`);
+    const other = seen.get(leaf.id);
+    if (other !== undefined) {
+      throw new FlaxenError(path, `${fnName}: params hold the same tensor at '${other || '<root>'}' and '${path || '<root>'}'; share a parameter by using one leaf, or clone it`);
+    }
+    seen.set(leaf.id, path);
+  }
+  return entries as Array<[string, tf.Tensor]>;
+}
+
+function checkLoss(value: unknown, fnName: string, hasAux: boolean): tf.Tensor {
+  if (!(value instanceof tf.Tensor)) {
+    const hint = !hasAux && Array.isArray(value) ? ' (a loss that returns [loss, aux] needs { hasAux: true })' : '';
+    throw new FlaxenError('', `${fnName}: the loss function must return a scalar tensor, found ${describeValue(value)}${hint}`);
+  }
+  if (value.rank !== 0) {
+    throw new FlaxenError('', `${fnName}: the loss function must return a scalar tensor (shape []), found shape ${formatShape(value.shape)}; reduce it, e.g. with tf.mean`);
+  }
+  if (value.dtype !== 'float32') throw new FlaxenError('', `${fnName}: the loss must be float32, found ${value.dtype}`);
+  return value;
+}
+
+function run(
+  lossFn: (params: unknown, ...args: unknown[]) => unknown,
+  hasAux: boolean,
+  fnName: string,
+  params: unknown,
+  args: unknown[],
+): { value: tf.Tensor; aux: unknown; grads: unknown } {
+  const entries = checkParams(params, fnName);
+  const xs = entries.map(([, t]) => t);
+  let auxKept: unknown = undefined;
+  let keptTensors: tf.Tensor[] = [];
+  let result: { value: tf.Tensor; grads: tf.Tensor[] };
+  try {
+    result = tf.engine().gradients(
+      () => {
+        const out = lossFn(params, ...args);
+        if (!hasAux) return checkLoss(out, fnName, false);
+        if (!Array.isArray(out) || out.length !== 2) {
+          throw new FlaxenError('', `${fnName}: with { hasAux: true } the loss function must return [loss, aux], found ${describeValue(out)}`);
+        }
+        const value = checkLoss(out[0], fnName, true);
+        // Aux tensors made inside the forward pass would be disposed with it: keep an alias of
+        // each (no copy) and hand the caller a fresh, normally scoped alias afterwards.
+        keptTensors = [];
+        auxKept = mapTensors(out[1], (t) => {
+          const kept = tf.keep(alias(t));
+          keptTensors.push(kept);
+          return kept;
+        });
+        return value;
+      },
+      xs,
+      undefined,
+      true,
+    ) as { value: tf.Tensor; grads: tf.Tensor[] };
+  } catch (error) {
+    releaseTape();
+    for (const t of keptTensors) t.dispose();
+    if (error instanceof Error && !(error instanceof FlaxenError) && /gradient function not found|not registered for backend/.test(error.message)) {
+      throw new FlaxenError('', `${fnName}: tfjs cannot differentiate an op in the loss: ${error.message}`);
+    }
+    throw error;
+  }
+  const grads = result.grads.map((g, i) => {
+    const x = xs[i]!;
+    if (g == null) return tf.zerosLike(x); // a parameter the loss does not use
+    if (g.dtype !== x.dtype) {
+      const cast = tf.cast(g, x.dtype);
+      g.dispose();
+      return cast;
+    }
+    return g;
+  });
+  const aux = hasAux ? mapTensors(auxKept, (t) => alias(t)) : undefined;
+  for (const t of keptTensors) t.dispose();
+  const gradTree = isNode(params) ? unflatten(entries.map(([path], i) => [path, grads[i]!] as const)) : grads[0];
+  return { value: result.value, aux, grads: gradTree };
+}
+
+// Maps the tensors of an aux value (a tensor, a tree, or an array of those); other leaves pass through.
+function mapTensors(value: unknown, fn: (t: tf.Tensor) => tf.Tensor): unknown {
+  if (value instanceof tf.Tensor) return fn(value);
+  if (Array.isArray(value)) return Object.freeze(value.map((v) => mapTensors(v, fn)));
+  if (isNode(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) Object.defineProperty(out, key, { value: mapTensors(value[key], fn), enumerable: true });
+    return Object.freeze(out);
+  }
+  return value;
+}
+
+/**
+ * Turns a scalar loss `lossFn(params, ...args)` into a function returning
+ * `[value, grads]`: the loss and its gradient with respect to `params` (the first argument
+ * only), a frozen tree of exactly the structure of `params`. With `{ hasAux: true }` the loss
+ * returns `[loss, aux]` and the result is `[[value, aux], grads]`.
+ *
+ * `params` is any tree of float32 tensors (or a single tensor). A parameter the loss does not
+ * use gets a zero gradient, as in JAX. The loss must return a scalar float32 tensor, anything
+ * else is a `FlaxenError`.
+ *
+ * Ownership: `value`, `grads` and the tensors of `aux` are new tensors that the caller owns
+ * (dispose them, e.g. with `fx.tree.dispose(grads)`); every intermediate is disposed.
+ *
+ * @example
+ * ```ts
+ * const net = fx.nn.Dense(1);
+ * const { params } = net.init(fx.random.key(0), [4, 3]);
+ * const x = tf.ones([4, 3]), y = tf.zeros([4, 1]);
+ * const loss = (p: typeof params, x: tf.Tensor, y: tf.Tensor) =>
+ *   tf.mean(tf.square(tf.sub(net.apply({ params: p }, x), y)));
+ * const [value, grads] = fx.valueAndGrad(loss)(params, x, y);
+ * grads.kernel.shape; // [3, 1]
+ * value.dispose(); fx.tree.dispose(grads);
+ * ```
+ */
+export function valueAndGrad<P, A extends unknown[]>(lossFn: LossFn<P, A>, opts?: GradOptions & { readonly hasAux?: false }): (params: P, ...args: A) => [tf.Scalar, Grads<P>];
+export function valueAndGrad<P, A extends unknown[], Aux>(
+  lossFn: LossFnWithAux<P, A, Aux>,
+  opts: GradOptions & { readonly hasAux: true },
+): (params: P, ...args: A) => [[tf.Scalar, Aux], Grads<P>];
+export function valueAndGrad(lossFn: (params: unknown, ...args: unknown[]) => unknown, opts: GradOptions = {}): (params: unknown, ...args: unknown[]) => unknown {
+  const hasAux = checkOptions(lossFn, opts, 'valueAndGrad');
+  return (params: unknown, ...args: unknown[]) => {
+    const { value, aux, grads } = run(lossFn, hasAux, 'valueAndGrad', params, args);
+    return hasAux ? [[value, aux], grads] : [value, grads];
+  };
+}
+
+/**
+ * Like {@link valueAndGrad} but returns only the gradients (with `{ hasAux: true }`,
+ * `[grads, aux]`, as JAX does); the loss value is disposed.
+ *
+ * @example
+ * ```ts
+ * const f = (x: tf.Tensor) => tf.sum(tf.square(x));
+ * const g = fx.grad(f)(tf.tensor([1, 2, 3]));   // [2, 4, 6]
+ * ```
+ */
+export function grad<P, A extends unknown[]>(lossFn: LossFn<P, A>, opts?: GradOptions & { readonly hasAux?: false }): (params: P, ...args: A) => Grads<P>;
+export function grad<P, A extends unknown[], Aux>(lossFn: LossFnWithAux<P, A, Aux>, opts: GradOptions & { readonly hasAux: true }): (params: P, ...args: A) => [Grads<P>, Aux];
+export function grad(lossFn: (params: unknown, ...args: unknown[]) => unknown, opts: GradOptions = {}): (params: unknown, ...args: unknown[]) => unknown {
+  const hasAux = checkOptions(lossFn, opts, 'grad');
+  return (params: unknown, ...args: unknown[]) => {
+    const { value, aux, grads } = run(lossFn, hasAux, 'grad', params, args);
+    value.dispose();
+    return hasAux ? [grads, aux] : grads;
+  };
+}
+
+function checkOptions(lossFn: unknown, opts: unknown, fnName: string): boolean {
+  if (typeof lossFn !== 'function') throw new FlaxenError('', `${fnName}(lossFn) needs a function, found ${describeValue(lossFn)}`);
+  if (!isNode(opts)) throw new FlaxenError('', `${fnName}(lossFn, opts): opts must be an object like { hasAux: true }, found ${describeValue(opts)}`);
+  const unknown = Object.keys(opts).filter((k) => k !== 'hasAux');
+  if (unknown.length) throw new FlaxenError('', `${fnName}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; the only option is hasAux`);
+  const hasAux = opts['hasAux'] ?? false;
+  if (typeof hasAux !== 'boolean') throw new FlaxenError('', `${fnName}: hasAux must be a boolean, found ${describeValue(hasAux)}`);
+  return hasAux;
+}
+
