@@ -245,3 +245,23 @@ export function get(tree: unknown, path: string): unknown {
   }
   return node;
 }
+
+/**
+ * A one-line, Flax-like rendering of a tree: containers as `{key: ...}` in sorted order,
+ * leaves with a shape as that shape (`[20, 256]`), other leaves as `String(leaf)`.
+ *
+ * @example
+ * ```ts
+ * const vars = fx.nn.Dense(256).init(fx.random.key(0), [2, 20]);
+ * fx.tree.format(vars); // '{params: {bias: [256], kernel: [20, 256]}}'
+ * ```
+ */
+export function format(tree: unknown, leafToString: (leaf: unknown) => string = defaultLeafString): string {
+  if (!isNode(tree)) return leafToString(tree);
+  return `{${sortedKeys(tree).map((key) => `${key}: ${format(tree[key], leafToString)}`).join(', ')}}`;
+}
+
+function defaultLeafString(leaf: unknown): string {
+  const shape = (leaf as { shape?: unknown } | null)?.shape;
+  return Array.isArray(shape) ? `[${shape.join(', ')}]` : String(leaf);
+}

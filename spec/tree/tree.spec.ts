@@ -60,4 +60,10 @@ test('dispose frees every tensor in a tree', () => {
   assert.ok(result.a.isDisposed && result.b.c.isDisposed);
 });
 
+test('format renders a tree on one line like Flax prints shape trees', () => {
+  const t = { params: { layers_2: { kernel: new fx.ShapeDtype([256, 10]), bias: new fx.ShapeDtype([10]) }, layers_0: { kernel: new fx.ShapeDtype([20, 256]) } } };
+  assert.is(fx.tree.format(t), '{params: {layers_0: {kernel: [20, 256]}, layers_2: {bias: [10], kernel: [256, 10]}}}');
+  assert.is(fx.tree.format({ a: 1, b: 'x' }), '{a: 1, b: x}');
+});
+
 test.run();

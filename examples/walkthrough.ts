@@ -1,0 +1,116 @@
+// `npm start`: the lazy-initialization walkthrough of Dive into Deep Learning §6.4, step by
+// step with flaxen, then training on real handwritten digits.
+import * as tf from '@tensorflow/tfjs-core';
+import * as fx from '../lib/index.js';
+
+const { Dense, Sequential, relu } = fx.nn;
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const section = (title: string) => console.log(`\n${bold(`== ${title} ==`)}\n`);
+const show = (code: string) => console.log(`> ${code}`);
+
+export async function walkthrough(): Promise<void> {
+  const backend = await fx.ready();
+  console.log(`flaxen on tfjs-core ${tf.version_core}, backend ${backend}${fx.backendInfo().simd ? ' with SIMD' : ''}`);
+
+  section('1. A network described without any input size');
+  show('const net = Sequential([Dense(256), relu, Dense(10)])');
+  const net = Sequential([Dense(256), relu, Dense(10)]);
+  show('net.describe()');
+  console.log(net.describe());
+  console.log('\nThe input size is still unknown, printed as -1, as MXNet does.');
+
+  section('2. No parameter exists yet');
+  console.log('A flaxen module is a description: it holds no parameters, so there is nothing to access.');
+  console.log(`'params' in net: ${'params' in net}; tensors alive: ${tf.memory().numTensors}`);
+  console.log('\nGiven only the input shape, initShapes infers every parameter shape without');
+  console.log('allocating or drawing anything:');
+  show('net.initShapes(fx.random.key(0), [2, 20])');
+  const tensorsBefore = tf.memory().numTensors;
+  const shapes = net.initShapes(fx.random.key(0), [2, 20]);
+  console.log(fx.tree.format(shapes));
+  console.log(`Tensors alive afterwards: ${tf.memory().numTensors} (was ${tensorsBefore})`);
+
+  section('3. init: the data decides the shapes, then the parameters are drawn');
+  console.log('Once the input size 20 is known, the first kernel is [20, 256]; its output size 256');
+  console.log('sizes the next layer, and so on through the graph. Then every parameter is drawn from');
+  console.log('a key derived from the root key and its path.');
+  show('const variables = net.init(fx.random.key(0), tf.zeros([2, 20]))');
+  const x = tf.zeros([2, 20]);
+  const variables = net.init(fx.random.key(0), x);
+  show('fx.tree.map(variables, (t) => t.shape)');
+  console.log(fx.tree.format(variables));
+  show('net.describe(variables)');
+  console.log(net.describe(variables));
+  const again = net.init(fx.random.key(0), [2, 20]);
+  const same = tf.tidy(() => tf.all(tf.equal(again.params.layers_0.kernel, variables.params.layers_0.kernel)).dataSync()[0] === 1);
+  console.log(`\nThe same key gives the same parameters, bit for bit: ${same}`);
+  fx.tree.dispose(again);
+  const y = net.apply(variables, tf.ones([5, 20]));
+  console.log(`apply works for any batch size: input [5, 20] -> output [${y.shape.join(', ')}]`);
+  y.dispose();
+
+  section('Exercise 1: a size for the first layer only');
+  show('Sequential([Dense(256, { inFeatures: 20 }), relu, Dense(10)]).describe()');
+  const firstOnly = Sequential([Dense(256, { inFeatures: 20 }), relu, Dense(10)]);
+  console.log(firstOnly.describe());
+  console.log('\nThe first layer\'s shape is now known in advance, but nothing is initialized immediately:');
+  console.log('a flaxen model never holds parameters, and init still needs the input (or its shape) to');
+  console.log('size the later layers. What inFeatures adds is a check: any other input size is refused.');
+
+  section('Exercise 2: mismatched sizes');
+  show('Sequential([Dense(256, { inFeatures: 20 }), relu, Dense(10)]).init(key, [2, 30])');
+  try {
+    firstOnly.init(fx.random.key(0), [2, 30]);
+  } catch (error) {
+    console.log(`${(error as Error).name}: ${(error as Error).message}`);
+  }
+  show('net.apply(variables /* made for 20 features */, tf.ones([2, 30]))');
+  const wrong = tf.ones([2, 30]);
+  try {
+    net.apply(variables, wrong);
+  } catch (error) {
+    console.log(`${(error as Error).name}: ${(error as Error).message}`);
+  }
+  wrong.dispose();
+  console.log('\nBoth are caught before any math runs, and the message names the layer and both sizes.');
+
+  section('Exercise 3: inputs of varying size, and parameter binding');
+  console.log('The batch size may vary freely. A different feature size needs parameters of its own:');
+  console.log('either init the model again for that size (a new variables tree), or share what can be');
+  console.log('shared. Here each input size gets its own projection, and both go through one trunk,');
+  console.log('bound to the same parameters by calling it under the same name:');
+  const trunk = Sequential([Dense(64), relu, Dense(10)], { name: 'trunk' });
+  const TwoInputs = fx.nn.module('TwoInputs', (scope, a: tf.Tensor, b: tf.Tensor) => [
+    scope.call(trunk, scope.call(Dense(256, { name: 'proj_20' }), a)),
+    scope.call(trunk, scope.call(Dense(256, { name: 'proj_30' }), b)),
+  ]);
+  const shared = TwoInputs.init(fx.random.key(0), [1, 20], [1, 30]);
+  console.log(fx.tree.format(shared));
+  const bound = TwoInputs.bind(shared);
+  const [ya, yb] = bound(tf.ones([4, 20]), tf.ones([3, 30])) as tf.Tensor[];
+  console.log(`bind(variables) gives a plain function: [4, 20] -> [${ya!.shape.join(', ')}], [3, 30] -> [${yb!.shape.join(', ')}]`);
+  tf.dispose([ya!, yb!]);
+  fx.tree.dispose(shared);
+
+  fx.tree.dispose(variables);
+  x.dispose();
+}
+
+async function training(): Promise<void> {
+  section('4. Training on real handwritten digits');
+  let trainMlp: ((opts: Record<string, unknown>) => Promise<{ testAccuracy: number; seconds: number }>) | undefined;
+  try {
+    const modulePath = './mnist-mlp.js'; // resolved at run time: the example may be absent in a trimmed checkout
+    ({ trainMlp } = (await import(modulePath)) as { trainMlp: typeof trainMlp });
+  } catch (error) {
+    console.log(`(training is not available: ${(error as Error).message})`);
+    return;
+  }
+  const result = await trainMlp!({});
+  console.log(`\nTest accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${result.seconds.toFixed(1)} s of training.`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await walkthrough();
+  await training();
+}
