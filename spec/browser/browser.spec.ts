@@ -1,0 +1,232 @@
+// flaxen in a real browser: builds the browser bundle and the demo (scripts/build-browser.mjs),
+// serves docs/demo on 127.0.0.1, drives Debian's headless Chromium with playwright-core, and
+// checks the page against this Node process. Needs /usr/bin/chromium: `bash scripts/ensure-chromium.sh`.
+//
+// FLAXEN_SCREENSHOT=docs/demo/screenshot.png writes the screenshot there (default: next to this
+// compiled spec, in dist/).
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs-core';
+import * as fx from '../../lib/index.js';
+import { assertClose } from '../setup.js';
+// The page's globals (window.fx, window.flaxenDemo) are declared by the demo's script.
+import type {} from '../../docs/demo/demo.js';
+
+/** flaxen as the browser bundle exports it: the public API plus the bundled tfjs-core. */
+type Flaxen = typeof import('../../docs/demo/flaxen.bundle.js');
+/** The same shape, made of this process's flaxen and tfjs-core. */
+const nodeFlaxen = Object.assign({}, fx, { tf }) as unknown as Flaxen;
+
+const CHROMIUM = '/usr/bin/chromium';
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const demoDir = resolve(repo, 'docs/demo');
+const screenshotPath = resolve(repo, process.env['FLAXEN_SCREENSHOT'] ?? 'dist/spec/browser/screenshot.png');
+// As the probe of this machine kind runs it: no GPU, and no background connections (they are
+// refused by the closed network, many at a time).
+const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Rejects when `promise` takes longer than `ms`, so a stuck browser fails the test instead of hanging it. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A static file server for docs/demo on a free port of 127.0.0.1.
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json',
+  '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.png': 'image/png', '.txt': 'text/plain',
+};
+
+function serve(root: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((request, response) => {
+    const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    const file = normalize(join(root, pathname.endsWith('/') ? pathname + 'index.html' : pathname));
+    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(response);
+  });
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => done({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One browser session for the whole file, started by the first test that needs it.
+
+interface Session {
+  page: Page;
+  /** Console errors, page errors, failed requests and HTTP errors, in order. */
+  problems: string[];
+  /** Every URL the page fetched. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+let session: Promise<Session> | undefined;
+
+async function openSession(): Promise<Session> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium package. Install it with ` +
+      '`bash scripts/ensure-chromium.sh` (or `apt-get install -y chromium` as root).');
+  }
+  // Always bundle the current sources, so the page tests the same code as this process.
+  execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs')], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+  const { server, url } = await serve(demoDir);
+  const profile = mkdtempSync(join(tmpdir(), 'flaxen-chromium-'));
+  let context: BrowserContext | undefined;
+  const close = async () => {
+    await context?.close().catch(() => {});
+    await new Promise((done) => server.close(done));
+    rmSync(profile, { recursive: true, force: true });
+  };
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 30_000, viewport: { width: 900, height: 1000 },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console error: ${message.text()}`); });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+    page.on('request', (request) => requests.push(request.url()));
+    page.on('response', (response) => { if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`); });
+    await page.goto(url + 'index.html?autorun=0', { timeout: 20_000 });
+    await within(20_000, 'the demo page starting flaxen', page.evaluate(() => window.flaxenDemo.ready));
+    return { page, problems, requests, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+const browser = () => (session ??= openSession());
+
+test.after(async () => {
+  if (session) await (await session.catch(() => undefined))?.close();
+});
+
+// ---------------------------------------------------------------------------------------------
+// What both sides compute. `page.evaluate` sends a function's source text to the page, so these
+// run unchanged in Node (with this process's flaxen) and in the browser (with the bundle's).
+
+/** SHA-256 over every parameter of a fixed model made from key(0): paths, dtypes, shapes, bytes. */
+async function parameterFingerprint(flaxen: Flaxen): Promise<{ digest: string; paths: string[]; head: number[]; count: number }> {
+  const model = flaxen.nn.Sequential([flaxen.nn.Dense(16), flaxen.nn.relu, flaxen.nn.Dense(4)]);
+  const variables = model.init(flaxen.random.key(0), [1, 8]);
+  const entries = flaxen.tree.flatten(variables).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const chunks: Uint8Array[] = [];
+  for (const [path, leaf] of entries) {
+    chunks.push(new TextEncoder().encode(`${path}:${leaf.dtype}:${leaf.shape.join('x')}\n`));
+    const data = leaf.dataSync();
+    chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+  }
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  const head = Array.from(entries.find(([path]) => path.endsWith('layers_0/kernel'))![1].dataSync().slice(0, 4));
+  const count = flaxen.tree.count(variables);
+  flaxen.tree.dispose(variables);
+  return { digest: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''), paths: entries.map(([p]) => p), head, count };
+}
+
+/** The same model's output for a fixed input (values 0.1·(i mod 7) − 0.3). */
+function forwardPass(flaxen: Flaxen): number[] {
+  const tfjs = flaxen.tf;
+  const model = flaxen.nn.Sequential([flaxen.nn.Dense(16), flaxen.nn.relu, flaxen.nn.Dense(4)]);
+  const variables = model.init(flaxen.random.key(0), [1, 8]);
+  const x = tfjs.tensor2d(Array.from({ length: 24 }, (_, i) => 0.1 * (i % 7) - 0.3), [3, 8]);
+  const y = model.apply(variables, x) as tf.Tensor;
+  const out = Array.from(y.dataSync());
+  flaxen.tree.dispose([variables, x, y]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+test('Chromium is installed at /usr/bin/chromium (bash scripts/ensure-chromium.sh installs it)', () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`bash scripts/ensure-chromium.sh\` (or \`apt-get install -y chromium\` as root)`);
+});
+
+test('the demo page loads flaxen with no console error, page error or failed request', async () => {
+  const { page, problems } = await browser();
+  assert.equal(problems, []);
+  assert.is(await page.title(), 'flaxen in the browser');
+});
+
+test('the backend in the page is wasm with SIMD, from the SIMD build of the .wasm file', async () => {
+  const { page, requests } = await browser();
+  assert.equal(await page.evaluate(() => window.fx.backendInfo()), { name: 'wasm', simd: true });
+  const wasm = requests.filter((url) => url.endsWith('.wasm')).map((url) => url.slice(url.lastIndexOf('/') + 1));
+  assert.equal(wasm, ['tfjs-backend-wasm-simd.wasm']);
+  assert.match(await page.locator('#backend').innerText(), 'wasm with SIMD');
+});
+
+test('the page shows the model with unknown sizes (-1) before init', async () => {
+  const { page } = await browser();
+  const before = await page.locator('#before').innerText();
+  assert.match(before, '(layers_0): Dense(-1 -> 128)');
+  assert.match(before, '(layers_2): Dense(-1 -> 10)');
+});
+
+test('the parameters for key(0) hash to the same value in the browser as in Node', async () => {
+  const { page } = await browser();
+  const inNode = await parameterFingerprint(nodeFlaxen);
+  // `fx` here is the page's bundle; the function's source is what runs there.
+  const inBrowser = await page.evaluate(parameterFingerprint, await page.evaluateHandle(() => window.fx));
+  assert.equal(inNode.paths, ['params/layers_0/bias', 'params/layers_0/kernel', 'params/layers_2/bias', 'params/layers_2/kernel']);
+  assert.is(inNode.count, 8 * 16 + 16 + 16 * 4 + 4);
+  assert.equal(inBrowser.head, inNode.head, 'the first kernel values');
+  assert.is(inBrowser.digest, inNode.digest);
+});
+
+test('a forward pass in the page gives the same outputs as in Node', async () => {
+  const { page } = await browser();
+  const inNode = forwardPass(nodeFlaxen);
+  const inBrowser = await page.evaluate(forwardPass, await page.evaluateHandle(() => window.fx));
+  assert.is(inNode.length, 12);
+  assertClose(inBrowser, inNode, 1e-6, 1e-6, 'outputs');
+});
+
+test('training in the page lowers the loss, classifies held-out digits and leaks no tensor', async () => {
+  const { page } = await browser();
+  const tensorsBefore = await page.evaluate(() => window.fx.tf.memory().numTensors);
+  const result = await within(45_000, 'two epochs of training in the page', page.evaluate(() => window.flaxenDemo.run({ seed: 0, epochs: 2 })));
+  const tensorsAfter = await page.evaluate(() => window.fx.tf.memory().numTensors);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.is(result.steps, 2 * Math.floor(2000 / 64));
+  assert.is(result.losses.length, result.steps);
+  assert.ok(result.losses.every(Number.isFinite), 'every loss is a finite number');
+  // An untrained 10-way classifier sits near ln 10 ≈ 2.3; two epochs bring the loss well below.
+  assert.ok(result.losses[0]! > 1.5, `first loss ${result.losses[0]}`);
+  assert.ok(mean(result.losses.slice(-10)) < 0.5 * mean(result.losses.slice(0, 5)), `losses ${result.losses.map((l) => l.toFixed(2)).join(' ')}`);
+  assert.ok(result.testAccuracy > 0.8, `test accuracy ${result.testAccuracy}`);
+  assert.is(tensorsAfter, tensorsBefore, 'live tensors in the page after the run');
+  assert.match(await page.locator('#after').innerText(), '(layers_0): Dense(784 -> 128)');
+  assert.match(await page.locator('#shapes').innerText(), 'kernel  [784, 128]');
+  assert.match(await page.locator('#accuracy').innerText(), `${(result.testAccuracy * 100).toFixed(1)}% of 500`);
+  await page.screenshot({ path: screenshotPath, fullPage: true });
+});
+
+test('nothing went wrong in the page during the whole session', async () => {
+  const { problems } = await browser();
+  assert.equal(problems, []);
+});
+
+test.run();
