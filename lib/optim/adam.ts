@@ -1,0 +1,50 @@
+/**
+ * `adam`: Adam with Optax's definitions (bias correction; `eps` outside the square root,
+ * `epsRoot` inside).
+ *
+ * @module
+ */
+import type { GradientTransformation, ScalarOrSchedule } from './base.js';
+import { chain, type ChainState } from './chain.js';
+import { scaleByLearningRate } from './scale.js';
+import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
+import { checkOptions, checkScalarOrSchedule } from './util.js';
+
+/**
+ * Options of {@link adam}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.optim.AdamOptions = { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 };
+ * ```
+ */
+export type AdamOptions = ScaleByAdamOptions;
+
+/**
+ * Adam (Optax's `adam`; Kingma & Ba, 2014): `chain(scaleByAdam({b1, b2, eps, epsRoot}),
+ * scaleByLearningRate(lr))`. With `t` the step from 1:
+ * `mu = b1·mu + (1−b1)·g`, `nu = b2·nu + (1−b2)·g²`,
+ * `update = −lr · (mu/(1−b1^t)) / (sqrt(nu/(1−b2^t) + epsRoot) + eps)`.
+ * Defaults `b1 = 0.9`, `b2 = 0.999`, `eps = 1e-8`, `epsRoot = 0`.
+ *
+ * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
+ * the new state, and (after the step) the old state and the grads.
+ *
+ * @param learningRate - a number >= 0 or a schedule `(step) => number`.
+ * @example
+ * ```ts
+ * const tx = fx.optim.adam(1e-3);
+ * const params = { w: tf.tensor([1, 2]) };
+ * const state = tx.init(params);
+ * const grads = { w: tf.tensor([0.1, -0.2]) };
+ * const [updates, next] = tx.update(grads, state, params);   // { w: [-0.001, 0.001] } on step 1
+ * const newParams = fx.optim.applyUpdates(params, updates);
+ * fx.tree.dispose(grads); fx.tree.dispose(updates); fx.tree.dispose(state);
+ * ```
+ */
+export function adam(learningRate: ScalarOrSchedule, opts: AdamOptions = {}): GradientTransformation<ChainState> {
+  checkOptions('adam', opts, ADAM_OPTIONS);
+  checkScalarOrSchedule('adam', 'learningRate', learningRate);
+  adamOptions('adam', opts);
+  return chain(scaleByAdam(opts), scaleByLearningRate(learningRate));
+}

@@ -1,0 +1,87 @@
+/**
+ * The types every optimizer shares: a gradient transformation is a pair of pure functions,
+ * `init(params) -> state` and `update(grads, state, params?) -> [updates, state]`, as in Optax.
+ *
+ * Memory ownership (the same for every transformation in `fx.optim`):
+ * - `init(params)` returns a new state; the caller owns it. It never keeps or disposes `params`.
+ * - `update(grads, state, params)` never disposes nor changes its inputs. It returns new tensors,
+ *   in `updates` and in the new state, that share nothing with the inputs: the caller owns them
+ *   and disposes the old state, the gradients and the updates once it is done with them
+ *   (`fx.tree.dispose`). No intermediate tensor survives a call.
+ * - States are deeply frozen plain-object records; step counters are JS numbers.
+ *
+ * @module
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * The state of a gradient transformation: a frozen plain-object record whose leaves are tensors
+ * or JS numbers (step counts). `fx.tree.dispose(state)` frees its tensors.
+ *
+ * @example
+ * ```ts
+ * const state: fx.optim.OptState = fx.optim.adam(1e-3).init({ w: tf.ones([2]) });
+ * ```
+ */
+export type OptState = { readonly [key: string]: unknown };
+
+/**
+ * A schedule: the value of a hyperparameter (usually the learning rate) at an update step,
+ * counting from 0.
+ *
+ * @example
+ * ```ts
+ * const halve: fx.optim.Schedule = (step) => 0.1 * 0.5 ** Math.floor(step / 1000);
+ * ```
+ */
+export type Schedule = (step: number) => number;
+
+/**
+ * A fixed number or a {@link Schedule}; every `learningRate` argument accepts both.
+ *
+ * @example
+ * ```ts
+ * const lr: fx.optim.ScalarOrSchedule = fx.optim.schedules.cosineDecay(1e-3, 10_000);
+ * ```
+ */
+export type ScalarOrSchedule = number | Schedule;
+
+/**
+ * A gradient transformation (Optax's `GradientTransformation`): two pure functions.
+ * `init(params)` builds the state; `update(grads, state, params?)` returns the updates (same
+ * tree structure as `grads`) and the next state. Apply the updates with {@link applyUpdates}.
+ *
+ * Ownership: `update` never disposes its arguments; the updates and the new state are new
+ * tensors owned by the caller, who disposes the old state, the grads and the updates after use.
+ *
+ * @typeParam S - the state record.
+ * @example
+ * ```ts
+ * const tx: fx.optim.GradientTransformation = fx.optim.sgd(0.1);
+ * const params = { w: tf.tensor([1, 2]) };
+ * const state = tx.init(params);
+ * const grads = { w: tf.tensor([0.5, -1]) };
+ * const [updates, next] = tx.update(grads, state, params);
+ * const newParams = fx.optim.applyUpdates(params, updates);   // { w: [0.95, 2.1] }
+ * fx.tree.dispose(grads); fx.tree.dispose(updates); fx.tree.dispose(state);   // the caller owns them
+ * ```
+ */
+export interface GradientTransformation<S extends OptState = OptState> {
+  /** Builds the initial state for `params` (a tree of tensors). The caller owns the result. */
+  init(params: unknown): S;
+  /**
+   * Transforms `grads` into updates and returns `[updates, newState]`, both owned by the caller.
+   * `params` is needed by transformations that look at the parameters (weight decay).
+   */
+  update<G>(grads: G, state: S, params?: unknown): readonly [G, S];
+}
+
+/**
+ * A tree of tensors (parameters, gradients, updates): nested plain objects with tensor leaves.
+ *
+ * @example
+ * ```ts
+ * const grads: fx.optim.TensorTree = { dense: { kernel: tf.ones([2, 3]), bias: tf.zeros([3]) } };
+ * ```
+ */
+export type TensorTree = tf.Tensor | { readonly [key: string]: TensorTree };

@@ -1,0 +1,78 @@
+/**
+ * `trace`: momentum (heavy ball or Nesterov), the first stage of `sgd` with momentum.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientTransformation } from '../base.js';
+import { alias, checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+
+/**
+ * Options of {@link trace}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.optim.TraceOptions = { decay: 0.9, nesterov: true };
+ * ```
+ */
+export interface TraceOptions {
+  /** The momentum coefficient, a number >= 0 (usually 0.9). */
+  readonly decay: number;
+  /** Use Nesterov's form (default false). */
+  readonly nesterov?: boolean;
+}
+
+/**
+ * The state of {@link trace}: the momentum buffer.
+ *
+ * @example
+ * ```ts
+ * const s: fx.optim.TraceState = fx.optim.trace({ decay: 0.9 }).init({ w: tf.ones([2]) });
+ * ```
+ */
+export interface TraceState {
+  readonly [key: string]: unknown;
+  /** The momentum (trace) of past updates, shaped like the parameters. */
+  readonly trace: unknown;
+}
+
+/**
+ * Momentum, as Optax's `trace`: `trace = g + decay·trace`; the update is `trace`, or with
+ * Nesterov `g + decay·trace` (using the new trace). No learning rate here: `sgd` chains it with
+ * {@link scaleByLearningRate}.
+ *
+ * Ownership: `update` disposes nothing it is given; the updates and the new trace are new tensors
+ * (without Nesterov the updates share the new trace's memory but are separate tensor objects).
+ *
+ * @example
+ * ```ts
+ * const tx = fx.optim.chain(fx.optim.trace({ decay: 0.9, nesterov: true }), fx.optim.scaleByLearningRate(0.01));
+ * ```
+ */
+export function trace(opts: TraceOptions): GradientTransformation<TraceState> {
+  checkOptions('trace', opts, ['decay', 'nesterov']);
+  const decay = checkNumber('trace', 'decay', opts?.decay, { min: 0 });
+  const nesterov = opts.nesterov === true;
+  return Object.freeze({
+    init: (params: unknown): TraceState => tidy(() => Object.freeze({ trace: mapTensors('trace.init', 'params', params, (p) => tf.zerosLike(p)) })),
+    update: <G>(grads: G, state: TraceState): readonly [G, TraceState] => {
+      const { trace: old } = checkState('trace', state, ['trace']) as TraceState;
+      return tidy(() => {
+        const cDecay = tf.scalar(decay);
+        const [updates, next] = zipLeaves(
+          'trace',
+          [
+            { name: 'grads', tree: grads },
+            { name: 'state.trace', tree: old },
+          ],
+          2,
+          ([g, t]) => {
+            const t1 = tf.add(g!, tf.mul(t!, cDecay));
+            return [nesterov ? tf.add(g!, tf.mul(t1, cDecay)) : alias(t1), t1];
+          },
+        );
+        return Object.freeze([updates as G, Object.freeze({ trace: next })] as const);
+      });
+    },
+  });
+}

@@ -1,0 +1,166 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fx from '../../lib/index.js';
+import { assertClose, assertThrows } from '../setup.js';
+import { GRADS, PARAMS, all, mapFlat, read, run, tree, type Flat } from './util.js';
+
+interface AdamRef {
+  b1: number;
+  b2: number;
+  eps: number;
+  epsRoot: number;
+  weightDecay?: number;
+}
+
+// Reference: Optax's adam / adamw written out in float64, straight from the definitions:
+// mu = b1·mu + (1−b1)·g; nu = b2·nu + (1−b2)·g²; mû = mu/(1−b1^t); nû = nu/(1−b2^t);
+// u = mû / (sqrt(nû + epsRoot) + eps); adamw adds weightDecay·param; then u·(−lr).
+function referenceAdam(lrAt: (step: number) => number, o: AdamRef): { updates: Flat[]; params: Flat[]; mu: Flat; nu: Flat } {
+  let mu = mapFlat(PARAMS, () => 0);
+  let nu = mapFlat(PARAMS, () => 0);
+  let params = PARAMS;
+  const updates: Flat[] = [];
+  const paramsSeen: Flat[] = [];
+  GRADS.forEach((g, step) => {
+    const t = step + 1;
+    mu = mapFlat(g, (x, p, i) => o.b1 * mu[p]![i]! + (1 - o.b1) * x);
+    nu = mapFlat(g, (x, p, i) => o.b2 * nu[p]![i]! + (1 - o.b2) * x * x);
+    const u = mapFlat(g, (_, p, i) => {
+      const muHat = mu[p]![i]! / (1 - o.b1 ** t);
+      const nuHat = nu[p]![i]! / (1 - o.b2 ** t);
+      const adam = muHat / (Math.sqrt(nuHat + o.epsRoot) + o.eps);
+      return -lrAt(step) * (adam + (o.weightDecay ?? 0) * params[p]![i]!);
+    });
+    params = mapFlat(params, (x, p, i) => x + u[p]![i]!);
+    updates.push(u);
+    paramsSeen.push(params);
+  });
+  return { updates, params: paramsSeen, mu, nu };
+}
+
+function compare(tx: fx.optim.GradientTransformation, ref: { updates: Flat[]; params: Flat[] }): void {
+  const got = run(tx);
+  got.updates.forEach((u, i) => assertClose(all(u), all(ref.updates[i]!), 1e-7, 2e-5, `updates at step ${i}`));
+  got.params.forEach((p, i) => assertClose(all(p), all(ref.params[i]!), 1e-6, 2e-5, `params at step ${i}`));
+  assert.is(got.leaked, 0, 'tensors left alive');
+}
+
+const DEFAULTS: AdamRef = { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 };
+
+test('adam with default hyperparameters matches the definition over 3 steps', () => {
+  compare(fx.optim.adam(0.01), referenceAdam(() => 0.01, DEFAULTS));
+});
+
+test('the first adam step is −lr·g/(|g| + eps) (bias correction cancels)', () => {
+  const tx = fx.optim.adam(0.1, { eps: 0.5 });
+  const params = { w: tf.tensor([1, 1]) };
+  const grads = { w: tf.tensor([1.5, -0.5]) };
+  const state = tx.init(params);
+  const [updates, next] = tx.update(grads, state, params);
+  assertClose(updates.w.dataSync(), [-0.1 * (1.5 / 2), 0.1 * (0.5 / 1)]);
+  for (const t of [params, grads, state, updates, next]) fx.tree.dispose(t);
+});
+
+test('adam with a large eps shows eps is added outside the square root', () => {
+  const o = { b1: 0.8, b2: 0.95, eps: 0.3, epsRoot: 0 };
+  compare(fx.optim.adam(0.1, o), referenceAdam(() => 0.1, o));
+  // The reference with eps inside the root differs enough for the comparison to notice.
+  const inside = referenceAdam(() => 0.1, { ...o, eps: 0, epsRoot: 0.3 });
+  const outside = referenceAdam(() => 0.1, o);
+  assert.ok(Math.abs(all(inside.updates[2]!)[0]! - all(outside.updates[2]!)[0]!) > 1e-3);
+});
+
+test('adam with epsRoot adds it inside the square root, after bias correction', () => {
+  const o = { b1: 0.9, b2: 0.99, eps: 1e-3, epsRoot: 0.05 };
+  compare(fx.optim.adam(0.02, o), referenceAdam(() => 0.02, o));
+});
+
+test('adam with b1 = 0 is RMS scaling with bias correction', () => {
+  const o = { b1: 0, b2: 0.9, eps: 1e-8, epsRoot: 0 };
+  compare(fx.optim.adam(0.01, o), referenceAdam(() => 0.01, o));
+});
+
+test('adam keeps the moments in its state; count is a JS number', () => {
+  const tx = fx.optim.scaleByAdam({ b1: 0.8, b2: 0.9 });
+  const ref = referenceAdam(() => 1, { b1: 0.8, b2: 0.9, eps: 1e-8, epsRoot: 0 });
+  const params = tree(PARAMS);
+  let state = tx.init(params);
+  assert.is(state.count, 0);
+  for (const g of GRADS) {
+    const grads = tree(g);
+    const [u, next] = tx.update(grads, state, params);
+    for (const t of [grads, u, state]) fx.tree.dispose(t);
+    state = next;
+  }
+  assert.is(state.count, 3);
+  assert.ok(Object.isFrozen(state) && Object.isFrozen(state.mu) && Object.isFrozen(state.nu));
+  assertClose(all(read(state.mu)), all(ref.mu), 1e-7, 1e-5, 'mu');
+  assertClose(all(read(state.nu)), all(ref.nu), 1e-7, 1e-5, 'nu');
+  fx.tree.dispose(state);
+  fx.tree.dispose(params);
+});
+
+test('adam with a schedule uses lr(0), lr(1), lr(2)', () => {
+  const lr = fx.optim.schedules.exponentialDecay(0.1, 1, 0.5);
+  compare(fx.optim.adam(lr), referenceAdam((s) => 0.1 * 0.5 ** s, DEFAULTS));
+});
+
+test('update leaves no tensor behind and does not touch its inputs', () => {
+  const tx = fx.optim.adam(0.01);
+  const params = tree(PARAMS);
+  const state = tx.init(params);
+  const grads = tree(GRADS[0]!);
+  const before = tf.memory().numTensors;
+  const [updates, next] = tx.update(grads, state, params);
+  // New tensors: one update per leaf, plus mu and nu per leaf.
+  assert.is(tf.memory().numTensors - before, 3 * 3);
+  assertClose(all(read(grads)), all(GRADS[0]!));
+  assertClose(all(read((state['0'] as fx.optim.ScaleByAdamState).mu)), [0, 0, 0, 0, 0, 0, 0]);
+  for (const t of [updates, next]) fx.tree.dispose(t);
+  assert.is(tf.memory().numTensors, before);
+  for (const t of [params, state, grads]) fx.tree.dispose(t);
+});
+
+test('bad hyperparameters are FlaxenErrors', () => {
+  assertThrows(() => fx.optim.adam(-1e-3), fx.FlaxenError, 'adam', 'learningRate', '-0.001');
+  assertThrows(() => fx.optim.adam(1e-3, { b1: 1 }), fx.FlaxenError, 'adam', 'b1', '< 1');
+  assertThrows(() => fx.optim.adam(1e-3, { b1: -0.1 }), fx.FlaxenError, 'b1');
+  assertThrows(() => fx.optim.adam(1e-3, { b2: 1.5 }), fx.FlaxenError, 'b2');
+  assertThrows(() => fx.optim.adam(1e-3, { eps: -1 }), fx.FlaxenError, 'eps');
+  assertThrows(() => fx.optim.adam(1e-3, { beta1: 0.9 } as never), fx.FlaxenError, 'beta1');
+});
+
+test('a state from another optimizer or grads of another model are FlaxenErrors', () => {
+  const tx = fx.optim.adam(1e-3);
+  const params = tree(PARAMS);
+  const sgdState = fx.optim.sgd(0.1, { momentum: 0.9 }).init(params);
+  assertThrows(() => tx.update(params, sgdState, params), fx.FlaxenError, 'scaleByAdam', 'mu');
+  const state = tx.init(params);
+  const other = { dense: { bias: tf.zeros([2]), kernel: tf.zeros([2, 2]) } };
+  assertThrows(() => tx.update(other, state, params), fx.FlaxenError, 'scale');
+  assertThrows(() => tx.update({ ...other, scale: 1 }, state, params), fx.FlaxenError, 'scale', 'number 1');
+  for (const t of [params, sgdState, state, other]) fx.tree.dispose(t);
+});
+
+test('adam trains a tiny least-squares problem to its solution', () => {
+  // Minimise ½‖w − target‖² : the gradient is w − target, computed here by hand.
+  const target = tf.tensor([3, -2]);
+  const tx = fx.optim.adam(0.1);
+  let params = { w: tf.zeros([2]) };
+  let state = tx.init(params);
+  for (let i = 0; i < 300; i++) {
+    const grads = { w: tf.sub(params.w, target) };
+    const [u, next] = tx.update(grads, state, params);
+    const p = fx.optim.applyUpdates(params, u);
+    for (const t of [grads, u, state, params]) fx.tree.dispose(t);
+    params = p;
+    state = next;
+  }
+  assertClose(params.w.dataSync(), [3, -2], 1e-2);
+  fx.tree.dispose(params);
+  fx.tree.dispose(state);
+  target.dispose();
+});
+
+test.run();
