@@ -1,0 +1,277 @@
+/**
+ * Checkpoint files (Node only): {@link save}, {@link load}, {@link loadInfo}, and their fp-ts
+ * `TaskEither` forms {@link saveTask} and {@link loadTask}.
+ *
+ * The Promise functions are the primary API: they resolve, or reject with a `FlaxenError`
+ * (a {@link CheckpointError} wrapping the file system's error, with `cause` set). The `…Task`
+ * functions are the same operations as fp-ts `TaskEither<FlaxenError, A>` values that never
+ * reject, for code that composes with `pipe`.
+ *
+ * Node's modules are imported on first use, never at load time, so bundling `flaxen` for a
+ * browser does not pull in `node:fs`; in a browser these functions reject with a
+ * `CheckpointError` (use `toBytes` / `fromBytes` there).
+ *
+ * @module
+ */
+import { Either, left, right } from 'fp-ts/lib/Either.js';
+import type { TaskEither } from 'fp-ts/lib/TaskEither.js';
+import { FlaxenError, describeValue } from '../core/errors.js';
+import type { Variables } from '../core/module.js';
+import { CheckpointError } from './errors.js';
+import { CheckpointInfo, Metadata, ReadOptions, Restored, fromBytes, infoOf, toBytes } from './format.js';
+import { parseHeader, readHeaderLength } from './header.js';
+
+type NodeFs = typeof import('node:fs/promises');
+type NodePath = typeof import('node:path');
+type NodeOs = typeof import('node:os');
+
+interface NodeModules {
+  readonly fs: NodeFs;
+  readonly path: NodePath;
+  readonly os: NodeOs;
+}
+
+let nodeModules: Promise<NodeModules> | undefined;
+
+/** Node's fs, path and os, imported on first use (a non-literal specifier keeps bundlers away). */
+function node(): Promise<NodeModules> {
+  if (!nodeModules) {
+    const load = (name: string): Promise<any> => import(/* webpackIgnore: true */ /* @vite-ignore */ name);
+    nodeModules = Promise.all([load('node:fs/promises'), load('node:path'), load('node:os')]).then(
+      ([fs, path, os]) => ({ fs, path, os }),
+      (error) => {
+        nodeModules = undefined;
+        throw new CheckpointError('', `checkpoint files need Node's file system, which is not available here; in a browser use fx.checkpoint.toBytes / fromBytes`, { cause: error });
+      },
+    );
+  }
+  return nodeModules;
+}
+
+function checkFile(file: unknown, what: string): string {
+  if (typeof file !== 'string' || file === '') throw new CheckpointError('', `${what}: the file must be a non-empty path string, found ${describeValue(file)}`);
+  return file;
+}
+
+/** Wraps a file-system error in a CheckpointError naming the operation, the file and the code. */
+function fileError(error: unknown, action: string, file: string): FlaxenError {
+  if (error instanceof FlaxenError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code === 'ENOSPC' ? 'no space left on the device' : (error as Error)?.message ?? String(error);
+  return new CheckpointError('', `could not ${action} checkpoint file '${file}': ${reason}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: error });
+}
+
+const TEMP_SUFFIX = '.flaxen-tmp';
+let tempCounter = 0;
+
+function hostTag(os: NodeOs): string {
+  return os.hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * The name of the temporary file `save` writes next to `file`:
+ * `.<name>.<host>.<pid>.<counter>.flaxen-tmp`. @internal
+ */
+export function tempNameParts(base: string, name: string): { host: string; pid: number } | undefined {
+  const prefix = `.${base}.`;
+  if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) return undefined;
+  const match = /^([A-Za-z0-9_-]+)\.(\d+)\.(\d+)$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
+  return match ? { host: match[1]!, pid: Number(match[2]) } : undefined;
+}
+
+/** Removes temporary files of `base` left by saving processes of this host that no longer run. */
+async function removeStaleTemps({ fs, path, os }: NodeModules, dir: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  const host = hostTag(os);
+  for (const name of names) {
+    const parts = tempNameParts(base, name);
+    if (!parts || parts.host !== host || parts.pid === process.pid || isAlive(parts.pid)) continue;
+    await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/** Makes a rename durable: fsync the directory (not possible on every platform; then skipped). */
+async function syncDirectory(fs: NodeFs, dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<NodeFs['open']>> | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Windows cannot open or fsync a directory; the rename is still atomic there.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Writes `bytes` to `file` so that a crash at any moment leaves the old file or the new one:
+ * temporary file in the same directory, fsync, rename over `file`, fsync the directory.
+ * @internal
+ */
+export async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
+  const modules = await node();
+  const { fs, path, os } = modules;
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  await removeStaleTemps(modules, dir, base);
+  const temp = path.join(dir, `.${base}.${hostTag(os)}.${process.pid}.${++tempCounter}${TEMP_SUFFIX}`);
+  let handle: Awaited<ReturnType<NodeFs['open']>> | undefined;
+  try {
+    handle = await fs.open(temp, 'wx');
+    await handle.writeFile(bytes);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(temp, target);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw fileError(error, 'write', file);
+  }
+  await syncDirectory(fs, dir);
+}
+
+/**
+ * Saves a tree of tensors to `file` in the safetensors format, crash-safely: the bytes go to a
+ * temporary file in the same directory, which is flushed to disk (fsync) and then renamed over
+ * `file`, and the directory is flushed. A process killed at any moment leaves either the
+ * previous checkpoint or the new one, never a mix, and never no file.
+ *
+ * The tensors are read before the promise is returned, so they may be disposed right away.
+ * Temporary files of killed processes (`.<name>.<host>.<pid>.<n>.flaxen-tmp`) are removed by
+ * the next `save` of the same file on the same host.
+ *
+ * @param file - the path, e.g. `checkpoints/mlp.safetensors`.
+ * @param variables - a tree of tensors.
+ * @param metadata - optional strings stored in `__metadata__`.
+ * @returns a promise that resolves when the file is durable, or rejects with a `FlaxenError`.
+ * @example
+ * ```ts
+ * const vars = fx.nn.Dense(10).init(fx.random.key(0), [1, 20]);
+ * await fx.checkpoint.save('/tmp/dense.safetensors', vars, { step: '0' });
+ * ```
+ */
+export async function save(file: string, variables: unknown, metadata?: Metadata): Promise<void> {
+  checkFile(file, 'save');
+  const bytes = toBytes(variables, metadata);
+  await writeAtomically(file, bytes);
+}
+
+/**
+ * Loads a safetensors file into a frozen tree of tensors; see `fromBytes` for the `target`
+ * check (every missing, unexpected or mis-shaped entry reported at once) and `{ prefix }`
+ * (partial restore).
+ *
+ * @param file - the path.
+ * @param target - optional expected structure: variables, or `initShapes` output.
+ * @param opts - `{ prefix }` to restore one subtree.
+ * @returns a promise of the tree (the caller owns its tensors); rejects with a `FlaxenError`.
+ * @example
+ * ```ts
+ * const net = fx.nn.Dense(10);
+ * await fx.checkpoint.save('/tmp/dense.safetensors', net.init(fx.random.key(0), [1, 20]));
+ * const vars = await fx.checkpoint.load('/tmp/dense.safetensors', net.initShapes(fx.random.key(0), [1, 20]));
+ * ```
+ */
+export async function load(file: string, target?: undefined, opts?: ReadOptions): Promise<Variables>;
+export async function load<T>(file: string, target: T, opts?: ReadOptions): Promise<Restored<T>>;
+export async function load(file: string, target?: unknown, opts: ReadOptions = {}): Promise<unknown> {
+  checkFile(file, 'load');
+  const { fs } = await node();
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    throw fileError(error, 'read', file);
+  }
+  return fromBytes(bytes, target, { ...opts, source: `checkpoint file '${file}'` });
+}
+
+/**
+ * Reads only the header of a checkpoint file (metadata, paths, dtypes, shapes), checked as
+ * thoroughly as by `load`, without reading the tensor data.
+ *
+ * @example
+ * ```ts
+ * const info = await fx.checkpoint.loadInfo('/tmp/dense.safetensors');
+ * console.log(info.metadata.step, info.tensors.length);
+ * ```
+ */
+export async function loadInfo(file: string): Promise<CheckpointInfo> {
+  checkFile(file, 'loadInfo');
+  const { fs } = await node();
+  const source = `checkpoint file '${file}'`;
+  let handle: Awaited<ReturnType<NodeFs['open']>> | undefined;
+  try {
+    handle = await fs.open(file, 'r');
+    const { size } = await handle.stat();
+    const first = new Uint8Array(Math.min(size, 8));
+    await handle.read(first, 0, first.length, 0);
+    // The length is checked against the real file size before the header is read.
+    const headerLength = readHeaderLength(first, source, size);
+    const head = new Uint8Array(8 + headerLength);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (bytesRead !== head.length) throw new CheckpointError('', `${source}: the file shrank while its header was read`);
+    const header = parseHeader(head, source, size);
+    return infoOf(header.metadata, header.entries);
+  } catch (error) {
+    throw fileError(error, 'read', file);
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+function toTask<A>(run: () => Promise<A>): TaskEither<FlaxenError, A> {
+  return () =>
+    run().then(
+      (value): Either<FlaxenError, A> => right(value),
+      (error): Either<FlaxenError, A> =>
+        left(error instanceof FlaxenError ? error : new CheckpointError('', `unexpected error: ${(error as Error)?.message ?? String(error)}`, { cause: error })),
+    );
+}
+
+/**
+ * {@link save} as an fp-ts `TaskEither`: running it never rejects; it gives `right(undefined)`
+ * or `left(FlaxenError)`. Nothing happens until the task is run.
+ *
+ * @example
+ * ```ts
+ * const task = fx.checkpoint.saveTask('/tmp/dense.safetensors', vars);
+ * const result = await task();   // { _tag: 'Right', right: undefined }
+ * ```
+ */
+export function saveTask(file: string, variables: unknown, metadata?: Metadata): TaskEither<FlaxenError, void> {
+  return toTask(() => save(file, variables, metadata));
+}
+
+/**
+ * {@link load} as an fp-ts `TaskEither<FlaxenError, tree>`.
+ *
+ * @example
+ * ```ts
+ * import { pipe } from 'fp-ts/lib/function.js';
+ * import * as TE from 'fp-ts/lib/TaskEither.js';
+ * const task = pipe(fx.checkpoint.loadTask('/tmp/dense.safetensors'), TE.map((vars) => fx.tree.count(vars)));
+ * const count = await task();    // right(210) or left(error)
+ * ```
+ */
+export function loadTask(file: string, target?: undefined, opts?: ReadOptions): TaskEither<FlaxenError, Variables>;
+export function loadTask<T>(file: string, target: T, opts?: ReadOptions): TaskEither<FlaxenError, Restored<T>>;
+export function loadTask(file: string, target?: unknown, opts?: ReadOptions): TaskEither<FlaxenError, unknown> {
+  return toTask(() => load(file, target, opts));
+}
