@@ -1,6 +1,15 @@
 /**
- * Losses and metrics (`fx.losses`), per example, numerically stable.
+ * Losses and metrics (`fx.losses`), per example (no mean: reduce with `tf.mean` yourself),
+ * numerically stable, with Optax's definitions.
+ *
+ * @example
+ * ```ts
+ * const loss = tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, labels));
+ * ```
  *
  * @module
  */
-export {};
+export { softmaxCrossEntropy, softmaxCrossEntropyWithIntegerLabels, sigmoidBinaryCrossEntropy } from './cross-entropy.js';
+export { l2Loss, huberLoss } from './regression.js';
+export { accuracy } from './accuracy.js';
+export type { LabelsLike } from './util.js';

@@ -1,0 +1,101 @@
+/**
+ * Cross-entropy losses for classification, per example, with Optax's definitions. Each is
+ * computed from log-probabilities (`logSoftmax`, `logSigmoid`), so very large logits (1e4 and
+ * beyond) give finite losses and finite gradients.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError, formatShape } from '../core/errors.js';
+import { LabelsLike, checkFloat, integerLabels } from './util.js';
+
+// -sum(labels · logSoftmax(logits)) over the last axis, with a hand-written gradient (fewer
+// dispatches than differentiating logSoftmax, mul and sum one by one):
+//   d/dlogits = dy · (softmax · sum(labels) − labels),   d/dlabels = −dy · logSoftmax.
+const crossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [logits, labels, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const logProbs = tf.logSoftmax(logits);
+  save([logProbs, labels]);
+  const value = tf.neg(tf.sum(tf.mul(labels, logProbs), -1));
+  const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [lp, lab] = saved as [tf.Tensor, tf.Tensor];
+    const dyCol = tf.expandDims(dy as tf.Tensor, -1);
+    const probs = tf.exp(lp);
+    const dLogits = tf.mul(tf.sub(tf.mul(probs, tf.sum(lab, -1, true)), lab), dyCol);
+    const dLabels = tf.mul(lp, tf.neg(dyCol));
+    return [dLogits, dLabels];
+  };
+  return { value, gradFunc };
+}) as (logits: tf.Tensor, labels: tf.Tensor) => tf.Tensor;
+
+/**
+ * Softmax cross-entropy between `logits` `[..., C]` and a probability distribution `labels`
+ * of the same shape (typically one-hot): `−Σ_c labels·log softmax(logits)`, one value per
+ * example (shape `[...]`, no mean). Gradients flow to both arguments, as in Optax.
+ *
+ * @example
+ * ```ts
+ * const logits = tf.tensor([[2, 0, 0], [0, 0, 0]]);
+ * const labels = tf.tensor([[1, 0, 0], [0, 1, 0]]);
+ * fx.losses.softmaxCrossEntropy(logits, labels); // [0.2395, 1.0986]
+ * const loss = tf.mean(fx.losses.softmaxCrossEntropy(logits, labels)); // the usual batch loss
+ * ```
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  const fnName = 'softmaxCrossEntropy(logits, labels)';
+  checkFloat(logits, 'logits', fnName, 1);
+  checkFloat(labels, 'labels', fnName);
+  if (labels.rank !== logits.rank || labels.shape.some((d, i) => d !== logits.shape[i])) {
+    const hint = labels.rank === logits.rank - 1 ? '; for integer class labels use softmaxCrossEntropyWithIntegerLabels' : '';
+    throw new ShapeError('', `${fnName}: labels must have the shape of the logits ${formatShape(logits.shape)}, found ${formatShape(labels.shape)}${hint}`);
+  }
+  return crossEntropy(logits, labels);
+}
+
+/**
+ * Softmax cross-entropy with integer class labels: `logits` `[..., C]`, `labels` `[...]`
+ * (an int32 tensor, or JS integers for `[B, C]` logits); returns `−log softmax(logits)[label]`
+ * per example (shape `[...]`, no mean). Tensor labels outside `[0, C)` are not checked (that
+ * would need a read-back); they give a loss of 0. JS labels are checked.
+ *
+ * @example
+ * ```ts
+ * const logits = tf.tensor([[2, 0, 0], [0, 0, 0]]);
+ * fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, tf.tensor([0, 1], [2], 'int32')); // [0.2395, 1.0986]
+ * fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, [0, 1]);                           // the same
+ * ```
+ */
+export function softmaxCrossEntropyWithIntegerLabels(logits: tf.Tensor, labels: LabelsLike): tf.Tensor {
+  const fnName = 'softmaxCrossEntropyWithIntegerLabels(logits, labels)';
+  checkFloat(logits, 'logits', fnName, 1);
+  const checked = integerLabels(logits, labels, fnName);
+  try {
+    const classes = logits.shape[logits.rank - 1]!;
+    // tf.oneHot(..., 'float32') writes int32 bits on wasm (tfjs 4.22), hence the cast.
+    return tf.tidy(() => crossEntropy(logits, tf.cast(tf.oneHot(checked.labels, classes), 'float32')));
+  } finally {
+    if (checked.owned) checked.labels.dispose();
+  }
+}
+
+/**
+ * Sigmoid binary cross-entropy, elementwise (the shape of `logits`, no mean), with labels in
+ * `[0, 1]` of the same shape: `−labels·log σ(x) − (1 − labels)·log(1 − σ(x))`, computed as
+ * `softplus(x) − labels·x` so that it stays finite for any logit (gradient `σ(x) − labels`).
+ *
+ * @example
+ * ```ts
+ * const logits = tf.tensor([0, 2, -3]);
+ * fx.losses.sigmoidBinaryCrossEntropy(logits, tf.tensor([1, 0, 0])); // [0.6931, 2.1269, 0.0486]
+ * ```
+ */
+export function sigmoidBinaryCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  const fnName = 'sigmoidBinaryCrossEntropy(logits, labels)';
+  checkFloat(logits, 'logits', fnName);
+  checkFloat(labels, 'labels', fnName);
+  if (labels.rank !== logits.rank || labels.shape.some((d, i) => d !== logits.shape[i])) {
+    throw new ShapeError('', `${fnName}: labels must have the shape of the logits ${formatShape(logits.shape)}, found ${formatShape(labels.shape)}`);
+  }
+  // Not tf.logSigmoid: its gradient reads its input after a tidy may have disposed it.
+  return tf.tidy(() => tf.sub(tf.softplus(logits), tf.mul(labels, logits)));
+}
