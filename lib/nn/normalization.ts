@@ -1,0 +1,288 @@
+/**
+ * Normalization layers: `BatchNorm` (with the `batch_stats` collection), `LayerNorm`,
+ * `RMSNorm`, `GroupNorm`, with Flax's parameter names, defaults and statistics (biased variance).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError, ImmutableCollectionError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { Module, Variables } from '../core/module.js';
+import type { Initializer, Scope } from '../core/scope.js';
+import { isAbstract } from '../core/shapes.js';
+import { ones, zeros } from '../initializers/index.js';
+import { Input, abstractOr, checkInput, normAxis } from './layer-util.js';
+import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+
+function checkEpsilon(epsilon: unknown, layer: string): number {
+  if (typeof epsilon !== 'number' || !(epsilon >= 0) || !Number.isFinite(epsilon)) throw new FlaxenError('', `${layer}: epsilon must be a non-negative number, found ${describeValue(epsilon)}`);
+  return epsilon;
+}
+
+function checkBool(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw new FlaxenError('', `${what} must be true or false, found ${describeValue(value)}`);
+  return value;
+}
+
+/** Declares `scale` and `bias` of `shape` as the options ask. */
+function scaleAndBias(scope: Scope, shape: number[], o: { useScale: boolean; useBias: boolean; scaleInit: Initializer; biasInit: Initializer }) {
+  return {
+    scale: o.useScale ? scope.param('scale', o.scaleInit, shape) : undefined,
+    bias: o.useBias ? scope.param('bias', o.biasInit, shape) : undefined,
+  };
+}
+
+/** `(x - mean) * rsqrt(var + eps) * scale + bias`, with every statistic already broadcastable. */
+function normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number, scale?: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
+  if (scale) y = tf.mul(y, scale);
+  if (bias) y = tf.add(y, bias);
+  return y;
+}
+
+const featureText = (variables: Variables | undefined, name = 'scale', collection = 'params'): string => {
+  const shape = shapeOfLeaf(variables, collection, name);
+  return shape ? (shape.length === 1 ? String(shape[0]) : formatShape(shape)) : '-1';
+};
+
+/**
+ * Options of {@link BatchNorm}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.nn.BatchNormOptions = { momentum: 0.9, epsilon: 1e-3 };
+ * ```
+ */
+export interface BatchNormOptions {
+  /** Weight of the old running average: `ra = momentum * ra + (1 - momentum) * batch` (default 0.99). */
+  readonly momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  readonly epsilon?: number;
+  /** The feature axis or axes, which keep their own statistics (default -1: channels last). */
+  readonly axis?: number | readonly number[];
+  /** Learn a scale (default true; `scale` starts at ones). */
+  readonly useScale?: boolean;
+  /** Learn a bias (default true; `bias` starts at zeros). */
+  readonly useBias?: boolean;
+  /** Initializer of `scale` (default `ones`). */
+  readonly scaleInit?: Initializer;
+  /** Initializer of `bias` (default `zeros`). */
+  readonly biasInit?: Initializer;
+  /**
+   * Force the running averages (true) or the batch statistics (false) regardless of the mode;
+   * by default the mode decides: batch statistics when `apply(..., { train: true })`.
+   */
+  readonly useRunningAverage?: boolean;
+  /** A fixed name inside a parent module (default `BatchNorm_<k>`). */
+  readonly name?: string;
+}
+
+/** The variables of a `BatchNorm` layer. */
+export type BatchNormVars = { params: { scale: tf.Tensor; bias: tf.Tensor }; batch_stats: { mean: tf.Tensor; var: tf.Tensor } };
+
+/**
+ * Batch normalization, as Flax's `nn.BatchNorm`. Parameters `scale` (ones) and `bias` (zeros),
+ * and in the `batch_stats` collection the running `mean` (zeros) and `var` (ones), all of the
+ * size of the feature axis (default: the last).
+ *
+ * In training (`apply(vars, x, { train: true, mutable: ['batch_stats'] })`) it normalizes with
+ * the statistics of the batch (mean and biased variance over every axis but the feature axis)
+ * and returns the updated running averages `momentum * old + (1 - momentum) * batch` in the
+ * second element of the result. Training without `mutable: ['batch_stats']` is an
+ * `ImmutableCollectionError` naming the layer. In evaluation (the default) it uses the running
+ * averages. `init` returns both collections.
+ *
+ * @example
+ * ```ts
+ * const bn = fx.nn.BatchNorm();
+ * const vars = bn.init(fx.random.key(0), [4, 16]);   // { params: {scale, bias}, batch_stats: {mean, var} }
+ * const [y, updated] = bn.apply(vars, tf.randomNormal([4, 16]), { train: true, mutable: ['batch_stats'] });
+ * const next = { ...vars, ...updated };              // the new running averages
+ * ```
+ */
+export function BatchNorm(opts: BatchNormOptions = {}): Module<BatchNormVars> {
+  checkOptions(opts, ['momentum', 'epsilon', 'axis', 'useScale', 'useBias', 'scaleInit', 'biasInit', 'useRunningAverage', 'name'], 'BatchNorm');
+  const { momentum = 0.99, axis = -1, scaleInit = ones, biasInit = zeros } = opts;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new FlaxenError('', `BatchNorm: momentum must be a number in [0, 1], found ${describeValue(momentum)}`);
+  const epsilon = checkEpsilon(opts.epsilon ?? 1e-5, 'BatchNorm');
+  const useScale = checkBool(opts.useScale ?? true, 'BatchNorm: useScale');
+  const useBias = checkBool(opts.useBias ?? true, 'BatchNorm: useBias');
+  const axes = typeof axis === 'number' ? [axis] : axis;
+  if (!Array.isArray(axes) || axes.length === 0 || axes.some((a) => !Number.isSafeInteger(a))) throw new FlaxenError('', `BatchNorm: axis must be an integer or an array of integers, found ${describeValue(axis)}`);
+  const forced = opts.useRunningAverage === undefined ? undefined : checkBool(opts.useRunningAverage, 'BatchNorm: useRunningAverage');
+  return new Module({
+    type: 'BatchNorm',
+    name: opts.name,
+    abstractSafe: true,
+    body: (scope, x: Input) => {
+      const shape = checkInput(x, 'BatchNorm', scope.path, 1);
+      const featureAxes = [...new Set(axes.map((a) => normAxis(a, shape.length, 'BatchNorm', scope.path)))].sort((a, b) => a - b);
+      const reduceAxes = shape.map((_, i) => i).filter((i) => !featureAxes.includes(i));
+      const featureShape = featureAxes.map((a) => shape[a]!);
+      const broadcastShape = shape.map((d, i) => (featureAxes.includes(i) ? d : 1));
+      const { scale, bias } = scaleAndBias(scope, featureShape, { useScale, useBias, scaleInit, biasInit });
+      const raMean = scope.variable('batch_stats', 'mean', zeros, featureShape);
+      const raVar = scope.variable('batch_stats', 'var', ones, featureShape);
+      const useRunning = forced ?? !scope.train;
+      if (isAbstract(x)) return abstractOr(x, shape, () => tf.zeros([]));
+      const b = (t: tf.Tensor) => tf.reshape(t, broadcastShape);
+      if (useRunning) {
+        return tf.tidy(() => normalize(x as tf.Tensor, b(raMean.value), b(raVar.value), epsilon, scale && b(scale), bias && b(bias)));
+      }
+      if (reduceAxes.length === 0) throw new ShapeError(scope.path, `BatchNorm in training needs axes to average over, but the input ${formatShape(shape)} has only the feature axes`);
+      const { mean, variance } = tf.moments(x as tf.Tensor, reduceAxes);
+      if (!scope.isInitializing) {
+        try {
+          raMean.value = tf.add(tf.mul(momentum, raMean.value), tf.mul(1 - momentum, mean));
+          raVar.value = tf.add(tf.mul(momentum, raVar.value), tf.mul(1 - momentum, variance));
+        } catch (error) {
+          if (!(error instanceof ImmutableCollectionError)) throw error;
+          throw new ImmutableCollectionError(
+            scope.path,
+            `BatchNorm in training mode updates its running averages in the 'batch_stats' collection, which is not mutable here: ` +
+              `call apply(variables, x, { train: true, mutable: ['batch_stats'] }) and keep the returned batch_stats, or apply with train: false to use the running averages`,
+          );
+        }
+      }
+      return tf.tidy(() => normalize(x as tf.Tensor, b(mean), b(variance), epsilon, scale && b(scale), bias && b(bias)));
+    },
+    summarize: (variables) => {
+      const extras = (momentum !== 0.99 ? `, momentum ${momentum}` : '') + (epsilon !== 1e-5 ? `, epsilon ${epsilon}` : '');
+      return { header: `BatchNorm(${featureText(variables, 'mean', 'batch_stats')}${extras})` };
+    },
+  });
+}
+
+/**
+ * Options of {@link LayerNorm}, {@link RMSNorm} and {@link GroupNorm}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.nn.NormOptions = { epsilon: 1e-5, useBias: false };
+ * ```
+ */
+export interface NormOptions {
+  /** Added to the variance (default 1e-6, as in Flax). */
+  readonly epsilon?: number;
+  /** Learn a scale (default true; `scale` starts at ones). */
+  readonly useScale?: boolean;
+  /** Learn a bias (default true; `bias` starts at zeros). Not used by `RMSNorm`. */
+  readonly useBias?: boolean;
+  /** Initializer of `scale` (default `ones`). */
+  readonly scaleInit?: Initializer;
+  /** Initializer of `bias` (default `zeros`). */
+  readonly biasInit?: Initializer;
+  /** A fixed name inside a parent module. */
+  readonly name?: string;
+}
+
+function normOptions(opts: NormOptions, layer: string, extra: readonly string[] = []) {
+  checkOptions(opts, ['epsilon', 'useScale', 'useBias', 'scaleInit', 'biasInit', 'name', ...extra], layer);
+  return {
+    epsilon: checkEpsilon(opts.epsilon ?? 1e-6, layer),
+    useScale: checkBool(opts.useScale ?? true, `${layer}: useScale`),
+    useBias: checkBool(opts.useBias ?? true, `${layer}: useBias`),
+    scaleInit: opts.scaleInit ?? ones,
+    biasInit: opts.biasInit ?? zeros,
+  };
+}
+
+/** The variables of a `LayerNorm` or `GroupNorm` layer. */
+export type NormParams = { params: { scale: tf.Tensor; bias: tf.Tensor } };
+
+/**
+ * Layer normalization over the last axis, as Flax's `nn.LayerNorm`:
+ * `(x - mean) / sqrt(var + epsilon) * scale + bias` with the mean and biased variance of each
+ * example's features; `scale` (ones) and `bias` (zeros) are `[features]`. Default epsilon 1e-6.
+ *
+ * @example
+ * ```ts
+ * const ln = fx.nn.LayerNorm();
+ * const vars = ln.init(fx.random.key(0), [2, 10, 64]);   // scale, bias: [64]
+ * ```
+ */
+export function LayerNorm(opts: NormOptions = {}): Module<NormParams> {
+  const o = normOptions(opts, 'LayerNorm');
+  return new Module({
+    type: 'LayerNorm',
+    name: opts.name,
+    abstractSafe: true,
+    body: (scope, x: Input) => {
+      const shape = checkInput(x, 'LayerNorm', scope.path, 1);
+      const { scale, bias } = scaleAndBias(scope, [shape[shape.length - 1]!], o);
+      return abstractOr(x, shape, () => {
+        const { mean, variance } = tf.moments(x as tf.Tensor, -1, true);
+        return normalize(x as tf.Tensor, mean, variance, o.epsilon, scale, bias);
+      });
+    },
+    summarize: (variables) => ({ header: `LayerNorm(${featureText(variables)}${o.epsilon !== 1e-6 ? `, epsilon ${o.epsilon}` : ''})` }),
+  });
+}
+
+/**
+ * Root-mean-square normalization over the last axis, as Flax's `nn.RMSNorm`:
+ * `x / sqrt(mean(x²) + epsilon) * scale`, with `scale` (ones) `[features]` and no bias.
+ *
+ * @example
+ * ```ts
+ * const norm = fx.nn.RMSNorm();
+ * const vars = norm.init(fx.random.key(0), [2, 64]);   // { params: { scale: [64] } }
+ * ```
+ */
+export function RMSNorm(opts: Omit<NormOptions, 'useBias' | 'biasInit'> = {}): Module<{ params: { scale: tf.Tensor } }> {
+  const o = normOptions(opts, 'RMSNorm');
+  return new Module({
+    type: 'RMSNorm',
+    name: opts.name,
+    abstractSafe: true,
+    body: (scope, x: Input) => {
+      const shape = checkInput(x, 'RMSNorm', scope.path, 1);
+      const scale = o.useScale ? scope.param('scale', o.scaleInit, [shape[shape.length - 1]!]) : undefined;
+      return abstractOr(x, shape, () => {
+        const t = x as tf.Tensor;
+        const y = tf.mul(t, tf.rsqrt(tf.add(tf.mean(tf.square(t), -1, true), o.epsilon)));
+        return scale ? tf.mul(y, scale) : y;
+      });
+    },
+    summarize: (variables) => ({ header: `RMSNorm(${featureText(variables)}${o.epsilon !== 1e-6 ? `, epsilon ${o.epsilon}` : ''})` }),
+  });
+}
+
+/**
+ * Group normalization, as Flax's `nn.GroupNorm`: the channels (last axis) are split into
+ * `numGroups` groups, and each example is normalized per group over its spatial axes and the
+ * group's channels; `scale` (ones) and `bias` (zeros) are `[channels]`. Default epsilon 1e-6.
+ *
+ * @param numGroups - the number of groups (default 32, as in Flax); must divide the channels.
+ * @example
+ * ```ts
+ * const gn = fx.nn.GroupNorm(4);
+ * const vars = gn.init(fx.random.key(0), [2, 8, 8, 16]);   // scale, bias: [16]
+ * ```
+ */
+export function GroupNorm(numGroups = 32, opts: NormOptions = {}): Module<NormParams> {
+  checkFeatures(numGroups, 'GroupNorm(numGroups)');
+  const o = normOptions(opts, 'GroupNorm');
+  return new Module({
+    type: 'GroupNorm',
+    name: opts.name,
+    abstractSafe: true,
+    body: (scope, x: Input) => {
+      const shape = checkInput(x, 'GroupNorm', scope.path, 2, 'an input [batch, ..., channels]');
+      const channels = shape[shape.length - 1]!;
+      if (channels % numGroups !== 0) {
+        throw new ShapeError(scope.path, `GroupNorm(${numGroups}): the number of groups must divide the channels, found ${channels} channels (input shape ${formatShape(shape)})`);
+      }
+      const { scale, bias } = scaleAndBias(scope, [channels], o);
+      return abstractOr(x, shape, () => {
+        const n = shape[0]!;
+        const inner = shape.slice(1, -1).reduce((a, b) => a * b, 1);
+        const grouped = tf.reshape(x as tf.Tensor, [n, inner, numGroups, channels / numGroups]);
+        const { mean, variance } = tf.moments(grouped, [1, 3], true);
+        let y = tf.reshape(normalize(grouped, mean, variance, o.epsilon), [...shape]);
+        if (scale) y = tf.mul(y, scale);
+        return bias ? tf.add(y, bias) : y;
+      });
+    },
+    summarize: (variables) => ({ header: `GroupNorm(${featureText(variables)}, groups ${numGroups})` }),
+  });
+}
