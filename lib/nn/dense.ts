@@ -9,6 +9,7 @@ import { Module } from '../core/module.js';
 import type { Initializer } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { lecunNormal, zeros } from '../initializers/index.js';
+import { dense } from '../ops/matmul.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
 
 /**
@@ -77,7 +78,8 @@ export function Dense(features: number, opts: DenseOptions = {}): Module<DensePa
       if (isAbstract(x)) return new ShapeDtype(outShape);
       return tf.tidy(() => {
         const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inputFeatures]);
-        const y = bias ? tf.add(tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D), bias) : tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D);
+        // x·kernel + bias with a gradient on the fast untransposed matMul kernel (lib/ops/matmul.ts).
+        const y = dense(flat as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D | undefined);
         return x.rank === 2 ? y : tf.reshape(y, outShape);
       });
     },

@@ -1,0 +1,122 @@
+/**
+ * Dense matrix products whose gradients run on the fast matMul kernel of the WASM backend.
+ *
+ * tfjs-backend-wasm 4.22 hands a matMul to XNNPACK only when neither operand is transposed;
+ * `transposeA`/`transposeB` fall to a scalar loop that is 10–30× slower. tfjs-core's stock
+ * gradient of `matMul` uses exactly those transposed products (`dA = dY·Bᵀ`, `dB = Aᵀ·dY`).
+ * The ops here compute the same numbers with an explicit `tf.transpose` followed by a plain
+ * `tf.matMul`, and they compute a gradient only for the inputs that need one (the data input of
+ * a network's first layer needs none). Nothing is registered globally: only flaxen's own ops
+ * take this path; users' `tf.matMul` keeps tfjs's stock gradient.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError, formatShape } from '../core/errors.js';
+
+/** The gradient thunks of one op, by input index; tfjs calls only those of inputs on the path. */
+type GradientThunks = Record<string, () => tf.Tensor>;
+
+/** The part of tfjs-core's engine this module uses (present in tfjs-core 4.x). @internal */
+interface EngineWithKernelFunc {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
+    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => GradientThunks;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor;
+}
+
+/**
+ * Runs `forward` as one node of tfjs's gradient tape, with one lazy gradient thunk per input:
+ * tfjs's backpropagation calls only the thunks of the inputs that lead to the differentiated
+ * variables, so an unneeded gradient (e.g. of the data) is never computed. Uses the engine's
+ * `runKernelFunc` (the function behind `tf.customGrad`); if a future tfjs lacks it, falls back
+ * to `tf.customGrad`, which computes every gradient.
+ */
+function withLazyGradients(
+  inputs: tf.Tensor[],
+  forward: (save: (tensors: tf.Tensor[]) => void) => tf.Tensor,
+  gradients: (dy: tf.Tensor, saved: tf.Tensor[]) => Array<() => tf.Tensor>,
+): tf.Tensor {
+  const engine = tf.engine() as unknown as Partial<EngineWithKernelFunc>;
+  if (typeof engine.runKernelFunc === 'function') {
+    const inputMap: Record<string, tf.Tensor> = {};
+    inputs.forEach((t, i) => (inputMap[i] = t));
+    return engine.runKernelFunc.call(engine, {
+      forwardFunc: (_backend, save) => forward(save),
+      backwardsFunc: (dy, saved) => {
+        const thunks: GradientThunks = {};
+        gradients(dy, saved).forEach((thunk, i) => (thunks[i] = thunk));
+        return thunks;
+      },
+      inputs: inputMap,
+    });
+  }
+  const custom = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    return { value: forward(save), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => gradients(dy, saved).map((thunk) => thunk()) };
+  });
+  return custom(...inputs);
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new FlaxenError('', what);
+}
+
+/**
+ * The matrix product `a · b` of two rank-2 float32 tensors, with a gradient that uses only
+ * plain (untransposed) matMuls: `da = dy · transpose(b)`, `db = transpose(a) · dy`.
+ * Same numbers as `tf.matMul(a, b)` and its gradient.
+ *
+ * @example
+ * ```ts
+ * const y = matMul(tf.ones([2, 3]), tf.ones([3, 4])); // [2, 4], every entry 3
+ * ```
+ */
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  check(a instanceof tf.Tensor && b instanceof tf.Tensor && a.rank === 2 && b.rank === 2, `matMul needs two rank-2 tensors, found shapes ${formatShape(a?.shape ?? [])} and ${formatShape(b?.shape ?? [])}`);
+  check(a.shape[1] === b.shape[0], `matMul: inner sizes differ: ${formatShape(a.shape)} · ${formatShape(b.shape)}`);
+  return withLazyGradients(
+    [a, b],
+    (save) => {
+      save([a, b]);
+      return tf.matMul(a, b);
+    },
+    (dy, [sa, sb]) => [
+      () => tf.matMul(dy as tf.Tensor2D, tf.transpose(sb!) as tf.Tensor2D),
+      () => tf.matMul(tf.transpose(sa!) as tf.Tensor2D, dy as tf.Tensor2D),
+    ],
+  ) as tf.Tensor2D;
+}
+
+/**
+ * The affine map of a dense layer, `x · kernel + bias`, for `x` of shape `[n, in]`, `kernel`
+ * `[in, out]` and an optional `bias` `[out]`. Forward: one XNNPACK matMul, the bias fused into
+ * it (`tf.fused.matMul`). Backward: `dx = dy · transpose(kernel)`, `dkernel = transpose(x) · dy`,
+ * `dbias = sum(dy, 0)`, each computed only when needed. The numbers are those of
+ * `tf.add(tf.matMul(x, kernel), bias)` and its stock gradient, up to float32 rounding (the fused
+ * kernel adds the bias before the products rather than after).
+ *
+ * @example
+ * ```ts
+ * const y = dense(tf.ones([2, 3]), tf.ones([3, 4]), tf.zeros([4])); // [2, 4], every entry 3
+ * ```
+ */
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
+  if (bias === undefined) return matMul(x, kernel);
+  check(x instanceof tf.Tensor && kernel instanceof tf.Tensor && bias instanceof tf.Tensor, 'dense(x, kernel, bias) needs tensors');
+  check(x.rank === 2 && kernel.rank === 2 && bias.rank === 1, `dense needs x [n, in], kernel [in, out] and bias [out], found ${formatShape(x.shape)}, ${formatShape(kernel.shape)} and ${formatShape(bias.shape)}`);
+  check(x.shape[1] === kernel.shape[0] && bias.shape[0] === kernel.shape[1], `dense: sizes do not fit: x ${formatShape(x.shape)}, kernel ${formatShape(kernel.shape)}, bias ${formatShape(bias.shape)}`);
+  return withLazyGradients(
+    [x, kernel, bias],
+    (save) => {
+      save([x, kernel]);
+      return tf.fused.matMul({ a: x, b: kernel, bias });
+    },
+    (dy, [sx, sk]) => [
+      () => tf.matMul(dy as tf.Tensor2D, tf.transpose(sk!) as tf.Tensor2D),
+      () => tf.matMul(tf.transpose(sx!) as tf.Tensor2D, dy as tf.Tensor2D),
+      () => tf.sum(dy, 0),
+    ],
+  ) as tf.Tensor2D;
+}

@@ -1,0 +1,146 @@
+// The fast dense/matMul ops compute the numbers of the straightforward tfjs ops: forward and
+// gradients, checked against plain-loop float64 references and against tfjs's stock
+// `tf.matMul` gradient, on random inputs; `Dense` on rank-3 inputs goes through them.
+import * as tf from '@tensorflow/tfjs-core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fx from '../../lib/index.js';
+import { dense, matMul } from '../../lib/ops/matmul.js';
+import { normalArray } from '../../lib/random/samplers.js';
+import { assertClose, assertThrows, tensorDelta } from '../setup.js';
+
+function randn(seed: number, shape: number[]): tf.Tensor {
+  return tf.tensor(normalArray(fx.random.key(seed), shape.reduce((a, b) => a * b, 1)), shape);
+}
+
+/** C = A·B in float64 with plain loops; A [n, k], B [k, m] given row-major. */
+function refMatMul(a: ArrayLike<number>, b: ArrayLike<number>, n: number, k: number, m: number): Float64Array {
+  const c = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * m + j]!;
+    c[i * m + j] = s;
+  }
+  return c;
+}
+function refTranspose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const t = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j]!;
+  return t;
+}
+
+const shapes: Array<[number, number, number]> = [[1, 1, 1], [5, 3, 4], [64, 37, 10], [17, 128, 33]];
+
+test('dense(x, kernel, bias) equals x·kernel + bias (float64 reference) and the stock ops', () => {
+  for (const [n, k, m] of shapes) {
+    const x = randn(1, [n, k]), w = randn(2, [k, m]), b = randn(3, [m]);
+    const got = dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
+    const ref = refMatMul(x.dataSync(), w.dataSync(), n, k, m);
+    const bias = b.dataSync();
+    for (let i = 0; i < n * m; i++) ref[i]! += bias[i % m]!;
+    assert.equal(got.shape, [n, m]);
+    assertClose(got.dataSync(), ref, 1e-4, 1e-4, `dense ${n}x${k}x${m}`);
+    const stock = tf.add(tf.matMul(x, w), b);
+    assertClose(got.dataSync(), stock.dataSync(), 1e-5, 1e-5, `dense vs stock ${n}x${k}x${m}`);
+    const noBias = dense(x as tf.Tensor2D, w as tf.Tensor2D);
+    assertClose(noBias.dataSync(), tf.matMul(x, w).dataSync(), 0, 0, 'dense without bias is matMul');
+    tf.dispose([x, w, b, got, stock, noBias]);
+  }
+});
+
+test('the gradients of dense equal the float64 reference and tfjs stock gradients', () => {
+  for (const [n, k, m] of shapes) {
+    const x = randn(4, [n, k]), w = randn(5, [k, m]), b = randn(6, [m]), r = randn(7, [n, m]);
+    // L = sum(r ⊙ (x·W + b)): dL/dx = r·Wᵀ, dL/dW = xᵀ·r, dL/db = column sums of r
+    const fast = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(r, dense(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D))))([x, w, b]);
+    const stock = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(r, tf.add(tf.matMul(xi, wi), bi))))([x, w, b]);
+    const rv = r.dataSync(), wv = w.dataSync(), xv = x.dataSync();
+    const dx = refMatMul(rv, refTranspose(wv, k, m), n, m, k);
+    const dw = refMatMul(refTranspose(xv, n, k), rv, k, n, m);
+    const db = new Float64Array(m);
+    for (let i = 0; i < n * m; i++) db[i % m]! += rv[i]!;
+    assertClose(fast[0]!.dataSync(), dx, 1e-4, 1e-4, 'dx');
+    assertClose(fast[1]!.dataSync(), dw, 1e-4, 1e-4, 'dkernel');
+    assertClose(fast[2]!.dataSync(), db, 1e-4, 1e-4, 'dbias');
+    for (let i = 0; i < 3; i++) assertClose(fast[i]!.dataSync(), stock[i]!.dataSync(), 1e-5, 1e-5, `input ${i} vs stock`);
+    tf.dispose([x, w, b, r, ...fast, ...stock]);
+  }
+});
+
+test('the gradient of matMul agrees with finite differences through a nonlinear loss', () => {
+  const a = randn(8, [4, 3]), b = randn(9, [3, 5]);
+  const loss = (ai: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.tanh(matMul(ai as tf.Tensor2D, bi as tf.Tensor2D)));
+  const [da, db] = tf.grads(loss)([a, b]);
+  // central differences of the same loss computed in float64 JS
+  const av = Float64Array.from(a.dataSync()), bv = Float64Array.from(b.dataSync());
+  const f = (A: Float64Array, B: Float64Array) => refMatMul(A, B, 4, 3, 5).reduce((s, v) => s + Math.tanh(v), 0);
+  const h = 1e-6;
+  const numeric = (which: Float64Array, i: number) => {
+    const save = which[i]!;
+    which[i] = save + h; const up = f(av, bv);
+    which[i] = save - h; const down = f(av, bv);
+    which[i] = save;
+    return (up - down) / (2 * h);
+  };
+  assertClose(da!.dataSync(), Array.from(av, (_, i) => numeric(av, i)), 1e-4, 1e-3, 'da');
+  assertClose(db!.dataSync(), Array.from(bv, (_, i) => numeric(bv, i)), 1e-4, 1e-3, 'db');
+  tf.dispose([a, b, da!, db!]);
+});
+
+test('only the gradients on the path are computed: no transpose of the kernel for a data input', () => {
+  const x = randn(10, [8, 6]), w = randn(11, [6, 4]), b = randn(12, [4]);
+  const count = async (f: () => tf.Tensor[]) => {
+    const info = await tf.profile(() => { tf.dispose(f()); return tf.scalar(0); });
+    return info.kernels.filter((k) => k.name === 'Transpose').length;
+  };
+  return (async () => {
+    // only dW and db: one transpose (of x); with dx too: two
+    const onlyParams = await count(() => tf.grads((wi: tf.Tensor, bi: tf.Tensor) => tf.sum(dense(x as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D)))([w, b]));
+    const all = await count(() => tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(dense(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D)))([x, w, b]));
+    assert.is(onlyParams, 1);
+    assert.is(all, 2);
+    tf.dispose([x, w, b]);
+  })();
+});
+
+test('forward and backward leave no tensor behind', () => {
+  const x = randn(13, [8, 6]), w = randn(14, [6, 4]), b = randn(15, [4]);
+  const { delta } = tensorDelta(() => {
+    tf.dispose(dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D));
+    const g = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(dense(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D)))([x, w, b]);
+    tf.dispose(g);
+  });
+  assert.is(delta, 0);
+  tf.dispose([x, w, b]);
+});
+
+test('Dense on a rank-3 input: output and gradients equal the straightforward computation', () => {
+  const layer = fx.nn.Dense(5);
+  const x = randn(16, [2, 3, 7]);
+  const vars = layer.init(fx.random.key(0), x);
+  const { kernel, bias } = vars.params;
+  const y = layer.apply(vars, x) as tf.Tensor;
+  assert.equal(y.shape, [2, 3, 5]);
+  const stockY = tf.add(tf.matMul(tf.reshape(x, [6, 7]), kernel), bias);
+  assertClose(y.dataSync(), stockY.dataSync(), 1e-5, 1e-5, 'output');
+  const r = randn(17, [2, 3, 5]);
+  const [value, grads] = fx.valueAndGrad((p: typeof vars.params) => tf.sum(tf.mul(r, layer.apply({ params: p }, x) as tf.Tensor)))(vars.params);
+  const stock = tf.grads((k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(r, tf.reshape(tf.add(tf.matMul(tf.reshape(x, [6, 7]), k), b), [2, 3, 5]))))([kernel, bias]);
+  assertClose(grads.kernel.dataSync(), stock[0]!.dataSync(), 1e-5, 1e-5, 'dkernel');
+  assertClose(grads.bias.dataSync(), stock[1]!.dataSync(), 1e-5, 1e-5, 'dbias');
+  // and the gradient with respect to a rank-3 input, against the float64 reference r·Wᵀ
+  const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(r, layer.apply(vars, xi) as tf.Tensor)))(x);
+  assert.equal(dx.shape, [2, 3, 7]);
+  assertClose(dx.dataSync(), refMatMul(r.dataSync(), refTranspose(kernel.dataSync(), 7, 5), 6, 5, 7), 1e-4, 1e-4, 'dx');
+  tf.dispose([x, y, stockY, r, value, grads.kernel, grads.bias, ...stock, dx]);
+  fx.tree.dispose(vars);
+});
+
+test('bad shapes raise a FlaxenError naming both shapes', () => {
+  const a = tf.zeros([2, 3]), b = tf.zeros([4, 5]);
+  assertThrows(() => matMul(a as tf.Tensor2D, b as tf.Tensor2D), fx.FlaxenError, '[2, 3]', '[4, 5]');
+  assertThrows(() => dense(a as tf.Tensor2D, tf.zeros([3, 5]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D), fx.FlaxenError, '[4]');
+  tf.dispose([a, b]);
+});
+
+test.run();
