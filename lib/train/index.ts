@@ -1,6 +1,14 @@
 /**
  * Training helpers (`fx.train`): the train state and a training step.
  *
+ * ```ts
+ * let state = fx.train.TrainState.create({ apply: net, params: variables.params, tx: fx.optim.adam(1e-3) });
+ * for (const batch of batches) ({ state } = fx.train.trainStep(state, lossFn, batch));
+ * ```
+ *
  * @module
  */
-export {};
+export { TrainState } from './train-state.js';
+export type { ApplyFn, TrainStateConfig } from './train-state.js';
+export { trainStep } from './train-step.js';
+export type { StepLossFn, StepLossFnWithAux, StepResult } from './train-step.js';
