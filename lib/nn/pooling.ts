@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
 import { isAbstract } from '../core/shapes.js';
 import { Module } from '../core/module.js';
-import { PadPair, convOutputSize, padForType } from '../ops/conv.js';
+import { PadPair, convOutputSize, dilateSpatial, padForType } from '../ops/conv.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkOptions } from './util.js';
 
@@ -48,6 +48,48 @@ export interface AvgPoolOptions extends PoolOptions {
 }
 
 type PoolKind = 'max' | 'avg';
+
+/**
+ * `tf.maxPool` (VALID) with a gradient computed from ops every backend has: tfjs-backend-wasm
+ * 4.22's `MaxPoolGrad` (and `MaxPoolWithArgmax`) start the running maximum at `FLT_MIN`
+ * (≈1.2e-38) instead of `-FLT_MAX`, so in a window of negative values the gradient goes to the
+ * wrong element. Here, for each window offset `(a, e)`, the strided view of the input that
+ * offset sees is compared with the output; the first offset (row-major, as tfjs's cpu kernel
+ * and TensorFlow) that equals the maximum gets the output gradient, which is put back in place
+ * by zero insertion and padding.
+ * @internal
+ */
+export function maxPoolValid(x: tf.Tensor4D, window: readonly [number, number], strides: readonly [number, number]): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    const y = tf.maxPool(input, [window[0], window[1]], [strides[0], strides[1]], 'valid');
+    save([input, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ys] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const [n, h, w, c] = xs.shape;
+          const [, oh, ow] = ys.shape;
+          let taken: tf.Tensor = tf.zeros(ys.shape, 'bool');
+          let dx: tf.Tensor | undefined;
+          for (let a = 0; a < window[0]; a++) {
+            for (let e = 0; e < window[1]; e++) {
+              const view = tf.stridedSlice(xs, [0, a, e, 0], [n, a + (oh - 1) * strides[0] + 1, e + (ow - 1) * strides[1] + 1, c], [1, strides[0], strides[1], 1]);
+              const hit = tf.logicalAnd(tf.equal(view, ys), tf.logicalNot(taken));
+              taken = tf.logicalOr(taken, hit);
+              const routed = tf.where(hit, dy, tf.zerosLike(dy)) as tf.Tensor4D;
+              const spread = dilateSpatial(routed, strides);
+              const placed = tf.pad(spread, [[0, 0], [a, h - a - spread.shape[1]], [e, w - e - spread.shape[2]], [0, 0]]);
+              dx = dx ? tf.add(dx, placed) : placed;
+            }
+          }
+          return dx!;
+        }),
+    };
+  });
+  return f(x) as tf.Tensor4D;
+}
 
 function checkWindow(window: unknown, layer: string): number[] {
   const dims = typeof window === 'number' ? [window] : window;
@@ -97,7 +139,7 @@ function pool(kind: PoolKind, layer: string, windowIn: number | readonly number[
         const padded = pads.some((p) => p[0] > 0 || p[1] > 0);
         let y: tf.Tensor;
         if (kind === 'max') {
-          y = tf.maxPool((padded ? tf.pad(x4, p4, -Infinity) : x4) as tf.Tensor4D, win, str, 'valid');
+          y = maxPoolValid((padded ? tf.pad(x4, p4, -Infinity) : x4) as tf.Tensor4D, win, str);
         } else {
           y = tf.avgPool((padded ? tf.pad(x4, p4) : x4) as tf.Tensor4D, win, str, 'valid');
           if (padded && !countIncludePad) {
