@@ -28,9 +28,16 @@ const gradientsFromCore = {
     b.onResolve({ filter: /\/autodiff\/register-gradients\.js$/ }, () => ({
       path: join(coreDist, 'register_all_gradients.js'),
     }));
-    // Node-only code in flaxen (file I/O, the `mnist` package) is reached through dynamic imports
-    // that a page never takes; leave those as imports that fail if ever called.
-    b.onResolve({ filter: /^(node:.*|mnist)$/ }, (args) => ({ path: args.path, external: true }));
+    // Node-only code in flaxen (file I/O, the `mnist` package): a dynamic import stays an import
+    // that fails if a page ever takes it; a static one gets a stand-in module whose every member
+    // throws a clear error when used, so the bundle still loads.
+    b.onResolve({ filter: /^(node:.*|mnist)$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, external: true } : { path: args.path, namespace: 'node-only' });
+    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
+      loader: 'js',
+      contents: `const fail = (name) => { throw new Error(${JSON.stringify(args.path)} + ' is not available in the browser (' + String(name) + ' is Node-only)'); };
+module.exports = Object.create(new Proxy({}, { get: (_, name) => (typeof name === 'symbol' || name === '__esModule' || name === 'then' ? undefined : fail(name)) }));`,
+    }));
   },
 };
 

@@ -85,7 +85,10 @@ function drawLoss(canvas: HTMLCanvasElement, losses: readonly number[], totalSte
   const left = 44, right = 12, top = 12, bottom = 28;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
-  const yMax = Math.max(0.5, Math.ceil((losses.length ? Math.max(...losses.slice(0, 20)) : 2.5) * 2) / 2);
+  // The y axis: 0 to the first losses' maximum, rounded up to a multiple of the tick step.
+  const peak = losses.length ? Math.max(...losses.slice(0, 20)) : 2.5;
+  const tick = peak > 1 ? 0.5 : 0.25;
+  const yMax = Math.max(tick, Math.ceil(peak / tick) * tick);
   const xAt = (step: number) => left + (plotW * step) / Math.max(1, totalSteps);
   const yAt = (loss: number) => top + plotH * (1 - Math.min(loss, yMax) / yMax);
 
@@ -93,31 +96,39 @@ function drawLoss(canvas: HTMLCanvasElement, losses: readonly number[], totalSte
   g.fillStyle = '#555';
   g.strokeStyle = '#e3e3e3';
   g.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
+  for (let v = 0; v <= yMax + 1e-9; v += tick) {
     g.beginPath(); g.moveTo(left, yAt(v)); g.lineTo(left + plotW, yAt(v)); g.stroke();
     g.textAlign = 'right'; g.textBaseline = 'middle';
-    g.fillText(v.toFixed(2), left - 6, yAt(v));
+    g.fillText(v.toFixed(tick < 0.5 ? 2 : 1), left - 6, yAt(v));
   }
-  g.textAlign = 'center'; g.textBaseline = 'top';
+  g.textBaseline = 'top';
   for (let epoch = 0; epoch * stepsPerEpoch <= totalSteps; epoch++) {
     const x = xAt(epoch * stepsPerEpoch);
     g.setLineDash([3, 3]); g.beginPath(); g.moveTo(x, top); g.lineTo(x, top + plotH); g.stroke(); g.setLineDash([]);
+    g.textAlign = epoch === 0 ? 'left' : x > left + plotW - 30 ? 'right' : 'center';
     g.fillText(`epoch ${epoch}`, x, top + plotH + 6);
   }
+  // The legend, top right, where the falling curve leaves room.
+  g.textAlign = 'right';
+  g.fillStyle = '#7fb0e6';
+  g.fillText('loss per batch', left + plotW - 8, top + 6);
+  g.fillStyle = '#1f5fa8';
+  g.fillText('smoothed', left + plotW - 8, top + 22);
   if (losses.length === 0) return;
   g.lineWidth = 1;
   g.strokeStyle = '#9ec5ef';
   g.beginPath();
   losses.forEach((loss, i) => (i ? g.lineTo(xAt(i + 1), yAt(loss)) : g.moveTo(xAt(i + 1), yAt(loss))));
   g.stroke();
-  // An exponential moving average reads better than the noisy per-batch loss.
-  let smooth = losses[0]!;
+  // A debiased exponential moving average reads better than the noisy per-batch loss.
+  const beta = 0.8;
+  let average = 0;
   g.lineWidth = 2;
   g.strokeStyle = '#1f5fa8';
   g.beginPath();
   losses.forEach((loss, i) => {
-    smooth = i ? 0.9 * smooth + 0.1 * loss : loss;
+    average = beta * average + (1 - beta) * loss;
+    const smooth = average / (1 - beta ** (i + 1));
     if (i) g.lineTo(xAt(i + 1), yAt(smooth)); else g.moveTo(xAt(i + 1), yAt(smooth));
   });
   g.stroke();

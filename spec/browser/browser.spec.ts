@@ -25,7 +25,8 @@ type Flaxen = typeof import('../../docs/demo/flaxen.bundle.js');
 /** The same shape, made of this process's flaxen and tfjs-core. */
 const nodeFlaxen = Object.assign({}, fx, { tf }) as unknown as Flaxen;
 
-const CHROMIUM = '/usr/bin/chromium';
+// FLAXEN_CHROMIUM names another Chromium binary (default: Debian's).
+const CHROMIUM = process.env['FLAXEN_CHROMIUM'] ?? '/usr/bin/chromium';
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const demoDir = resolve(repo, 'docs/demo');
 const screenshotPath = resolve(repo, process.env['FLAXEN_SCREENSHOT'] ?? 'dist/spec/browser/screenshot.png');
@@ -160,7 +161,7 @@ function forwardPass(flaxen: Flaxen): number[] {
 
 // ---------------------------------------------------------------------------------------------
 
-test('Chromium is installed at /usr/bin/chromium (bash scripts/ensure-chromium.sh installs it)', () => {
+test(`Chromium is installed at ${CHROMIUM} (bash scripts/ensure-chromium.sh installs it)`, () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`bash scripts/ensure-chromium.sh\` (or \`apt-get install -y chromium\` as root)`);
 });
 
