@@ -1,6 +1,6 @@
 /**
- * `adam`: Adam with Optax's definitions (bias correction; `eps` outside the square root,
- * `epsRoot` inside).
+ * `adam` and `adamw`: Adam with Optax's definitions (bias correction; `eps` outside the square
+ * root, `epsRoot` inside), and its decoupled-weight-decay variant.
  *
  * @module
  */
@@ -8,7 +8,9 @@ import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
-import { checkOptions, checkScalarOrSchedule } from './util.js';
+import { addDecayedWeights } from './decay.js';
+import type { Mask } from './masked.js';
+import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link adam}.
@@ -47,4 +49,48 @@ export function adam(learningRate: ScalarOrSchedule, opts: AdamOptions = {}): Gr
   checkScalarOrSchedule('adam', 'learningRate', learningRate);
   adamOptions('adam', opts);
   return chain(scaleByAdam(opts), scaleByLearningRate(learningRate));
+}
+
+/**
+ * Options of {@link adamw}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.optim.AdamWOptions = { weightDecay: 0.01, mask: (path) => path.endsWith('kernel') };
+ * ```
+ */
+export interface AdamWOptions extends ScaleByAdamOptions {
+  /** Decoupled weight decay (>= 0); default 1e-4, as Optax. */
+  readonly weightDecay?: number;
+  /** Decay only the leaves this mask selects (e.g. not biases or norm scales); default all. */
+  readonly mask?: Mask;
+}
+
+/**
+ * AdamW, Adam with decoupled weight decay (Optax's `adamw`; Loshchilov & Hutter, 2019):
+ * `chain(scaleByAdam({b1, b2, eps, epsRoot}), addDecayedWeights(weightDecay, {mask}),
+ * scaleByLearningRate(lr))`, so `update = −lr · (adam_update + weightDecay · param)`: the decay
+ * is scaled by the learning rate but not by Adam's normalisation. Needs the parameters as the
+ * third argument of `update`.
+ *
+ * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
+ * the new state, and (after the step) the old state and the grads.
+ *
+ * @param learningRate - a number >= 0 or a schedule.
+ * @example
+ * ```ts
+ * const tx = fx.optim.adamw(1e-3, { weightDecay: 1e-2, mask: (path) => !path.endsWith('bias') });
+ * const params = { kernel: tf.ones([2, 2]), bias: tf.zeros([2]) };
+ * const state = tx.init(params);
+ * const grads = { kernel: tf.ones([2, 2]), bias: tf.ones([2]) };
+ * const [updates, next] = tx.update(grads, state, params);
+ * ```
+ */
+export function adamw(learningRate: ScalarOrSchedule, opts: AdamWOptions = {}): GradientTransformation<ChainState> {
+  checkOptions('adamw', opts, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkScalarOrSchedule('adamw', 'learningRate', learningRate);
+  const { weightDecay = 1e-4, mask, ...adamOpts } = opts;
+  adamOptions('adamw', adamOpts);
+  checkNumber('adamw', 'weightDecay', weightDecay, { min: 0 });
+  return chain(scaleByAdam(adamOpts), addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }), scaleByLearningRate(learningRate));
 }

@@ -3,41 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertClose, assertThrows } from '../setup.js';
-import { GRADS, PARAMS, all, mapFlat, read, run, tree, type Flat } from './util.js';
-
-interface AdamRef {
-  b1: number;
-  b2: number;
-  eps: number;
-  epsRoot: number;
-  weightDecay?: number;
-}
-
-// Reference: Optax's adam / adamw written out in float64, straight from the definitions:
-// mu = b1·mu + (1−b1)·g; nu = b2·nu + (1−b2)·g²; mû = mu/(1−b1^t); nû = nu/(1−b2^t);
-// u = mû / (sqrt(nû + epsRoot) + eps); adamw adds weightDecay·param; then u·(−lr).
-function referenceAdam(lrAt: (step: number) => number, o: AdamRef): { updates: Flat[]; params: Flat[]; mu: Flat; nu: Flat } {
-  let mu = mapFlat(PARAMS, () => 0);
-  let nu = mapFlat(PARAMS, () => 0);
-  let params = PARAMS;
-  const updates: Flat[] = [];
-  const paramsSeen: Flat[] = [];
-  GRADS.forEach((g, step) => {
-    const t = step + 1;
-    mu = mapFlat(g, (x, p, i) => o.b1 * mu[p]![i]! + (1 - o.b1) * x);
-    nu = mapFlat(g, (x, p, i) => o.b2 * nu[p]![i]! + (1 - o.b2) * x * x);
-    const u = mapFlat(g, (_, p, i) => {
-      const muHat = mu[p]![i]! / (1 - o.b1 ** t);
-      const nuHat = nu[p]![i]! / (1 - o.b2 ** t);
-      const adam = muHat / (Math.sqrt(nuHat + o.epsRoot) + o.eps);
-      return -lrAt(step) * (adam + (o.weightDecay ?? 0) * params[p]![i]!);
-    });
-    params = mapFlat(params, (x, p, i) => x + u[p]![i]!);
-    updates.push(u);
-    paramsSeen.push(params);
-  });
-  return { updates, params: paramsSeen, mu, nu };
-}
+import { GRADS, PARAMS, all, read, referenceAdam, run, tree, type AdamRef, type Flat } from './util.js';
 
 function compare(tx: fx.optim.GradientTransformation, ref: { updates: Flat[]; params: Flat[] }): void {
   const got = run(tx);

@@ -1,7 +1,9 @@
 // Helpers for the optimizer specs: small trees built from plain arrays, and a loop that runs a
 // transformation for several steps the way a training loop owns its tensors.
 import * as tf from '@tensorflow/tfjs-core';
+import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
+import { assertClose } from '../setup.js';
 
 /** Plain values per path (`/`-joined), the reference side of every comparison. */
 export type Flat = Record<string, number[]>;
@@ -71,4 +73,66 @@ export function all(f: Flat): number[] {
   return Object.keys(f)
     .sort()
     .flatMap((k) => f[k]!);
+}
+
+export interface AdamRef {
+  b1: number;
+  b2: number;
+  eps: number;
+  epsRoot: number;
+  weightDecay?: number;
+}
+
+
+// Reference: Optax's adam / adamw written out in float64, straight from the definitions:
+// mu = b1·mu + (1−b1)·g; nu = b2·nu + (1−b2)·g²; mû = mu/(1−b1^t); nû = nu/(1−b2^t);
+// u = mû / (sqrt(nû + epsRoot) + eps); adamw adds weightDecay·param; then u·(−lr).
+export function referenceAdam(lrAt: (step: number) => number, o: AdamRef, decayed: (path: string) => boolean = () => true): { updates: Flat[]; params: Flat[]; mu: Flat; nu: Flat } {
+  let mu = mapFlat(PARAMS, () => 0);
+  let nu = mapFlat(PARAMS, () => 0);
+  let params = PARAMS;
+  const updates: Flat[] = [];
+  const paramsSeen: Flat[] = [];
+  GRADS.forEach((g, step) => {
+    const t = step + 1;
+    mu = mapFlat(g, (x, p, i) => o.b1 * mu[p]![i]! + (1 - o.b1) * x);
+    nu = mapFlat(g, (x, p, i) => o.b2 * nu[p]![i]! + (1 - o.b2) * x * x);
+    const u = mapFlat(g, (_, p, i) => {
+      const muHat = mu[p]![i]! / (1 - o.b1 ** t);
+      const nuHat = nu[p]![i]! / (1 - o.b2 ** t);
+      const adam = muHat / (Math.sqrt(nuHat + o.epsRoot) + o.eps);
+      return -lrAt(step) * (adam + (decayed(p) ? o.weightDecay ?? 0 : 0) * params[p]![i]!);
+    });
+    params = mapFlat(params, (x, p, i) => x + u[p]![i]!);
+    updates.push(u);
+    paramsSeen.push(params);
+  });
+  return { updates, params: paramsSeen, mu, nu };
+}
+
+
+/** Runs `tx` with `run` and compares every step's updates and params with a reference; no leaks. */
+export function compareRun(tx: fx.optim.GradientTransformation, ref: { updates: Flat[]; params: Flat[] }, atol = 1e-6, rtol = 2e-5): void {
+  const got = run(tx);
+  got.updates.forEach((u, i) => assertClose(all(u), all(ref.updates[i]!), atol, rtol, `updates at step ${i}`));
+  got.params.forEach((p, i) => assertClose(all(p), all(ref.params[i]!), atol, rtol, `params at step ${i}`));
+  assert.is(got.leaked, 0, 'tensors left alive');
+}
+
+/**
+ * A generic float64 reference loop: `step(g, params, t)` returns the update for one path's
+ * values from the gradient, the current params and the step index (closures keep any state).
+ */
+export function referenceLoop(step: (g: number[], params: number[], path: string, t: number) => number[]): { updates: Flat[]; params: Flat[] } {
+  let params = PARAMS;
+  const updates: Flat[] = [];
+  const paramsSeen: Flat[] = [];
+  GRADS.forEach((g, t) => {
+    const u: Flat = {};
+    for (const path of Object.keys(g)) u[path] = step(g[path]!, params[path]!, path, t);
+    params = mapFlat(params, (x, p, i) => x + u[p]![i]!);
+    updates.push(u);
+    paramsSeen.push(params);
+  });
+  return { updates, params: paramsSeen };
 }

@@ -1,0 +1,67 @@
+/**
+ * `addDecayedWeights`: decoupled weight decay, `update + weightDecay · param`.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FlaxenError } from '../core/errors.js';
+import type { GradientTransformation } from './base.js';
+import type { EmptyState } from './identity.js';
+import { masked, type Mask, type MaskedState } from './masked.js';
+import { checkNumber, checkOptions, tidy, zipLeaves } from './util.js';
+
+const EMPTY: EmptyState = Object.freeze({});
+
+/**
+ * Options of {@link addDecayedWeights}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.optim.AddDecayedWeightsOptions = { mask: (path) => !path.endsWith('bias') };
+ * ```
+ */
+export interface AddDecayedWeightsOptions {
+  /** Decay only the leaves this mask selects (see `masked`); default: all. */
+  readonly mask?: Mask;
+}
+
+/**
+ * Adds `weightDecay · param` to each update (Optax's `add_decayed_weights`): placed before
+ * `scaleByLearningRate`, this is decoupled weight decay (AdamW; Loshchilov & Hutter, 2019). It
+ * needs the parameters: pass them as the third argument of `update`. Stateless (with a mask, the
+ * state of `masked`).
+ *
+ * @param weightDecay - a number >= 0.
+ * @example
+ * ```ts
+ * const tx = fx.optim.addDecayedWeights(0.1);
+ * const params = { w: tf.tensor([2, -4]) };
+ * const [u] = tx.update({ w: tf.tensor([1, 1]) }, tx.init(params), params);   // { w: [1.2, 0.6] }
+ * ```
+ */
+export function addDecayedWeights(weightDecay = 0, opts: AddDecayedWeightsOptions = {}): GradientTransformation<EmptyState | MaskedState> {
+  checkOptions('addDecayedWeights', opts, ['mask']);
+  checkNumber('addDecayedWeights', 'weightDecay', weightDecay, { min: 0 });
+  const plain: GradientTransformation<EmptyState> = Object.freeze({
+    init: (): EmptyState => EMPTY,
+    update: <G>(grads: G, state: EmptyState, params?: unknown): readonly [G, EmptyState] => {
+      if (params === undefined) throw new FlaxenError('', 'addDecayedWeights: update needs the parameters; pass them as the third argument, update(grads, state, params)');
+      return Object.freeze([
+        tidy(() => {
+          const cDecay = tf.scalar(weightDecay);
+          return zipLeaves(
+            'addDecayedWeights',
+            [
+              { name: 'grads', tree: grads },
+              { name: 'params', tree: params },
+            ],
+            1,
+            ([g, p]) => [tf.add(g!, tf.mul(p!, cDecay))],
+          )[0] as G;
+        }),
+        state,
+      ] as const);
+    },
+  });
+  return (opts.mask === undefined ? plain : masked(plain, opts.mask)) as GradientTransformation<EmptyState | MaskedState>;
+}

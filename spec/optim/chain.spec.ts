@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fx from '../../lib/index.js';
+import { assertClose, assertThrows } from '../setup.js';
+import { compareRun, referenceAdam } from './util.js';
+
+test('chain applies its stages in order', () => {
+  // clip then scale differs from scale then clip.
+  const grads = { w: tf.tensor([0.5, 3]) };
+  const a = fx.optim.chain(fx.optim.clip(1), fx.optim.scale(2));
+  const b = fx.optim.chain(fx.optim.scale(2), fx.optim.clip(1));
+  const [ua] = a.update(grads, a.init(grads));
+  const [ub] = b.update(grads, b.init(grads));
+  assertClose(ua.w.dataSync(), [1, 2]);
+  assertClose(ub.w.dataSync(), [1, 1]);
+  for (const t of [grads, ua, ub]) fx.tree.dispose(t);
+});
+
+test('adam is chain(scaleByAdam, scaleByLearningRate) and so is its state', () => {
+  const manual = fx.optim.chain(fx.optim.scaleByAdam(), fx.optim.scaleByLearningRate(0.01));
+  compareRun(manual, referenceAdam(() => 0.01, { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 }));
+  const params = { w: tf.ones([2]) };
+  const state = fx.optim.adam(0.01).init(params);
+  assert.equal(Object.keys(state), ['0', '1']);
+  assert.equal(Object.keys(state['0']!).sort(), ['count', 'mu', 'nu']);
+  assert.equal(state['1'], {});
+  fx.tree.dispose(state);
+  fx.tree.dispose(params);
+});
+
+test('chain state is a plain object so fx.tree.dispose frees every inner tensor', () => {
+  const tx = fx.optim.chain(fx.optim.sgd(0.1, { momentum: 0.9 }), fx.optim.scaleByAdam());
+  const params = { w: tf.ones([2]), b: tf.ones([3]) };
+  const before = tf.memory().numTensors;
+  const state = tx.init(params);
+  assert.is(tf.memory().numTensors - before, 2 + 4);
+  fx.tree.dispose(state);
+  assert.is(tf.memory().numTensors, before);
+  fx.tree.dispose(params);
+});
+
+test('an empty chain is the identity', () => {
+  const tx = fx.optim.chain();
+  const grads = { w: tf.tensor([1, 2]) };
+  const [u, s] = tx.update(grads, tx.init(grads));
+  assertClose(u.w.dataSync(), [1, 2]);
+  assert.is.not(u.w, grads.w);
+  assert.equal(s, {});
+  for (const t of [grads, u]) fx.tree.dispose(t);
+});
+
+test('nested chains leave no intermediate tensors alive', () => {
+  const tx = fx.optim.chain(fx.optim.clipByGlobalNorm(1), fx.optim.chain(fx.optim.scaleByAdam(), fx.optim.scale(2)), fx.optim.scaleByLearningRate(0.1));
+  const params = { w: tf.ones([2]) };
+  const grads = { w: tf.tensor([3, 4]) };
+  const state = tx.init(params);
+  const before = tf.memory().numTensors;
+  const [u, s] = tx.update(grads, state, params);
+  assert.is(tf.memory().numTensors - before, 3, 'one update and two moments');
+  for (const t of [u, s]) fx.tree.dispose(t);
+  assert.is(tf.memory().numTensors, before);
+  for (const t of [params, grads, state]) fx.tree.dispose(t);
+});
+
+test('chain rejects non-transformations and foreign states', () => {
+  assertThrows(() => fx.optim.chain(fx.optim.sgd(0.1), 3 as never), fx.FlaxenError, 'chain', 'argument 1');
+  const tx = fx.optim.chain(fx.optim.scale(1), fx.optim.scale(2));
+  const grads = { w: tf.ones([1]) };
+  assertThrows(() => tx.update(grads, { 0: {} } as never), fx.FlaxenError, 'chain', 'lacks [1]');
+  assertThrows(() => tx.update(grads, undefined as never), fx.FlaxenError, 'chain', 'state');
+  fx.tree.dispose(grads);
+});
+
+test.run();
