@@ -188,6 +188,8 @@ async function runOnce({ seed = 0, epochs = 3, steps, batchSize = 64, learningRa
   const data = await (digits ??= loadDigits());
   const button = $('run') as HTMLButtonElement;
   button.disabled = true;
+  ($('seed') as HTMLInputElement).value = String(seed);
+  ($('epochs') as HTMLInputElement).value = String(epochs);
   const status = $('status');
   const canvas = $('plot') as HTMLCanvasElement;
   try {
