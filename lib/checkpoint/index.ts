@@ -25,5 +25,6 @@
 export { toBytes, fromBytes, readInfo, encode, decode } from './format.js';
 export type { Metadata, ReadOptions, Restored, TensorInfo, CheckpointInfo } from './format.js';
 export { save, load, loadInfo, saveTask, loadTask } from './io.js';
+export { saveBytes } from './atomic.js';
 export { CheckpointError, CheckpointMismatchError } from './errors.js';
 export type { CheckpointProblem } from './errors.js';
