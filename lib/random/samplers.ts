@@ -161,17 +161,20 @@ export function normalArray(k: Key, size: number): Float32Array {
   return out;
 }
 
+/** Fills `out` with normals times `scale` (a second pass, so the bits are `float32(float32(z) · scale)`). */
+function fillScaledNormal(k: Key, out: Float32Array, scale: number): void {
+  new NormalStream(k).fill(out);
+  if (scale !== 1) for (let i = 0; i < out.length; i++) out[i]! *= scale;
+}
+
 /**
- * Truncated standard normal samples in `[lower, upper]`: the key's normal stream with the
- * values outside the interval skipped (so the kept values are a prefix-stable function of the
- * key: asking for more samples extends the array).
- * @internal
+ * Fills `out` with the key's normals that fall in `[lower, upper]`, in stream order, times
+ * `scale`: draws straight into `out`, compacts in place, and tops up until full.
  */
-export function truncatedNormalArray(k: Key, size: number, lower: number, upper: number): Float32Array {
+function fillTruncatedNormal(k: Key, out: Float32Array, lower: number, upper: number, scale: number): void {
   if (!(lower < upper)) throw new FlaxenError('', `truncatedNormal needs lower < upper, found ${lower} and ${upper}`);
   const stream = new NormalStream(k);
-  const out = new Float32Array(size);
-  // Draw straight into the output, then compact it in place; top up until full.
+  const size = out.length;
   let filled = 0;
   let drawn = 0;
   while (filled < size) {
@@ -186,7 +189,74 @@ export function truncatedNormalArray(k: Key, size: number, lower: number, upper:
       throw new FlaxenError('', `truncatedNormal: the interval [${lower}, ${upper}] is too far in the tails to sample by rejection`);
     }
   }
+  if (scale !== 1) for (let i = 0; i < size; i++) out[i]! *= scale;
+}
+
+/**
+ * Truncated standard normal samples in `[lower, upper]`: the key's normal stream with the
+ * values outside the interval skipped (so asking for more samples extends the array).
+ * @internal
+ */
+export function truncatedNormalArray(k: Key, size: number, lower: number, upper: number): Float32Array {
+  const out = new Float32Array(size);
+  fillTruncatedNormal(k, out, lower, upper, 1);
   return out;
+}
+
+/** The parts of tfjs-backend-wasm's backend used to write a new tensor in place (public fields of `BackendWasm`). */
+interface WasmBackendView {
+  write(values: null, shape: number[], dtype: 'float32'): object;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  wasm: { HEAPU8: Uint8Array };
+}
+
+/**
+ * A new float32 tensor of `shape` whose values `fill` writes. On wasm the values are written
+ * straight into the tensor's memory in the wasm heap: a fresh JS array of hundreds of MB costs
+ * more in first-touch page faults than drawing its numbers, and `tf.tensor` would copy it once
+ * more. Elsewhere (cpu), a JS array handed to `tf.tensor`. Same values either way.
+ * @internal
+ */
+export function tensorFilledBy(shape: number[], fill: (out: Float32Array) => void): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const backend = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as Partial<WasmBackendView>) : undefined;
+  if (size > 0 && backend && typeof backend.write === 'function' && backend.dataIdMap && backend.wasm?.HEAPU8) {
+    const dataId = backend.write(null, shape, 'float32');
+    const tensor = tf.engine().makeTensorFromDataId(dataId as tf.DataId, shape, 'float32', tf.backend());
+    try {
+      const offset = backend.dataIdMap.get(dataId)!.memoryOffset;
+      // The heap view is taken after the allocation (growing the heap replaces its buffer), and
+      // nothing allocates in the wasm heap while `fill` runs.
+      fill(new Float32Array(backend.wasm.HEAPU8.buffer, offset, size));
+    } catch (error) {
+      tensor.dispose();
+      throw error;
+    }
+    return tensor;
+  }
+  const values = new Float32Array(size);
+  fill(values);
+  return tf.tensor(values, shape, 'float32');
+}
+
+/**
+ * A tensor of standard normals times `scale` (default 1), drawn straight into the backend's
+ * memory: the bits of `normalArray(k, size)` scaled in float32. For initializers.
+ * @internal
+ */
+export function normalTensor(k: Key, shape: number[], scale = 1): tf.Tensor {
+  return tensorFilledBy(shape, (out) => fillScaledNormal(k, out, scale));
+}
+
+/**
+ * A tensor of truncated standard normals in `[lower, upper]` times `scale`, drawn straight into
+ * the backend's memory: the bits of `truncatedNormalArray(k, size, lower, upper)` scaled in float32.
+ * For initializers.
+ * @internal
+ */
+export function truncatedNormalTensor(k: Key, shape: number[], lower: number, upper: number, scale = 1): tf.Tensor {
+  if (!(lower < upper)) throw new FlaxenError('', `truncatedNormal needs lower < upper, found ${lower} and ${upper}`);
+  return tensorFilledBy(shape, (out) => fillTruncatedNormal(k, out, lower, upper, scale));
 }
 
 /**
@@ -211,8 +281,9 @@ export function uniformArray(k: Key, size: number, minval: number, maxval: numbe
  */
 export function normal(k: Key, shape: number[], dtype: 'float32' = 'float32'): tf.Tensor {
   assertKey(k, 'normal(key, shape)');
-  const size = checkShape(shape, 'normal(key, shape)');
-  return tf.tensor(normalArray(k, size), shape, dtype);
+  checkShape(shape, 'normal(key, shape)');
+  if (dtype !== 'float32') throw new FlaxenError('', `normal(key, shape, dtype) draws float32 values, not ${describeValue(dtype)}`);
+  return normalTensor(k, shape);
 }
 
 /**
@@ -243,8 +314,8 @@ export function uniform(k: Key, shape: number[], opts: { minval?: number; maxval
  */
 export function truncatedNormal(k: Key, shape: number[], lower = -2, upper = 2): tf.Tensor {
   assertKey(k, 'truncatedNormal(key, shape)');
-  const size = checkShape(shape, 'truncatedNormal(key, shape)');
-  return tf.tensor(truncatedNormalArray(k, size, lower, upper), shape, 'float32');
+  checkShape(shape, 'truncatedNormal(key, shape)');
+  return truncatedNormalTensor(k, shape, lower, upper);
 }
 
 /**

@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import seedrandom from 'seedrandom';
 import * as fx from '../../lib/index.js';
-import { NormalStream, normalArray, truncatedNormalArray } from '../../lib/random/samplers.js';
-import { backend } from '../setup.js';
+import { NormalStream, normalArray, normalTensor, truncatedNormalArray, truncatedNormalTensor } from '../../lib/random/samplers.js';
+import { assertThrows, backend, tensorDelta } from '../setup.js';
 
 const N = 100_000;
 
@@ -206,6 +206,33 @@ test('truncated normals stay in bounds and have the truncated variance', () => {
   // the kept values are the stream's in-range values, in order
   const raw = normalArray(fx.random.key(10), 4000).filter((v) => v >= a && v <= b);
   assert.ok(sameBits(s.subarray(0, 200), Float32Array.from(raw.subarray(0, 200))));
+});
+
+test('tensors drawn straight into the backend hold the bits of the arrays, scaled in float32', () => {
+  const k = fx.random.key(31);
+  const scaled = (a: Float32Array, s: number) => Float32Array.from(a, (v) => v * s);
+  const { result, delta } = tensorDelta(() => {
+    const n = normalTensor(k, [123, 45], 0.3);
+    const t = truncatedNormalTensor(k, [5000], -2, 2, 0.7);
+    const out = [Float32Array.from(n.dataSync()), Float32Array.from(t.dataSync())];
+    assert.equal(n.shape, [123, 45]);
+    tf.dispose([n, t]);
+    return out;
+  });
+  assert.is(delta, 0);
+  assert.ok(sameBits(result[0]!, scaled(normalArray(k, 123 * 45), 0.3)));
+  assert.ok(sameBits(result[1]!, scaled(truncatedNormalArray(k, 5000, -2, 2), 0.7)));
+  const empty = normalTensor(k, [0, 3]);
+  assert.equal(empty.shape, [0, 3]);
+  empty.dispose();
+});
+
+test('a failed truncated draw raises a FlaxenError and leaks no tensor', () => {
+  const { delta } = tensorDelta(() => {
+    assertThrows(() => truncatedNormalTensor(fx.random.key(0), [10], 30, 31), fx.FlaxenError, 'too far in the tails');
+    assertThrows(() => fx.random.truncatedNormal(fx.random.key(0), [10], 1, -1), fx.FlaxenError, 'lower < upper');
+  });
+  assert.is(delta, 0);
 });
 
 test('tensors drawn on wasm and on cpu have the same bits', async () => {
