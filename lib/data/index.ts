@@ -1,6 +1,14 @@
 /**
- * Bundled datasets (`fx.data`): the real MNIST digits shipped by the `mnist` package.
+ * Datasets (`fx.data`): in-memory labelled data, key-shuffled batches, and the real MNIST
+ * digits shipped by the `mnist` package.
+ *
+ * ```ts
+ * const { train, test } = await fx.data.mnist.load();
+ * for (const { images, labels } of fx.data.batches(train, 64, fx.random.key(0))) { ... }
+ * ```
  *
  * @module
  */
-export {};
+export { batches, batchCount } from './dataset.js';
+export type { Dataset, Batch, BatchOptions } from './dataset.js';
+export * as mnist from './mnist.js';
