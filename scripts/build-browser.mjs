@@ -1,7 +1,9 @@
 // The browser build: flaxen with tfjs-core and the WASM backend in one ES module, plus the demo
 // page's script, the backend's .wasm files and a slice of the digits, all into docs/demo/.
 //
-//   node scripts/build-browser.mjs        (needs no tsc output: it bundles lib/*.ts directly)
+//   node scripts/build-browser.mjs              (needs no tsc output: it bundles lib/*.ts directly)
+//   node scripts/build-browser.mjs --out DIR    the same into DIR, with a copy of index.html
+//                                               (the browser test builds into a temporary folder)
 //
 // docs/demo/flaxen.bundle.js exports everything `import * as fx from 'flaxen'` does, plus `tf`
 // (the bundled tfjs-core, so a page uses one engine) and `setWasmPaths`. The outputs are listed
@@ -13,7 +15,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'docs/demo');
+const demo = join(root, 'docs/demo');
+const outFlag = process.argv.indexOf('--out');
+const out = outFlag >= 0 && process.argv[outFlag + 1] ? resolve(process.argv[outFlag + 1]) : demo;
 const require = createRequire(join(root, 'package.json'));
 const coreDist = join(dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist');
 const wasmDist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
@@ -68,7 +72,7 @@ const library = await build({
 
 // The demo script imports the bundle at run time (one engine, one copy of flaxen).
 await build({
-  entryPoints: [join(out, 'demo.ts')],
+  entryPoints: [join(demo, 'demo.ts')],
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -83,6 +87,8 @@ await build({
     },
   }],
 });
+
+if (out !== demo) copyFileSync(join(demo, 'index.html'), join(out, 'index.html'));
 
 // The backend fetches one of these at start-up (the SIMD build in every current browser).
 for (const file of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
@@ -123,4 +129,4 @@ const digits = Buffer.concat([new Uint8Array(header.buffer), train.pixels, test.
 writeFileSync(join(out, 'digits.bin'), digits);
 
 const bundleBytes = library.metafile.outputs[Object.keys(library.metafile.outputs).find((k) => k.endsWith('flaxen.bundle.js'))].bytes;
-console.log(`build-browser: docs/demo/flaxen.bundle.js ${(bundleBytes / 1024).toFixed(0)} KiB, digits.bin ${(digits.length / 1024).toFixed(0)} KiB (${train.labels.length} train + ${test.labels.length} test), ${Date.now() - started} ms`);
+console.log(`build-browser: ${out === demo ? 'docs/demo' : out}/flaxen.bundle.js ${(bundleBytes / 1024).toFixed(0)} KiB, digits.bin ${(digits.length / 1024).toFixed(0)} KiB (${train.labels.length} train + ${test.labels.length} test), ${Date.now() - started} ms`);

@@ -1,5 +1,5 @@
-// flaxen in a real browser: builds the browser bundle and the demo (scripts/build-browser.mjs),
-// serves docs/demo on 127.0.0.1, drives Debian's headless Chromium with playwright-core, and
+// flaxen in a real browser: builds the browser bundle and the demo page (scripts/build-browser.mjs)
+// into a temporary folder, serves it on 127.0.0.1, drives Debian's headless Chromium with playwright-core, and
 // checks the page against this Node process. Needs /usr/bin/chromium: `bash scripts/ensure-chromium.sh`.
 //
 // FLAXEN_SCREENSHOT=docs/demo/screenshot.png writes the screenshot there (default: next to this
@@ -28,7 +28,6 @@ const nodeFlaxen = Object.assign({}, fx, { tf }) as unknown as Flaxen;
 // FLAXEN_CHROMIUM names another Chromium binary (default: Debian's).
 const CHROMIUM = process.env['FLAXEN_CHROMIUM'] ?? '/usr/bin/chromium';
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const demoDir = resolve(repo, 'docs/demo');
 const screenshotPath = resolve(repo, process.env['FLAXEN_SCREENSHOT'] ?? 'dist/spec/browser/screenshot.png');
 // As the probe of this machine kind runs it: no GPU, and no background connections (they are
 // refused by the closed network, many at a time).
@@ -86,15 +85,18 @@ async function openSession(): Promise<Session> {
     throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium package. Install it with ` +
       '`bash scripts/ensure-chromium.sh` (or `apt-get install -y chromium` as root).');
   }
-  // Always bundle the current sources, so the page tests the same code as this process.
-  execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs')], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
-  const { server, url } = await serve(demoDir);
+  // Bundle the current sources, so the page runs the same code as this process, into a folder of
+  // this run's own (other runs may be rebuilding docs/demo at the same time).
+  const site = mkdtempSync(join(tmpdir(), 'flaxen-site-'));
+  execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs'), '--out', site], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+  const { server, url } = await serve(site);
   const profile = mkdtempSync(join(tmpdir(), 'flaxen-chromium-'));
   let context: BrowserContext | undefined;
   const close = async () => {
     await context?.close().catch(() => {});
     await new Promise((done) => server.close(done));
     rmSync(profile, { recursive: true, force: true });
+    rmSync(site, { recursive: true, force: true });
   };
   try {
     context = await chromium.launchPersistentContext(profile, {
