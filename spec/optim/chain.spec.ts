@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertClose, assertThrows } from '../setup.js';
-import { compareRun, referenceAdam } from './util.js';
+import { GRADS, PARAMS, all, compareRun, read, referenceAdam, tree } from './util.js';
 
 test('chain applies its stages in order', () => {
   // clip then scale differs from scale then clip.
@@ -27,6 +27,26 @@ test('adam is chain(scaleByAdam, scaleByLearningRate) and so is its state', () =
   assert.equal(state['1'], {});
   fx.tree.dispose(state);
   fx.tree.dispose(params);
+});
+
+test('adam(lr) continues from the state of chain(scaleByAdam, scaleByLearningRate) and back', () => {
+  const ref = referenceAdam(() => 0.01, { b1: 0.9, b2: 0.999, eps: 1e-8, epsRoot: 0 });
+  const manual = fx.optim.chain(fx.optim.scaleByAdam(), fx.optim.scaleByLearningRate(0.01));
+  const alias = fx.optim.adam(0.01);
+  let params = tree(PARAMS);
+  let state = manual.init(params);
+  GRADS.forEach((g, i) => {
+    const tx = i === 1 ? alias : manual;
+    const grads = tree(g);
+    const [u, next] = tx.update(grads, state, params);
+    const p = fx.optim.applyUpdates(params, u);
+    for (const t of [grads, u, state, params]) fx.tree.dispose(t);
+    params = p;
+    state = next;
+    assertClose(all(read(params)), all(ref.params[i]!), 1e-6, 2e-5, `step ${i}`);
+  });
+  fx.tree.dispose(params);
+  fx.tree.dispose(state);
 });
 
 test('chain state is a plain object so fx.tree.dispose frees every inner tensor', () => {

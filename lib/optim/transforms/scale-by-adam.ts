@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves, type NamedTree } from '../util.js';
 
 /**
  * Options of {@link scaleByAdam} (and of `adam`, `adamw`): Optax's names and defaults.
@@ -86,41 +86,56 @@ export function scaleByAdam(opts: ScaleByAdamOptions = {}): GradientTransformati
           nu: mapTensors('scaleByAdam.init', 'params', params, (p) => tf.zerosLike(p)),
         }),
       ),
-    update: <G>(grads: G, state: ScaleByAdamState): readonly [G, ScaleByAdamState] => {
-      const { count, mu, nu } = checkState('scaleByAdam', state, ['count', 'mu', 'nu']) as ScaleByAdamState;
-      const t = count + 1;
-      const bc1 = 1 - b1 ** t;
-      const bc2 = 1 - b2 ** t;
-      return tidy(() => {
-        // Scalars made once per call, shared by every leaf.
-        const cB1 = tf.scalar(b1);
-        const c1mB1 = tf.scalar(1 - b1);
-        const cB2 = tf.scalar(b2);
-        const c1mB2 = tf.scalar(1 - b2);
-        // With epsRoot = 0: (mu/bc1) / (sqrt(nu/bc2) + eps) = mu·(sqrt(bc2)/bc1) / (sqrt(nu) + eps·sqrt(bc2)),
-        // four ops per leaf instead of six.
-        const fast = epsRoot === 0;
-        const cNum = tf.scalar(fast ? Math.sqrt(bc2) / bc1 : 1 / bc1);
-        const cEps = tf.scalar(fast ? eps * Math.sqrt(bc2) : eps);
-        const cInvBc2 = tf.scalar(1 / bc2);
-        const cEpsRoot = tf.scalar(epsRoot);
-        const [updates, newMu, newNu] = zipLeaves(
-          'scaleByAdam',
-          [
-            { name: 'grads', tree: grads },
-            { name: 'state.mu', tree: mu },
-            { name: 'state.nu', tree: nu },
-          ],
-          3,
-          ([g, m, v]) => {
-            const m1 = tf.add(tf.mul(m!, cB1), tf.mul(g!, c1mB1));
-            const v1 = tf.add(tf.mul(v!, cB2), tf.mul(tf.square(g!), c1mB2));
-            const root = fast ? tf.sqrt(v1) : tf.sqrt(tf.add(tf.mul(v1, cInvBc2), cEpsRoot));
-            return [tf.div(tf.mul(m1, cNum), tf.add(root, cEps)), m1, v1];
-          },
-        );
-        return Object.freeze([updates as G, Object.freeze({ count: t, mu: newMu, nu: newNu })] as const);
-      });
-    },
+    update: <G>(grads: G, state: ScaleByAdamState): readonly [G, ScaleByAdamState] => adamStep('scaleByAdam', grads, state, { b1, b2, eps, epsRoot }, 1),
+  });
+}
+
+/**
+ * @internal
+ * One Adam step on every leaf, with the result multiplied by `outScale` and, when `decay` is
+ * given, `decay.factor · param` added: `adam` and `adamw` fold their learning rate (and weight
+ * decay) in here, saving a full pass over the parameters per stage. Same numbers as the chain.
+ */
+export function adamStep<G>(
+  what: string,
+  grads: G,
+  state: unknown,
+  hyper: Required<ScaleByAdamOptions>,
+  outScale: number,
+  decay?: { readonly params: unknown; readonly factor: number },
+): readonly [G, ScaleByAdamState] {
+  const { b1, b2, eps, epsRoot } = hyper;
+  const { count, mu, nu } = checkState(what, state, ['count', 'mu', 'nu']) as ScaleByAdamState;
+  const t = count + 1;
+  const bc1 = 1 - b1 ** t;
+  const bc2 = 1 - b2 ** t;
+  return tidy(() => {
+    // Scalars made once per call, shared by every leaf.
+    const cB1 = tf.scalar(b1);
+    const c1mB1 = tf.scalar(1 - b1);
+    const cB2 = tf.scalar(b2);
+    const c1mB2 = tf.scalar(1 - b2);
+    // With epsRoot = 0: (mu/bc1) / (sqrt(nu/bc2) + eps) = mu·(sqrt(bc2)/bc1) / (sqrt(nu) + eps·sqrt(bc2)),
+    // four ops per leaf instead of six.
+    const fast = epsRoot === 0;
+    const cNum = tf.scalar(outScale * (fast ? Math.sqrt(bc2) / bc1 : 1 / bc1));
+    const cEps = tf.scalar(fast ? eps * Math.sqrt(bc2) : eps);
+    const cInvBc2 = tf.scalar(1 / bc2);
+    const cEpsRoot = tf.scalar(epsRoot);
+    const cDecay = tf.scalar(decay?.factor ?? 0);
+    const trees: NamedTree[] = [
+      { name: 'grads', tree: grads },
+      { name: 'state.mu', tree: mu },
+      { name: 'state.nu', tree: nu },
+    ];
+    if (decay) trees.push({ name: 'params', tree: decay.params });
+    const [updates, newMu, newNu] = zipLeaves(what, trees, 3, ([g, m, v, p]) => {
+      const m1 = tf.add(tf.mul(m!, cB1), tf.mul(g!, c1mB1));
+      const v1 = tf.add(tf.mul(v!, cB2), tf.mul(tf.square(g!), c1mB2));
+      const root = fast ? tf.sqrt(v1) : tf.sqrt(tf.add(tf.mul(v1, cInvBc2), cEpsRoot));
+      const u = tf.div(tf.mul(m1, cNum), tf.add(root, cEps));
+      return [p ? tf.add(u, tf.mul(p, cDecay)) : u, m1, v1];
+    });
+    return Object.freeze([updates as G, Object.freeze({ count: t, mu: newMu, nu: newNu })] as const);
   });
 }

@@ -99,7 +99,8 @@ export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation
           2,
           ([g, v]) => {
             const v1 = tf.add(tf.mul(v!, cDecay), tf.mul(tf.square(g!), c1mDecay));
-            const u = epsInSqrt ? tf.mul(g!, tf.rsqrt(tf.add(v1, cEps))) : tf.div(g!, tf.add(tf.sqrt(v1), cEps));
+            // sqrt then div: on wasm, rsqrt costs more than the two together.
+            const u = epsInSqrt ? tf.div(g!, tf.sqrt(tf.add(v1, cEps))) : tf.div(g!, tf.add(tf.sqrt(v1), cEps));
             return [u, v1];
           },
         );
@@ -148,7 +149,7 @@ export function scaleByStddev(opts: ScaleByRmsOptions = {}): GradientTransformat
             const m1 = tf.add(tf.mul(m!, cDecay), tf.mul(g!, c1mDecay));
             const v1 = tf.add(tf.mul(v!, cDecay), tf.mul(tf.square(g!), c1mDecay));
             const variance = tf.sub(v1, tf.square(m1));
-            const u = epsInSqrt ? tf.mul(g!, tf.rsqrt(tf.add(variance, cEps))) : tf.div(g!, tf.add(tf.sqrt(variance), cEps));
+            const u = epsInSqrt ? tf.div(g!, tf.sqrt(tf.add(variance, cEps))) : tf.div(g!, tf.add(tf.sqrt(variance), cEps));
             return [u, m1, v1];
           },
         );

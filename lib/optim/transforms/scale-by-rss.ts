@@ -51,7 +51,7 @@ export function scaleByRss(opts: ScaleByRssOptions = {}): GradientTransformation
   const initial = checkNumber('scaleByRss', 'initialAccumulatorValue', opts.initialAccumulatorValue ?? 0.1, { min: 0 });
   const eps = checkNumber('scaleByRss', 'eps', opts.eps ?? 1e-7, { min: 0 });
   // The sum can only be 0 where initial = 0 and every gradient so far was 0; the update is then
-  // 0·rsqrt(eps) = 0 anyway, unless eps = 0 too (0·∞): only that case needs the `where`.
+  // 0/sqrt(eps) = 0 anyway, unless eps = 0 too (0/0): only that case needs the `where`.
   const needsWhere = initial === 0 && eps === 0;
   return Object.freeze({
     init: (params: unknown): ScaleByRssState => tidy(() => Object.freeze({ sumOfSquares: mapTensors('scaleByRss.init', 'params', params, (p) => tf.fill(p.shape, initial, p.dtype)) })),
@@ -68,8 +68,9 @@ export function scaleByRss(opts: ScaleByRssOptions = {}): GradientTransformation
           2,
           ([g, s]) => {
             const s1 = tf.add(s!, tf.square(g!));
-            const inv = tf.rsqrt(tf.add(s1, cEps));
-            const u = needsWhere ? tf.mul(g!, tf.where(tf.greater(s1, 0), inv, tf.zerosLike(inv))) : tf.mul(g!, inv);
+            // sqrt then div: on wasm, rsqrt costs more than the two together.
+            const scaled = tf.div(g!, tf.sqrt(tf.add(s1, cEps)));
+            const u = needsWhere ? tf.where(tf.greater(s1, 0), scaled, tf.zerosLike(scaled)) : scaled;
             return [u, s1];
           },
         );
