@@ -164,6 +164,11 @@ export interface AttentionOptions {
   readonly name?: string;
 }
 
+/** The inputs of `MultiHeadDotProductAttention`: `(inputsQ)`, `(inputsQ, inputsKV)` or `(inputsQ, inputsKV, mask)`. */
+export type AttentionInputs = [tf.Tensor] | [tf.Tensor, tf.Tensor | undefined] | [tf.Tensor, tf.Tensor | undefined, tf.Tensor | undefined];
+/** The inputs of `SelfAttention`: `(x)` or `(x, mask)`. */
+export type SelfAttentionInputs = [tf.Tensor] | [tf.Tensor, tf.Tensor | undefined];
+
 /** The variables of a `MultiHeadDotProductAttention` layer. */
 export type AttentionParams = {
   params: {
@@ -262,8 +267,8 @@ function attentionModule(type: 'MultiHeadDotProductAttention' | 'SelfAttention',
  * mha.apply(vars, tf.ones([2, 10, 32]), tf.ones([2, 7, 16])).shape; // [2, 10, 32]
  * ```
  */
-export function MultiHeadDotProductAttention(opts: AttentionOptions): Module<AttentionParams, [tf.Tensor, tf.Tensor?, tf.Tensor?], tf.Tensor> {
-  return attentionModule('MultiHeadDotProductAttention', opts) as Module<AttentionParams, [tf.Tensor, tf.Tensor?, tf.Tensor?], tf.Tensor>;
+export function MultiHeadDotProductAttention(opts: AttentionOptions): Module<AttentionParams, AttentionInputs, tf.Tensor> {
+  return attentionModule('MultiHeadDotProductAttention', opts) as Module<AttentionParams, AttentionInputs, tf.Tensor>;
 }
 
 /**
@@ -277,6 +282,6 @@ export function MultiHeadDotProductAttention(opts: AttentionOptions): Module<Att
  * attn.apply(vars, tf.ones([1, 6, 16]), fx.nn.causalMask(6)).shape; // [1, 6, 16]
  * ```
  */
-export function SelfAttention(opts: AttentionOptions): Module<AttentionParams, [tf.Tensor, tf.Tensor?], tf.Tensor> {
-  return attentionModule('SelfAttention', opts) as Module<AttentionParams, [tf.Tensor, tf.Tensor?], tf.Tensor>;
+export function SelfAttention(opts: AttentionOptions): Module<AttentionParams, SelfAttentionInputs, tf.Tensor> {
+  return attentionModule('SelfAttention', opts) as Module<AttentionParams, SelfAttentionInputs, tf.Tensor>;
 }

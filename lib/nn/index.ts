@@ -22,4 +22,4 @@ export type { DropoutOptions } from './dropout.js';
 export { Embed, EmbedModule } from './embed.js';
 export type { EmbedOptions, EmbedParams } from './embed.js';
 export { MultiHeadDotProductAttention, SelfAttention, dotProductAttention, causalMask } from './attention.js';
-export type { AttentionOptions, AttentionParams } from './attention.js';
+export type { AttentionOptions, AttentionParams, AttentionInputs, SelfAttentionInputs } from './attention.js';
