@@ -225,6 +225,12 @@ export function multiTransform(transforms: { readonly [label: string]: GradientT
       throw new FlaxenError(path, `multiTransform: the label '${tag}' has no transformation; known labels are [${names.join(', ')}]`);
     }
   };
+  // A label tree can be checked now, before any parameter is seen.
+  const walkLabels = (node: unknown, path: string): void => {
+    if (isNode(node)) for (const k of Object.keys(node)) walkLabels(node[k], path === '' ? k : `${path}/${k}`);
+    else if (typeof node !== 'function') checkLabel(node, path);
+  };
+  walkLabels(labels, '');
   const label = (tree: unknown): LeafEntry[] => tagLeaves('multiTransform', 'labels', tree, labels, checkLabel);
   return Object.freeze({
     init: (params: unknown): MultiTransformState => {

@@ -92,4 +92,46 @@ test('chain rejects non-transformations and foreign states', () => {
   fx.tree.dispose(grads);
 });
 
+test('a composite optimizer keeps the tensor count flat over 300 steps', () => {
+  const tx = fx.optim.chain(
+    fx.optim.clipByGlobalNorm(1),
+    fx.optim.multiTransform(
+      {
+        decay: fx.optim.adamw(fx.optim.schedules.warmupCosineDecay(0, 0.01, 10, 300), { weightDecay: 0.1, mask: (p) => p.endsWith('kernel') }),
+        frozen: fx.optim.setToZero(),
+        other: fx.optim.rmsprop(0.01, { momentum: 0.9 }),
+      },
+      { dense: { kernel: 'decay', bias: 'other' }, scale: 'frozen' },
+    ),
+  );
+  const before = tf.memory().numTensors;
+  let params = tree(PARAMS);
+  let state = tx.init(params);
+  const grads = tree(GRADS[0]!);
+  const afterInit = tf.memory().numTensors;
+  for (let i = 0; i < 300; i++) {
+    const [u, next] = tx.update(grads, state, params);
+    const p = fx.optim.applyUpdates(params, u);
+    for (const t of [u, state, params]) fx.tree.dispose(t);
+    params = p;
+    state = next;
+    if (i % 50 === 0) assert.is(tf.memory().numTensors, afterInit, `step ${i}`);
+  }
+  assert.is(tf.memory().numTensors, afterInit);
+  assertClose(read(params)['scale']!, PARAMS['scale']!, 0, 0);
+  for (const t of [grads, state, params]) fx.tree.dispose(t);
+  assert.is(tf.memory().numTensors, before);
+});
+
+test('an update that fails on a later leaf leaves no tensor behind', () => {
+  const tx = fx.optim.adam(0.1);
+  const params = { a: tf.ones([2]), b: tf.ones([2]) };
+  const state = tx.init(params);
+  const grads = { a: tf.ones([2]), b: tf.ones([3]) };
+  const before = tf.memory().numTensors;
+  assertThrows(() => tx.update(grads, state, params), fx.ShapeError, 'b', '[3]', '[2]');
+  assert.is(tf.memory().numTensors, before);
+  for (const t of [params, state, grads]) fx.tree.dispose(t);
+});
+
 test.run();

@@ -56,6 +56,7 @@ test('unknown labels, missing labels and bad transforms are FlaxenErrors naming 
   assertThrows(() => bad.init(params), fx.FlaxenError, 'scale', "'b'", 'known labels are [a]');
   const partial = fx.optim.multiTransform({ a: fx.optim.sgd(0.1) }, { dense: 'a' });
   assertThrows(() => partial.init(params), fx.FlaxenError, 'labels', 'lacks [scale]');
+  assertThrows(() => fx.optim.multiTransform({ a: fx.optim.sgd(0.1) }, { dense: { kernel: 'a', bias: 'c' } }), fx.FlaxenError, 'dense/bias', "'c'", 'known labels are [a]');
   const extra = fx.optim.multiTransform({ a: fx.optim.sgd(0.1) }, { dense: 'a', scale: 'a', head: 'a' });
   assertThrows(() => extra.init(params), fx.FlaxenError, 'head');
   const nonString = fx.optim.multiTransform({ a: fx.optim.sgd(0.1) }, () => 3 as never);
