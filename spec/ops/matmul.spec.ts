@@ -67,24 +67,27 @@ test('the gradients of dense equal the float64 reference and tfjs stock gradient
   }
 });
 
-test('the gradient of matMul agrees with finite differences through a nonlinear loss', () => {
-  const a = randn(8, [4, 3]), b = randn(9, [3, 5]);
-  const loss = (ai: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.tanh(matMul(ai as tf.Tensor2D, bi as tf.Tensor2D)));
-  const [da, db] = tf.grads(loss)([a, b]);
-  // central differences of the same loss computed in float64 JS
-  const av = Float64Array.from(a.dataSync()), bv = Float64Array.from(b.dataSync());
-  const f = (A: Float64Array, B: Float64Array) => refMatMul(A, B, 4, 3, 5).reduce((s, v) => s + Math.tanh(v), 0);
-  const h = 1e-6;
-  const numeric = (which: Float64Array, i: number) => {
-    const save = which[i]!;
-    which[i] = save + h; const up = f(av, bv);
-    which[i] = save - h; const down = f(av, bv);
-    which[i] = save;
-    return (up - down) / (2 * h);
-  };
-  assertClose(da!.dataSync(), Array.from(av, (_, i) => numeric(av, i)), 1e-4, 1e-3, 'da');
-  assertClose(db!.dataSync(), Array.from(bv, (_, i) => numeric(bv, i)), 1e-4, 1e-3, 'db');
-  tf.dispose([a, b, da!, db!]);
+test('the gradient of matMul agrees with finite differences through a nonlinear loss (both forms of dy·bᵀ)', () => {
+  // [4, 3]·[3, 5]: dy has more rows than b (dy·bᵀ); [2, 6]·[6, 3]: fewer ((b·dyᵀ)ᵀ)
+  for (const [n, k, m] of [[4, 3, 5], [2, 6, 3]] as const) {
+    const a = randn(8, [n, k]), b = randn(9, [k, m]);
+    const loss = (ai: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.tanh(matMul(ai as tf.Tensor2D, bi as tf.Tensor2D)));
+    const [da, db] = tf.grads(loss)([a, b]);
+    // central differences of the same loss computed in float64 JS
+    const av = Float64Array.from(a.dataSync()), bv = Float64Array.from(b.dataSync());
+    const f = (A: Float64Array, B: Float64Array) => refMatMul(A, B, n, k, m).reduce((s, v) => s + Math.tanh(v), 0);
+    const h = 1e-6;
+    const numeric = (which: Float64Array, i: number) => {
+      const save = which[i]!;
+      which[i] = save + h; const up = f(av, bv);
+      which[i] = save - h; const down = f(av, bv);
+      which[i] = save;
+      return (up - down) / (2 * h);
+    };
+    assertClose(da!.dataSync(), Array.from(av, (_, i) => numeric(av, i)), 1e-4, 1e-3, `da ${n}x${k}x${m}`);
+    assertClose(db!.dataSync(), Array.from(bv, (_, i) => numeric(bv, i)), 1e-4, 1e-3, `db ${n}x${k}x${m}`);
+    tf.dispose([a, b, da!, db!]);
+  }
 });
 
 test('only the gradients on the path are computed: no transpose of the kernel for a data input', () => {
