@@ -71,16 +71,25 @@ function projection(name: string, o: ProjectionOptions): Module {
 }
 
 /**
- * A causal (lower-triangular) attention mask `[1, length, length]`: query `i` may attend to keys
- * `0 … i`. It broadcasts against `[batch..., heads, length, length]`.
+ * A causal (lower-triangular) attention mask `[1, length, length]` (bool): query `i` may attend
+ * to keys `0 … i`. It broadcasts against `[batch..., heads, length, length]`. Give the length,
+ * or (as Flax's `make_causal_mask(x)`) the input whose last axis is the length: during shape
+ * inference an abstract input gives an abstract mask, so a model body can call it freely.
  *
  * @example
  * ```ts
- * const mask = fx.nn.causalMask(4);   // bool [1, 4, 4]
+ * const mask = fx.nn.causalMask(4);            // bool [1, 4, 4]
+ * const same = fx.nn.causalMask(tf.zeros([2, 4], 'int32'));
  * ```
  */
-export function causalMask(length: number): tf.Tensor {
-  checkFeatures(length, 'causalMask(length)');
+export function causalMask(lengthOrInput: number | tf.Tensor): tf.Tensor {
+  let length: number;
+  if (typeof lengthOrInput === 'number') length = checkFeatures(lengthOrInput, 'causalMask(length)');
+  else if (lengthOrInput instanceof tf.Tensor || isAbstract(lengthOrInput)) {
+    if (lengthOrInput.shape.length < 1) throw new ShapeError('', `causalMask(input) needs an input of rank 1 or more (its last axis is the length), found a scalar`);
+    length = lengthOrInput.shape[lengthOrInput.shape.length - 1]!;
+    if (isAbstract(lengthOrInput)) return new ShapeDtype([1, length, length], 'bool') as unknown as tf.Tensor;
+  } else throw new FlaxenError('', `causalMask needs a length or a tensor, found ${describeValue(lengthOrInput)}`);
   const values = new Uint8Array(length * length);
   for (let i = 0; i < length; i++) for (let j = 0; j <= i; j++) values[i * length + j] = 1;
   return tf.tensor(values, [1, length, length], 'bool');

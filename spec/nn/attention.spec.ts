@@ -132,6 +132,12 @@ test('SelfAttention equals MultiHeadDotProductAttention(x, x); causalMask lets q
   const self = fx.nn.SelfAttention({ numHeads: 2, qkvFeatures: 6 });
   const mask = fx.nn.causalMask(3);
   assert.equal(Array.from(mask.dataSync()), [1, 0, 0, 1, 1, 0, 1, 1, 1]);
+  const fromInput = fx.nn.causalMask(tf.zeros([2, 3], 'int32'));
+  assert.equal(Array.from(fromInput.dataSync()), Array.from(mask.dataSync()));
+  const abstract = fx.nn.causalMask(new fx.ShapeDtype([2, 5], 'int32') as unknown as tf.Tensor);
+  assert.ok(abstract instanceof fx.ShapeDtype && abstract.dtype === 'bool');
+  assert.equal(abstract.shape, [1, 5, 5]);
+  tf.dispose(fromInput);
   const y = self.apply(vars, t32(x, [2, 3, 5]), mask);
   assertClose(y.dataSync(), refAttention(x, x, p, d, (_b, _h, i, j) => j <= i), 1e-5, 1e-4);
   const y2 = fx.nn.MultiHeadDotProductAttention({ numHeads: 2, qkvFeatures: 6 }).apply(vars, t32(x, [2, 3, 5]));
