@@ -134,6 +134,28 @@ function drawLoss(canvas: HTMLCanvasElement, losses: readonly number[], totalSte
   g.stroke();
 }
 
+/** The first test digits, each with the model's answer (red when wrong). */
+function showSamples(data: Digits, predicted: Int32Array): void {
+  const box = $('samples');
+  box.replaceChildren();
+  for (let i = 0; i < Math.min(30, data.test.n); i++) {
+    const figure = document.createElement('figure');
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 28;
+    const image = new ImageData(28, 28);
+    for (let p = 0; p < 784; p++) {
+      const v = 255 - data.test.x[i * data.pixels + p]!;
+      image.data.set([v, v, v, 255], p * 4);
+    }
+    canvas.getContext('2d')!.putImageData(image, 0, 0);
+    const caption = document.createElement('figcaption');
+    caption.textContent = String(predicted[i]);
+    if (predicted[i] !== data.test.y[i]) caption.className = 'wrong';
+    figure.append(canvas, caption);
+    box.append(figure);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Training.
 
@@ -238,12 +260,11 @@ async function runOnce({ seed = 0, epochs = 3, steps, batchSize = 64, learningRa
     }
 
     const test = batch(data.test, data.pixels, Array.from({ length: data.test.n }, (_, i) => i));
-    const correct = tf.tidy(() => {
-      const logits = model.apply({ params }, test.x) as fx.tf.Tensor;
-      return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), test.y), 'int32'));
-    });
-    const testAccuracy = (await correct.data())[0]! / data.test.n;
-    correct.dispose();
+    const predictedTensor = tf.tidy(() => tf.argMax(model.apply({ params }, test.x) as fx.tf.Tensor, 1));
+    const predicted = (await predictedTensor.data()) as Int32Array;
+    predictedTensor.dispose();
+    const testAccuracy = predicted.filter((label, i) => label === data.test.y[i]).length / data.test.n;
+    showSamples(data, predicted);
     test.x.dispose();
     test.y.dispose();
     fx.tree.dispose(params);

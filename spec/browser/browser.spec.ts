@@ -224,6 +224,7 @@ test('training in the page lowers the loss, classifies held-out digits and leaks
   assert.match(await page.locator('#after').innerText(), '(layers_0): Dense(784 -> 128)');
   assert.match(await page.locator('#shapes').innerText(), 'kernel  [784, 128]');
   assert.match(await page.locator('#accuracy').innerText(), `${(result.testAccuracy * 100).toFixed(1)}% of 500`);
+  assert.is(await page.locator('#samples figure').count(), 30, 'the first test digits with their predicted labels');
   await page.screenshot({ path: screenshotPath, fullPage: true });
 });
 
