@@ -32,4 +32,8 @@ const server = createServer((request, response) => {
   response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
   createReadStream(file).pipe(response);
 });
+server.on('error', (error) => {
+  console.error(error.code === 'EADDRINUSE' ? `port ${port} is taken: node scripts/serve-demo.mjs <another port>` : error.message);
+  process.exit(1);
+});
 server.listen(port, '127.0.0.1', () => console.log(`flaxen demo: http://127.0.0.1:${server.address().port}/  (Ctrl-C to stop)`));
