@@ -14,6 +14,9 @@ const EMPTY: EmptyState = Object.freeze({});
 /**
  * Clips every element of the updates to `[−maxDelta, maxDelta]` (Optax's `clip`). Stateless.
  *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
+ *
  * @param maxDelta - a number >= 0.
  * @example
  * ```ts
@@ -56,6 +59,9 @@ export function globalNorm(tree: unknown): tf.Scalar {
  * Rescales the updates so that their global L2 norm is at most `maxNorm` (Optax's
  * `clip_by_global_norm`): `g · min(1, maxNorm / ‖g‖)` on every leaf, with `‖g‖` over the whole
  * tree. Stateless; computed on the device without reading the norm back.
+ *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
  *
  * @param maxNorm - a number > 0.
  * @example

@@ -31,6 +31,9 @@ export interface AddDecayedWeightsOptions {
  * needs the parameters: pass them as the third argument of `update`. Stateless (with a mask, the
  * state of `masked`).
  *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
+ *
  * @param weightDecay - a number >= 0.
  * @example
  * ```ts

@@ -29,6 +29,9 @@ export function identityUpdates<G>(grads: G): G {
  * objects that share the gradients' memory (tfjs counts references), so the caller may dispose
  * the gradients and the updates independently.
  *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
+ *
  * @example
  * ```ts
  * const tx = fx.optim.identity();
@@ -45,6 +48,9 @@ export function identity(): GradientTransformation<EmptyState> {
 /**
  * Replaces every update by zeros (Optax's `set_to_zero`): the parameters it sees do not move.
  * Use it in {@link multiTransform} to freeze a group of parameters; it keeps no state.
+ *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
  *
  * @example
  * ```ts

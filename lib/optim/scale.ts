@@ -23,6 +23,9 @@ export function scaleTree<G>(what: string, grads: G, factor: number): G {
 /**
  * Multiplies the updates by a fixed `factor` (Optax's `scale`). Stateless.
  *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
+ *
  * @param factor - any finite number (negative flips the direction).
  * @example
  * ```ts
@@ -55,6 +58,9 @@ export interface ScaleByScheduleState {
 /**
  * Multiplies the updates by `schedule(count)`, where `count` is the number of earlier updates
  * (Optax's `scale_by_schedule`: the first update uses `schedule(0)`). The count is a JS number.
+ *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
  *
  * @param schedule - step → factor.
  * @example
@@ -94,6 +100,9 @@ export interface ScaleByLearningRateOptions {
  * Multiplies the updates by `-learningRate` (Optax's `scale_by_learning_rate`): with
  * {@link applyUpdates} adding the updates, this makes a descent step. A number gives a stateless
  * `scale(-lr)`; a schedule gives `scaleBySchedule((step) => -lr(step))`, whose state counts steps.
+ *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

@@ -161,11 +161,6 @@ export function alias(t: tf.Tensor): tf.Tensor {
   return tf.reshape(t, t.shape);
 }
 
-/** @internal Freezes a state record (its tensor leaves are left alone). */
-export function frozenState<S extends object>(state: S): S {
-  return Object.freeze(state);
-}
-
 /** @internal `tf.tidy` for functions that return trees, tuples and numbers mixed with tensors. */
 export function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as () => tf.TensorContainer) as T;

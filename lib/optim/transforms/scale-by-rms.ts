@@ -74,6 +74,9 @@ function rmsOptions(fn: string, opts: ScaleByRmsOptions): Required<ScaleByRmsOpt
  * `scale_by_rms`; Tieleman & Hinton, 2012): `nu = decay·nu + (1−decay)·g²`,
  * `update = g / sqrt(nu + eps)` (or `g / (sqrt(nu) + eps)` with `epsInSqrt: false`).
  *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
+ *
  * @example
  * ```ts
  * const tx = fx.optim.chain(fx.optim.scaleByRms({ decay: 0.9 }), fx.optim.scaleByLearningRate(1e-3));
@@ -114,6 +117,9 @@ export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation
  * Centered RMSProp's rescaling (Optax's `scale_by_stddev`; Graves, 2013):
  * `mu = decay·mu + (1−decay)·g`, `nu = decay·nu + (1−decay)·g²`,
  * `update = g / sqrt(nu − mu² + eps)` (or `g / (sqrt(nu − mu²) + eps)`).
+ *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
  *
  * @example
  * ```ts

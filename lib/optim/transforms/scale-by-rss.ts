@@ -41,6 +41,9 @@ export interface ScaleByRssState {
  * `scale_by_rss`; Duchi et al., 2011): `s = s + g²`, `update = g / sqrt(s + eps)`, and 0 where
  * `s = 0`.
  *
+ * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
+ * updates and the new state are new tensors owned by the caller.
+ *
  * @example
  * ```ts
  * const tx = fx.optim.chain(fx.optim.scaleByRss(), fx.optim.scaleByLearningRate(0.1));
