@@ -30,6 +30,8 @@ export { identity, setToZero } from './identity.js';
 export type { EmptyState } from './identity.js';
 export { masked, multiTransform } from './masked.js';
 export type { Mask, Labels, MaskedState, MultiTransformState } from './masked.js';
+export { multiSteps } from './multi-steps.js';
+export type { MultiStepsState } from './multi-steps.js';
 
 // Building blocks.
 export { scale, scaleBySchedule, scaleByLearningRate } from './scale.js';

@@ -180,3 +180,20 @@ export function checkState(what: string, state: unknown, keys: readonly string[]
   if (keys.includes('count')) checkNumber(what, 'state.count', state['count'], { min: 0, integer: true });
   return state as Record<string, unknown>;
 }
+
+/**
+ * @internal
+ * A copy of a state tree whose tensors are new tensor objects sharing the old ones' memory (no
+ * copy): a transformation that keeps an inner state unchanged returns this, so the caller can
+ * dispose the old state without breaking the new one.
+ */
+export function aliasTree<T>(tree: T): T {
+  const walk = (node: unknown): unknown => {
+    if (node instanceof tf.Tensor) return alias(node);
+    if (!isNode(node)) return node;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(node)) defineEntry(out, key, walk(node[key]));
+    return Object.freeze(out);
+  };
+  return walk(tree) as T;
+}
