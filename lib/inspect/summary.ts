@@ -5,6 +5,7 @@
  *
  * @module
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
 import { Module, Rngs } from '../core/module.js';
 import type { ModuleCall } from '../core/scope.js';
@@ -115,6 +116,23 @@ export function formatValue(value: unknown, depth = 0): string {
   return describeValue(value);
 }
 
+/** True when a call ran on real tensors (a body re-run on zeros because it does math on its inputs). */
+function ranConcrete(call: ModuleCall): boolean {
+  return call.output instanceof tf.Tensor || call.inputs.some((v) => v instanceof tf.Tensor);
+}
+
+/**
+ * A module body that does tfjs math on its inputs fails on shape stand-ins and is run again on
+ * zeros; the children it completed before failing were reported too. They are the abstract
+ * children before the first concrete one whose path a concrete child repeats: drop them.
+ */
+function withoutFailedAttempt<N extends { readonly call: ModuleCall }>(children: N[]): N[] {
+  const firstConcrete = children.findIndex((c) => ranConcrete(c.call));
+  if (firstConcrete <= 0) return children;
+  const rerun = new Set(children.slice(firstConcrete).filter((c) => ranConcrete(c.call)).map((c) => c.call.path));
+  return children.filter((c, i) => i >= firstConcrete || !rerun.has(c.call.path));
+}
+
 /** Orders the calls (reported children first) as a tree walk, parents first. */
 function parentsFirst(calls: readonly ModuleCall[]): Array<{ call: ModuleCall; depth: number }> {
   interface Node {
@@ -127,7 +145,7 @@ function parentsFirst(calls: readonly ModuleCall[]): Array<{ call: ModuleCall; d
     // Everything finished since this module started, and below its path, is its child.
     let first = pending.length;
     while (first > 0 && isUnder(pending[first - 1]!.call.path, call.path)) first--;
-    const node: Node = { call, children: pending.slice(first) };
+    const node: Node = { call, children: withoutFailedAttempt(pending.slice(first)) };
     pending = pending.slice(0, first);
     pending.push(node);
   }

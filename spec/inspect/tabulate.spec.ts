@@ -80,6 +80,21 @@ test('custom modules: nested rows in call order, parents first, full paths, shar
   assert.ok(table.includes('Total parameters: 32 (128 B)'));
 });
 
+test('a custom module doing tfjs math on its inputs (re-run on zeros to find shapes) gets one row per child', () => {
+  const Naive = fx.nn.module('Naive', (scope, x: tf.Tensor) => {
+    const h = scope.call(Dense(4), x);
+    const w = scope.param('w', fx.initializers.ones, [4, 2]);
+    return tf.matMul(h, w);
+  });
+  const { result: summary, delta } = tensorDelta(() => fx.modelSummary(Naive, fx.random.key(0), [2, 3]));
+  assert.is(delta, 0);
+  assert.equal(summary.rows.map((r) => [r.path, r.shared, r.inputs, r.output]), [
+    ['', false, ['float32[2, 3]'], 'float32[2, 2]'],
+    ['Dense_0', false, ['float32[2, 3]'], 'float32[2, 4]'],
+  ]);
+  assert.is(summary.total.count, 3 * 4 + 4 + 8);
+});
+
 test('a convolutional network with batch norm: a column and a total per collection', () => {
   const cnn = Sequential([fx.nn.Conv(8, [3, 3]), fx.nn.BatchNorm(), relu, fx.nn.MaxPool([2, 2], { strides: [2, 2] }), fx.nn.Flatten(), Dense(10)]);
   const summary = fx.modelSummary(cnn, fx.random.key(0), [2, 28, 28, 1]);
