@@ -1,7 +1,7 @@
 /**
  * Trains a multilayer perceptron on the real MNIST digits of the `mnist` package
  * (8,000 training / 2,000 test digits), with `fx.train.TrainState`, `fx.train.trainStep`
- * and Adam, and prints a progress bar per epoch and the test accuracy.
+ * and Adam with a cosine learning-rate decay, and prints a progress bar per epoch and the test accuracy.
  *
  *     npm run build && node dist/examples/mnist-mlp.js --epochs 10 --batch-size 64 --seed 0 --lr 1e-3
  *
@@ -23,7 +23,7 @@ export interface TrainOptions {
   readonly batchSize?: number;
   /** Seeds the parameters and the batch order. */
   readonly seed?: number;
-  /** Adam's learning rate. */
+  /** Adam's initial learning rate (decayed along a cosine to 0 over the run). */
   readonly lr?: number;
   /** Training digits (default 8,000). */
   readonly trainSize?: number;
@@ -82,13 +82,15 @@ export async function trainMnist(spec: ModelSpec, opts: TrainOptions = {}): Prom
   const { train, test } = await fx.data.mnist.load({ trainSize: opts.trainSize ?? 8000, testSize: opts.testSize ?? 2000 });
   const [initKey, shuffleKey] = fx.random.split(fx.random.key(seed));
   const variables = spec.model.init(initKey!, [1, ...spec.inputShape]);
-  let state = fx.train.TrainState.create({ apply: spec.model, params: variables.params, tx: fx.optim.adam(lr) });
+  const steps = fx.data.batchCount(train, batchSize, { dropRemainder: true });
+  // Adam with the learning rate decayed along a cosine to 0 over the run (Optax's cosine_decay).
+  const tx = fx.optim.adam(fx.optim.schedules.cosineDecay(lr, Math.max(1, epochs * steps)));
+  let state = fx.train.TrainState.create({ apply: spec.model, params: variables.params, tx });
   print(`${spec.name}: ${fx.tree.count(state.params).toLocaleString('en-US')} parameters; ${train.count} training / ${test.count} test digits; ` +
-    `batch ${batchSize}, Adam lr ${lr}, seed ${seed}, backend ${fx.backendInfo().name}${fx.backendInfo().simd ? ' (SIMD)' : ''}`);
+    `batch ${batchSize}, Adam lr ${lr} with cosine decay, seed ${seed}, backend ${fx.backendInfo().name}${fx.backendInfo().simd ? ' (SIMD)' : ''}`);
 
   const lossFn = (params: unknown, batch: Batch, s: fx.train.TrainState) =>
     tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(s.apply({ params }, batch.images), batch.labels));
-  const steps = fx.data.batchCount(train, batchSize, { dropRemainder: true });
   const losses: number[] = [];
   const history: Array<{ epoch: number; testAccuracy: number; seconds: number; meanLoss: number }> = [];
   let seconds = 0;

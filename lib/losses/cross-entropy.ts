@@ -9,12 +9,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, formatShape } from '../core/errors.js';
 import { LabelsLike, checkFloat, integerLabels } from './util.js';
 
+// log softmax over the last axis, shifted by the maximum so that no exp overflows. Written
+// out (rather than tf.logSoftmax) because it runs inside the custom gradients below, where
+// nothing is taped, and this saves the extra cast and op wrapper.
+function logSoftmax(logits: tf.Tensor): tf.Tensor {
+  const shifted = tf.sub(logits, tf.max(logits, -1, true));
+  return tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), -1, true)));
+}
+
 // -sum(labels · logSoftmax(logits)) over the last axis, with a hand-written gradient (fewer
 // dispatches than differentiating logSoftmax, mul and sum one by one):
 //   d/dlogits = dy · (softmax · sum(labels) − labels),   d/dlabels = −dy · logSoftmax.
 const crossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [logits, labels, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  const logProbs = tf.logSoftmax(logits);
+  const logProbs = logSoftmax(logits);
   save([logProbs, labels]);
   const value = tf.neg(tf.sum(tf.mul(labels, logProbs), -1));
   const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
@@ -27,6 +35,25 @@ const crossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>)
   };
   return { value, gradFunc };
 }) as (logits: tf.Tensor, labels: tf.Tensor) => tf.Tensor;
+
+// The same with integer labels (constants: only the logits get a gradient), which makes the
+// backward pass a single (softmax − onehot)·dy.
+function integerCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, classes: number): tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    // tf.oneHot(..., 'float32') writes int32 bits on wasm (tfjs 4.22), hence the cast.
+    const oneHot = tf.cast(tf.oneHot(labels, classes), 'float32');
+    const logProbs = logSoftmax(x);
+    save([logProbs, oneHot]);
+    const value = tf.neg(tf.sum(tf.mul(oneHot, logProbs), -1));
+    const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [lp, hot] = saved as [tf.Tensor, tf.Tensor];
+      return tf.mul(tf.sub(tf.exp(lp), hot), tf.expandDims(dy as tf.Tensor, -1));
+    };
+    return { value, gradFunc };
+  }) as (x: tf.Tensor) => tf.Tensor;
+  return op(logits);
+}
 
 /**
  * Softmax cross-entropy between `logits` `[..., C]` and a probability distribution `labels`
@@ -70,9 +97,7 @@ export function softmaxCrossEntropyWithIntegerLabels(logits: tf.Tensor, labels: 
   checkFloat(logits, 'logits', fnName, 1);
   const checked = integerLabels(logits, labels, fnName);
   try {
-    const classes = logits.shape[logits.rank - 1]!;
-    // tf.oneHot(..., 'float32') writes int32 bits on wasm (tfjs 4.22), hence the cast.
-    return tf.tidy(() => crossEntropy(logits, tf.cast(tf.oneHot(checked.labels, classes), 'float32')));
+    return integerCrossEntropy(logits, checked.labels, logits.shape[logits.rank - 1]!);
   } finally {
     if (checked.owned) checked.labels.dispose();
   }
