@@ -93,7 +93,24 @@ test('MaxPool gradient is right for windows of negative values (wasm MaxPoolGrad
   const x = tf.tensor4d([-5, -1, -3, -2], [1, 2, 2, 1]);
   const g = tf.grad((t: tf.Tensor) => tf.sum(fx.nn.MaxPool([2, 2], { strides: 2 }).apply({}, t)))(x);
   assert.equal(Array.from(g.dataSync()), [0, 1, 0, 0]);
+  // ties (e.g. zeros after a relu): the first maximum in row-major window order gets the gradient
+  const z = tf.tensor4d([0, 0, 0, 0, -1, 0, 0, 0, 0], [1, 3, 3, 1]);
+  for (const [win, strides, expected] of [
+    [[2, 2], 2, [1, 0, 0, 0, 0, 0, 0, 0, 0]],
+    [[1, 3], 1, [1, 0, 0, 1, 0, 0, 1, 0, 0]],
+    [[2, 2], 1, [1, 1, 0, 1, 0, 1, 0, 0, 0]],
+  ] as const) {
+    const gz = tf.grad((t: tf.Tensor) => tf.sum(fx.nn.MaxPool([...win], { strides }).apply({}, t)))(z);
+    assert.equal(Array.from(gz.dataSync()), [...expected], `window ${win} strides ${strides}`);
+    gz.dispose();
+  }
+  z.dispose();
   const xs = [2, 5, 5, 2];
+  checkGradients(
+    (t) => fx.nn.MaxPool([2, 2], { strides: 2 }).apply({}, t!),
+    (v) => naivePool('max', v!, xs, [2, 2], [2, 2], [[0, 0], [0, 0]]).y,
+    [{ values: numbers(9, 100, -2, -1), shape: xs }],
+  );
   checkGradients(
     (t) => fx.nn.MaxPool([3, 3], { strides: 1 }).apply({}, t!),
     (v) => naivePool('max', v!, xs, [3, 3], [1, 1], [[0, 0], [0, 0]]).y,
