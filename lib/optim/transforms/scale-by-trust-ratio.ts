@@ -64,8 +64,9 @@ export function scaleByTrustRatio(opts: ScaleByTrustRatioOptions = {}): Gradient
             ],
             1,
             ([u, p]) => {
-              const pNorm = tf.maximum(tf.norm(p!), cMin);
-              const uNorm = tf.maximum(tf.norm(u!), cMin);
+              // sqrt(sum(x²)): three kernels, where tf.norm takes seven (abs, pow, casts).
+              const pNorm = tf.maximum(tf.sqrt(tf.sum(tf.square(p!))), cMin);
+              const uNorm = tf.maximum(tf.sqrt(tf.sum(tf.square(u!))), cMin);
               const ratio = tf.div(tf.mul(pNorm, cTrust), tf.add(uNorm, cEps));
               const zero = tf.logicalOr(tf.equal(pNorm, 0), tf.equal(uNorm, 0));
               return [tf.mul(u!, tf.where(zero, one, ratio))];
