@@ -18,10 +18,26 @@ import { DTYPES, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';
 import { CheckpointError, CheckpointMismatchError, CheckpointProblem, formatEntry } from './errors.js';
 import { HeaderEntry, parseHeader, pathProblem } from './header.js';
 
-/** The user strings stored in a checkpoint's `__metadata__`, e.g. `{ step: '1000' }`. */
+/**
+ * The user strings stored in a checkpoint's `__metadata__`.
+ *
+ * @example
+ * ```ts
+ * const metadata: fx.checkpoint.Metadata = { step: String(1000), model: 'mlp-784-256-10' };
+ * ```
+ */
 export type Metadata = { readonly [key: string]: string };
 
-/** The tree a target-checked restore returns: the target's structure with tensor leaves. */
+/**
+ * The tree a target-checked restore returns: the target's structure with tensor leaves.
+ *
+ * @example
+ * ```ts
+ * const net = fx.nn.Dense(10);
+ * const target = net.initShapes(fx.random.key(0), [1, 20]);
+ * type R = fx.checkpoint.Restored<typeof target>;   // { params: { kernel: Tensor; bias: Tensor } }
+ * ```
+ */
 export type Restored<T> = DeepReadonly<MapLeaves<T, tf.Tensor>>;
 
 /**

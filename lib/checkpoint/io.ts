@@ -84,6 +84,7 @@ export async function load(file: string, target?: unknown, opts: ReadOptions = {
  *
  * @example
  * ```ts
+ * await fx.checkpoint.save('/tmp/dense.safetensors', fx.nn.Dense(10).init(fx.random.key(0), [1, 20]), { step: '0' });
  * const info = await fx.checkpoint.loadInfo('/tmp/dense.safetensors');
  * console.log(info.metadata.step, info.tensors.length);
  * ```
@@ -127,6 +128,7 @@ function toTask<A>(run: () => Promise<A>): TaskEither<FlaxenError, A> {
  *
  * @example
  * ```ts
+ * const vars = fx.nn.Dense(10).init(fx.random.key(0), [1, 20]);
  * const task = fx.checkpoint.saveTask('/tmp/dense.safetensors', vars);
  * const result = await task();   // { _tag: 'Right', right: undefined }
  * ```

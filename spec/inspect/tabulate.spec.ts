@@ -115,6 +115,28 @@ test('a convolutional network with batch norm: a column and a total per collecti
   assert.ok(table.includes(`all          ${(80 + 16 + dense + 16).toLocaleString('en-US')} (63.2 KB)`));
 });
 
+test('every layer of fx.nn gets a row with its shapes, and the totals match initShapes', () => {
+  const text = Sequential([fx.nn.Embed(100, 16), fx.nn.LayerNorm(), fx.nn.SelfAttention({ numHeads: 2 }), fx.nn.Dropout(0.1), fx.nn.RMSNorm(), Dense(8)]);
+  const image = Sequential([
+    fx.nn.Conv(4, [3, 3]), fx.nn.BatchNorm(), fx.nn.GroupNorm(2), fx.nn.MaxPool([2, 2], { strides: [2, 2] }), fx.nn.AvgPool([2, 2]),
+    fx.nn.ConvTranspose(2, [3, 3]), fx.nn.GlobalAvgPool(), Dense(3),
+  ]);
+  const cases: Array<[fx.Module<any, any, any>, unknown, string[]]> = [
+    [text, tf.zeros([2, 5], 'int32'), ['Sequential', 'Embed', 'LayerNorm', 'SelfAttention', 'Dropout', 'RMSNorm', 'Dense']],
+    [image, [2, 8, 8, 1], ['Sequential', 'Conv', 'BatchNorm', 'GroupNorm', 'MaxPool', 'AvgPool', 'ConvTranspose', 'GlobalAvgPool', 'Dense']],
+  ];
+  for (const [model, input, types] of cases) {
+    const { result: summary, delta } = tensorDelta(() => fx.modelSummary(model, fx.random.key(0), input));
+    assert.is(delta, 0);
+    // Children of the attention layer (its query/key/value/out projections, if modules) may add rows.
+    assert.equal(summary.rows.filter((r) => r.depth <= 1).map((r) => r.type), types);
+    assert.is(summary.total.count, fx.tree.count(model.initShapes(fx.random.key(0), input as number[])));
+    for (const row of summary.rows) assert.ok(/^(float32|int32)\[/.test(row.output), `${row.path}: ${row.output}`);
+    assert.ok(fx.tabulate(model, fx.random.key(0), input).includes('Total parameters'));
+  }
+  (cases[0]![1] as tf.Tensor).dispose();
+});
+
 test('a model with a billion parameters is tabulated without allocating anything', () => {
   const big = Sequential([Dense(50_000), relu, Dense(20_000)]);
   const before = process.memoryUsage().arrayBuffers;
