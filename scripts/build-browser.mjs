@@ -32,15 +32,23 @@ const gradientsFromCore = {
     b.onResolve({ filter: /\/autodiff\/register-gradients\.js$/ }, () => ({
       path: join(coreDist, 'register_all_gradients.js'),
     }));
-    // Node-only code in flaxen (file I/O, the `mnist` package): a dynamic import stays an import
-    // that fails if a page ever takes it; a static one gets a stand-in module whose every member
-    // throws a clear error when used, so the bundle still loads.
-    b.onResolve({ filter: /^(node:.*|mnist)$/ }, (args) =>
-      args.kind === 'dynamic-import' ? { path: args.path, external: true } : { path: args.path, namespace: 'node-only' });
+    // Node-only code in flaxen (file I/O, the `mnist` package) gets stand-in modules: a static
+    // import, one whose every member throws a clear error when used (so the bundle still loads); a
+    // dynamic import, one that fails to load with a clear error (instead of the browser trying to
+    // fetch a `node:` URL). Imports with computed specifiers are left to fail at run time.
+    b.onResolve({ filter: /^(node:.*|mnist)$/ }, (args) => ({
+      path: args.path,
+      namespace: args.kind === 'dynamic-import' ? 'node-only-dynamic' : 'node-only',
+    }));
+    const message = (path) => `${JSON.stringify(path)} + ' is not available in the browser'`;
     b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
       loader: 'js',
-      contents: `const fail = (name) => { throw new Error(${JSON.stringify(args.path)} + ' is not available in the browser (' + String(name) + ' is Node-only)'); };
+      contents: `const fail = (name) => { throw new Error(${message(args.path)} + ' (' + String(name) + ' is Node-only)'); };
 module.exports = Object.create(new Proxy({}, { get: (_, name) => (typeof name === 'symbol' || name === '__esModule' || name === 'then' ? undefined : fail(name)) }));`,
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'node-only-dynamic' }, (args) => ({
+      loader: 'js',
+      contents: `throw new Error(${message(args.path)});`,
     }));
   },
 };

@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 log=$(mktemp)
-if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >"$log" 2>&1; then
+if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$log" 2>&1; then
   cat "$log" >&2
   echo "ensure-chromium: 'apt-get install chromium' failed (output above)." >&2
   exit 1

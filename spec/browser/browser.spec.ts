@@ -71,6 +71,8 @@ function serve(root: string): Promise<{ server: Server; url: string }> {
 
 interface Session {
   page: Page;
+  /** Opens another page of the demo, whose console is not watched. */
+  openPage(): Promise<Page>;
   /** Console errors, page errors, failed requests and HTTP errors, in order. */
   problems: string[];
   /** Every URL the page fetched. */
@@ -112,7 +114,13 @@ async function openSession(): Promise<Session> {
     page.on('response', (response) => { if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`); });
     await page.goto(url + 'index.html?autorun=0', { timeout: 20_000 });
     await within(20_000, 'the demo page starting flaxen', page.evaluate(() => window.flaxenDemo.ready));
-    return { page, problems, requests, close };
+    const openPage = async () => {
+      const other = await context!.newPage();
+      await other.goto(url + 'index.html?autorun=0', { timeout: 20_000 });
+      await within(20_000, 'a second demo page starting flaxen', other.evaluate(() => window.flaxenDemo.ready));
+      return other;
+    };
+    return { page, openPage, problems, requests, close };
   } catch (error) {
     await close();
     throw error;
@@ -205,6 +213,72 @@ test('a forward pass in the page gives the same outputs as in Node', async () =>
   const inBrowser = await page.evaluate(forwardPass, await page.evaluateHandle(() => window.fx));
   assert.is(inNode.length, 12);
   assertClose(inBrowser, inNode, 1e-6, 1e-6, 'outputs');
+});
+
+test('a checkpoint written in Node restores in the page, and the page writes the very same bytes', async () => {
+  const { page } = await browser();
+  const model = fx.nn.Sequential([fx.nn.Dense(16), fx.nn.relu, fx.nn.Dense(4)]);
+  const variables = model.init(fx.random.key(0), [1, 8]);
+  const nodeBytes = fx.checkpoint.toBytes(variables, { step: '7' });
+  const nodeValues = Object.fromEntries(fx.tree.flatten(variables).map(([path, t]) => [path, Array.from(t.dataSync())]));
+  fx.tree.dispose(variables);
+  const inPage = await page.evaluate(([flaxen, bytes]) => {
+    const net = flaxen.nn.Sequential([flaxen.nn.Dense(16), flaxen.nn.relu, flaxen.nn.Dense(4)]);
+    // Restored against the shapes alone (initShapes allocates nothing), so every value comes from the file.
+    const restored = flaxen.checkpoint.fromBytes(new Uint8Array(bytes), net.initShapes(flaxen.random.key(0), [1, 8]));
+    const values = Object.fromEntries(flaxen.tree.flatten(restored).map(([path, t]) => [path, Array.from(t.dataSync())]));
+    const own = net.init(flaxen.random.key(0), [1, 8]);
+    const written = Array.from(flaxen.checkpoint.toBytes(own, { step: '7' }));
+    flaxen.tree.dispose([restored, own]);
+    return { values, written, tensors: flaxen.tf.memory().numTensors };
+  }, [await page.evaluateHandle(() => window.fx), Array.from(nodeBytes)] as const);
+  assert.equal(Object.keys(inPage.values).sort(), Object.keys(nodeValues).sort());
+  for (const [path, expected] of Object.entries(nodeValues)) assert.equal(inPage.values[path], expected, path);
+  assert.is(inPage.written.length, nodeBytes.length);
+  assert.ok(inPage.written.every((byte, i) => byte === nodeBytes[i]), 'the page wrote the same checkpoint bytes as Node');
+});
+
+/** Runs each attempt in a fresh demo page and says how it failed: `FlaxenError: message`, or the class that was thrown. */
+async function failuresInPage(names: string[]): Promise<Record<string, string>> {
+  // In a page of its own: the browser logs the failed imports of node: modules as console errors.
+  const page = await (await browser()).openPage();
+  try {
+    return await page.evaluate(async (which) => {
+      const { fx: flaxen } = window;
+      const variables = flaxen.nn.Dense(2).init(flaxen.random.key(0), [1, 3]);
+      const attempts: Record<string, () => Promise<unknown>> = {
+        'checkpoint.save': () => flaxen.checkpoint.save('model.safetensors', variables),
+        'checkpoint.load': () => flaxen.checkpoint.load('model.safetensors'),
+        'data.mnist.load': () => flaxen.data.mnist.load(),
+      };
+      const out: Record<string, string> = {};
+      for (const name of which) {
+        try {
+          await attempts[name]!();
+          out[name] = 'no error';
+        } catch (error) {
+          out[name] = `${error instanceof flaxen.FlaxenError ? 'FlaxenError' : (error as Error).constructor.name}: ${(error as Error).message}`;
+        }
+      }
+      flaxen.tree.dispose(variables);
+      return out;
+    }, names);
+  } finally {
+    await page.close();
+  }
+}
+
+test('checkpoint files are Node-only: save and load fail in the page with a FlaxenError pointing to toBytes/fromBytes', async () => {
+  const outcomes = await failuresInPage(['checkpoint.save', 'checkpoint.load']);
+  for (const [name, outcome] of Object.entries(outcomes)) {
+    assert.match(outcome, /^FlaxenError: /, `${name}: ${outcome}`);
+    assert.match(outcome, 'toBytes', `${name}: ${outcome}`);
+  }
+});
+
+test('fx.data.mnist.load is Node-only: it fails in the page with a FlaxenError', async () => {
+  const { 'data.mnist.load': outcome } = await failuresInPage(['data.mnist.load']);
+  assert.match(outcome!, /^FlaxenError: /, outcome);
 });
 
 test('training in the page lowers the loss, classifies held-out digits and leaks no tensor', async () => {
