@@ -1,12 +1,14 @@
 // Crash safety of fx.checkpoint.save: child processes save two different checkpoints over the
 // same file in a loop (`saveBytes`, the file-writing half of `save`, on bytes from `toBytes`)
-// and are killed with SIGKILL after delays drawn from a seeded generator. After every kill the
-// file must load and equal one of the two versions exactly.
+// and are killed with SIGKILL: half of the kills after delays drawn from a seeded generator, half
+// as soon as a temporary file appears (inside a write). After every kill the file must load and
+// equal one of the two versions exactly.
 // Negative control (not run in the suite): FLAXEN_CRASH_NAIVE=1 makes the child write in place
 // with fs.writeFile; then this test fails (torn or truncated files).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +69,22 @@ test(`a saver killed at ${KILLS} seeded random moments always leaves a complete 
     for (let k = 0; k < KILLS; k++) {
       const child = await startSaver(file, versionFiles);
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      await sleep(Math.floor(next() * 60));
+      if (k % 2 === 0) {
+        await sleep(Math.floor(next() * 60));
+      } else {
+        // Every other kill aims at the inside of a write: the moment a temporary file appears.
+        await new Promise<void>((resolve) => {
+          const watcher = watch(dir, (_event, name) => {
+            if (String(name).endsWith('.flaxen-tmp')) finish();
+          });
+          const timer = setTimeout(() => finish(), 2000);
+          function finish() {
+            clearTimeout(timer);
+            watcher.close();
+            resolve();
+          }
+        });
+      }
       child.kill('SIGKILL');
       await exited;
       const temps = (await readdir(dir)).filter((n) => n.endsWith('.flaxen-tmp'));
