@@ -173,12 +173,35 @@ export interface AttentionOptions {
   readonly name?: string;
 }
 
-/** The inputs of `MultiHeadDotProductAttention`: `(inputsQ)`, `(inputsQ, inputsKV)` or `(inputsQ, inputsKV, mask)`. */
+/**
+ * The inputs of `MultiHeadDotProductAttention`: `(inputsQ)`, `(inputsQ, inputsKV)` or
+ * `(inputsQ, inputsKV, mask)`.
+ *
+ * @example
+ * ```ts
+ * const inputs: fx.nn.AttentionInputs = [tf.ones([1, 4, 8]), tf.ones([1, 6, 8])];
+ * ```
+ */
 export type AttentionInputs = [tf.Tensor] | [tf.Tensor, tf.Tensor | undefined] | [tf.Tensor, tf.Tensor | undefined, tf.Tensor | undefined];
-/** The inputs of `SelfAttention`: `(x)` or `(x, mask)`. */
+/**
+ * The inputs of `SelfAttention`: `(x)` or `(x, mask)`.
+ *
+ * @example
+ * ```ts
+ * const inputs: fx.nn.SelfAttentionInputs = [tf.ones([1, 4, 8]), fx.nn.causalMask(4)];
+ * ```
+ */
 export type SelfAttentionInputs = [tf.Tensor] | [tf.Tensor, tf.Tensor | undefined];
 
-/** The variables of a `MultiHeadDotProductAttention` layer. */
+/**
+ * The variables of a `MultiHeadDotProductAttention` or `SelfAttention` layer.
+ *
+ * @example
+ * ```ts
+ * const vars: fx.nn.AttentionParams = fx.nn.SelfAttention({ numHeads: 2 }).init(fx.random.key(0), [1, 3, 8]);
+ * vars.params.out.kernel.shape; // [2, 4, 8]
+ * ```
+ */
 export type AttentionParams = {
   params: {
     query: { kernel: tf.Tensor; bias: tf.Tensor };

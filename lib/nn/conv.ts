@@ -46,7 +46,14 @@ export interface ConvOptions {
   readonly name?: string;
 }
 
-/** The variables of a `Conv` or `ConvTranspose` layer. */
+/**
+ * The variables of a `Conv` or `ConvTranspose` layer.
+ *
+ * @example
+ * ```ts
+ * const vars: fx.nn.ConvParams = fx.nn.Conv(8, [3, 3]).init(fx.random.key(0), [1, 5, 5, 2]);
+ * ```
+ */
 export type ConvParams = { params: { kernel: tf.Tensor; bias: tf.Tensor } };
 
 function checkKernelSize(kernelSize: unknown, layer: string): number[] {

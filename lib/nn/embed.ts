@@ -27,7 +27,14 @@ export interface EmbedOptions {
   readonly name?: string;
 }
 
-/** The variables of an `Embed` layer. */
+/**
+ * The variables of an `Embed` layer.
+ *
+ * @example
+ * ```ts
+ * const vars: fx.nn.EmbedParams = fx.nn.Embed(10, 4).init(fx.random.key(0), [1, 3]);
+ * ```
+ */
 export type EmbedParams = { params: { embedding: tf.Tensor } };
 
 /**

@@ -3,7 +3,6 @@
  * attention), so their error messages read alike.
  *
  * @module
- * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
@@ -37,7 +36,16 @@ export function toTuple(value: unknown, n: number, what: string, min = 1): numbe
   return [...arr] as number[];
 }
 
-/** Padding as Flax takes it: a mode, one integer for every side, or one `[before, after]` pair per spatial axis. */
+/**
+ * Padding as Flax takes it: a mode, one integer for every side, or one `[before, after]` pair
+ * per spatial axis.
+ *
+ * @example
+ * ```ts
+ * const same: fx.nn.Padding = 'SAME';
+ * const explicit: fx.nn.Padding = [[1, 2], [0, 1]];
+ * ```
+ */
 export type Padding = 'SAME' | 'VALID' | number | ReadonlyArray<readonly [number, number]>;
 
 /** Checks a padding option for `n` spatial axes. @internal */

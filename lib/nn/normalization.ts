@@ -76,7 +76,15 @@ export interface BatchNormOptions {
   readonly name?: string;
 }
 
-/** The variables of a `BatchNorm` layer. */
+/**
+ * The variables of a `BatchNorm` layer: two collections.
+ *
+ * @example
+ * ```ts
+ * const vars: fx.nn.BatchNormVars = fx.nn.BatchNorm().init(fx.random.key(0), [2, 4]);
+ * vars.batch_stats.var; // ones [4]
+ * ```
+ */
 export type BatchNormVars = { params: { scale: tf.Tensor; bias: tf.Tensor }; batch_stats: { mean: tf.Tensor; var: tf.Tensor } };
 
 /**
@@ -186,7 +194,14 @@ function normOptions(opts: NormOptions, layer: string, extra: readonly string[] 
   };
 }
 
-/** The variables of a `LayerNorm` or `GroupNorm` layer. */
+/**
+ * The variables of a `LayerNorm` or `GroupNorm` layer.
+ *
+ * @example
+ * ```ts
+ * const vars: fx.nn.NormParams = fx.nn.LayerNorm().init(fx.random.key(0), [2, 4]);
+ * ```
+ */
 export type NormParams = { params: { scale: tf.Tensor; bias: tf.Tensor } };
 
 /**
