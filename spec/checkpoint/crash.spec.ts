@@ -51,7 +51,7 @@ function versionOf(vars: any, metadataVersion: string): number {
   return version;
 }
 
-test(`a saver killed at ${KILLS} seeded random moments always leaves a complete old or new checkpoint`, async () => {
+test(`a saver killed ${KILLS} times (at seeded random moments and inside writes) always leaves a complete old or new checkpoint`, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'flaxen-crash-'));
   const file = join(dir, 'model.safetensors');
   const next = fx.random.generator(fx.random.key(4242));
