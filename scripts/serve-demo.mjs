@@ -23,9 +23,14 @@ if (!existsSync(join(root, 'flaxen.bundle.js'))) {
 }
 
 const server = createServer((request, response) => {
-  const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+  let pathname = '';
+  try {
+    pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+  } catch {
+    // a malformed address: answered with 404 below
+  }
   const file = normalize(join(root, pathname.endsWith('/') ? pathname + 'index.html' : pathname));
-  if ((file !== root && !file.startsWith(root + sep)) || !existsSync(file) || !statSync(file).isFile()) {
+  if (!pathname || !file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     return;
   }

@@ -42,7 +42,7 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A static file server for docs/demo on a free port of 127.0.0.1.
+// A static file server for the built demo on a free port of 127.0.0.1.
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json',
@@ -51,9 +51,14 @@ const TYPES: Record<string, string> = {
 
 function serve(root: string): Promise<{ server: Server; url: string }> {
   const server = createServer((request, response) => {
-    const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    let pathname = '';
+    try {
+      pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      // a malformed address: answered with 404 below
+    }
     const file = normalize(join(root, pathname.endsWith('/') ? pathname + 'index.html' : pathname));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+    if (!pathname || !file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
@@ -90,17 +95,19 @@ async function openSession(): Promise<Session> {
   // Bundle the current sources, so the page runs the same code as this process, into a folder of
   // this run's own (other runs may be rebuilding docs/demo at the same time).
   const site = mkdtempSync(join(tmpdir(), 'flaxen-site-'));
-  execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs'), '--out', site], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
-  const { server, url } = await serve(site);
   const profile = mkdtempSync(join(tmpdir(), 'flaxen-chromium-'));
+  let server: Server | undefined;
   let context: BrowserContext | undefined;
   const close = async () => {
     await context?.close().catch(() => {});
-    await new Promise((done) => server.close(done));
+    if (server) await new Promise((done) => server!.close(done));
     rmSync(profile, { recursive: true, force: true });
     rmSync(site, { recursive: true, force: true });
   };
   try {
+    execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs'), '--out', site], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    let url: string;
+    ({ server, url } = await serve(site));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 30_000, viewport: { width: 900, height: 1000 },
     });
