@@ -191,6 +191,7 @@ test('fuzz: thousands of byte flips, truncations and header edits of a valid fil
   assert.is(outcomes.loaded + outcomes.refused, CASES);
   assert.ok(outcomes.loaded > 100 && outcomes.refused > 1000, `both outcomes happen: ${JSON.stringify(outcomes)}`);
   assert.ok(seen.size >= 12, `many different refusals: ${seen.size}`);
+  if (process.env["FLAXEN_FUZZ_REPORT"]) console.log(outcomes, [...seen].sort());
 });
 
 test.run();
