@@ -1,0 +1,192 @@
+/**
+ * `npm run bench`: flaxen against stock `@tensorflow/tfjs-layers` on the same WASM backend.
+ *
+ * Each side runs in its own child process (tfjs-layers registers its own gradients; flaxen never
+ * loads there), started once; the parent sends one round of a measurement at a time, alternating
+ * between the processes, so slow drifts of a shared machine hit both sides alike. Every figure is
+ * the median over rounds (each round itself a median over steps); ratios compare figures of the
+ * same run. `--quick` runs fewer rounds (for a smoke test).
+ *
+ * @module
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 2 : 5;
+
+class Worker {
+  private readonly child: ChildProcess;
+  private pending: ((reply: Reply) => void) | undefined;
+  readonly started: Promise<void>;
+
+  constructor(readonly name: string, file: string) {
+    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    let ready: () => void;
+    this.started = new Promise((resolve) => (ready = resolve));
+    this.child.on('message', (reply: Reply) => {
+      if (this.pending) {
+        const p = this.pending;
+        this.pending = undefined;
+        p(reply);
+      } else ready();
+    });
+    this.child.on('exit', (code) => {
+      if (this.pending) this.pending({ ok: false, error: `${name} worker exited with code ${code}` });
+    });
+  }
+
+  async run(task: Task): Promise<Record<string, number | string>> {
+    const reply = await new Promise<Reply>((resolve) => {
+      this.pending = resolve;
+      this.child.send(task);
+    });
+    if (!reply.ok) throw new Error(`${this.name}: ${task.kind}: ${reply.error}`);
+    return reply.value;
+  }
+
+  stop(): void {
+    this.child.send({ kind: 'exit' } satisfies Task);
+  }
+}
+
+const num = (v: number | string | undefined): number => (typeof v === 'number' ? v : NaN);
+const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : 'n/a');
+
+/** Runs `rounds` rounds of `task` on each worker, alternating, and returns the per-round values. */
+async function interleaved(workers: Worker[], task: (w: Worker) => Task | undefined, rounds = ROUNDS): Promise<Map<Worker, Array<Record<string, number | string>>>> {
+  const results = new Map<Worker, Array<Record<string, number | string>>>(workers.map((w) => [w, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? workers : [...workers].reverse();
+    for (const w of order) {
+      const t = task(w);
+      if (t) results.get(w)!.push(await w.run(t));
+    }
+  }
+  return results;
+}
+
+const med = (values: Array<Record<string, number | string>>, key: string) => median(values.map((v) => num(v[key])));
+
+interface Row {
+  figure: string;
+  flaxen: string;
+  stock: string;
+  ratio: string;
+  target: string;
+  met: string;
+}
+const rows: Row[] = [];
+function row(figure: string, flaxen: string, stock: string, ratio: string, target: string, ok: boolean | undefined): void {
+  rows.push({ figure, flaxen, stock, ratio, target, met: ok === undefined ? '' : ok ? 'yes' : 'NO' });
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const fxw = new Worker('flaxen', './flaxen-worker.js');
+  const tflw = new Worker('tfjs-layers', './layers-worker.js');
+  await Promise.all([fxw.started, tflw.started]);
+  const both = [tflw, fxw];
+  const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+
+  log('matMul peak');
+  const peaks = await interleaved(both, () => ({ kind: 'peak' }), quick ? 1 : 3);
+  const fxPeak = med(peaks.get(fxw)!, 'peak');
+  const fxCpuPeak = med(peaks.get(fxw)!, 'cpuPeak');
+  const tflPeak = med(peaks.get(tflw)!, 'peak');
+  const tflCpuPeak = med(peaks.get(tflw)!, 'cpuPeak');
+  row('plain tf.matMul peak, GFLOPS by CPU time (best of 256/512/1024 square)', fmt(fxCpuPeak, 1), fmt(tflCpuPeak, 1), '', '', undefined);
+  row('  the same by wall time', fmt(fxPeak, 1), fmt(tflPeak, 1), '', '', undefined);
+
+  for (const batch of [64, 256]) {
+    log(`MLP step, batch ${batch}`);
+    const steps = batch === 64 ? 30 : 12;
+    const res = await interleaved(both, (w) => ({ kind: 'mlp', batch, steps: w === fxw ? steps * 2 : steps }));
+    const f = med(res.get(fxw)!, 'cpuMs');
+    const s = med(res.get(tflw)!, 'cpuMs');
+    const fw = med(res.get(fxw)!, 'ms');
+    const sw = med(res.get(tflw)!, 'ms');
+    row(`MLP 784-256-10 Adam step, batch ${batch}: CPU ms (ratio flaxen/tfjs-layers)`, fmt(f), fmt(s), fmt(f / s, 3), '≤ 0.15', f / s <= 0.15);
+    row(`  the same in wall ms`, fmt(fw), fmt(sw), fmt(fw / sw, 3), '', undefined);
+    const frac = med(res.get(fxw)!, 'cpuGflops') / fxCpuPeak;
+    const tflFrac = mlpStepFlops(batch) / s / 1e6 / tflCpuPeak;
+    row(`MLP step, batch ${batch}: GFLOPS / matMul peak (CPU time)`, pct(frac), pct(tflFrac), '', batch === 256 ? '≥ 70%' : '', batch === 256 ? frac >= 0.7 : undefined);
+  }
+
+  log('LeNet-5 step, batch 64');
+  const lenetStock = await tflw.run({ kind: 'lenet', batch: 64, steps: 1 });
+  let lenetFlaxen: Array<Record<string, number | string>> = [];
+  try {
+    lenetFlaxen = (await interleaved([fxw], () => ({ kind: 'lenet', batch: 64, steps: 15 }))).get(fxw)!;
+  } catch (error) {
+    log(`LeNet failed in flaxen: ${(error as Error).message}`);
+  }
+  const lenetFrac = lenetFlaxen.length ? med(lenetFlaxen, 'cpuGflops') / fxCpuPeak : NaN;
+  row('LeNet-5 step, batch 64: CPU ms (wall ms)', lenetFlaxen.length ? `${fmt(med(lenetFlaxen, 'cpuMs'))} (${fmt(med(lenetFlaxen, 'ms'))})` : 'failed', lenetStock['status'] === 'failed' ? 'cannot train on wasm' : 'trained (!)', '', '', undefined);
+  row('LeNet-5 step, batch 64: GFLOPS / matMul peak (CPU time)', pct(lenetFrac), '', '', '≥ 40%', lenetFrac >= 0.4);
+
+  log('inference');
+  const infer = await interleaved(both, () => ({ kind: 'infer', batch: 256, steps: 30 }));
+  const fi = med(infer.get(fxw)!, 'cpuMs');
+  const si = med(infer.get(tflw)!, 'cpuMs');
+  row('Inference, MLP batch 256: CPU ms (flaxen apply / tfjs-layers predict)', fmt(fi, 3), fmt(si, 3), fmt(fi / si, 3), '≤ 0.8', fi / si <= 0.8);
+  const fiw = med(infer.get(fxw)!, 'ms');
+  const siw = med(infer.get(tflw)!, 'ms');
+  row('  the same in wall ms', fmt(fiw, 3), fmt(siw, 3), fmt(fiw / siw, 3), '', undefined);
+
+  log('parameter drawing (50M)');
+  // The first round grows the wasm heap (page faults for whichever draws first): discarded.
+  const draws = (await interleaved([fxw], () => ({ kind: 'draw', size: 0 }), quick ? 2 : 4)).get(fxw)!.slice(1);
+  const count = num(draws[0]!['count']);
+  const initMs = med(draws, 'initMs');
+  const normalMs = med(draws, 'normalMs');
+  const directMs = med(draws, 'directMs');
+  const stockMs = med(draws, 'stockMs');
+  row(`Drawing a ${(count / 1e6).toFixed(1)}M-parameter model: init (LeCun normal) vs tf.randomNormal, ms (ratio = speed-up)`, fmt(initMs, 0), fmt(stockMs, 0), `${fmt(stockMs / initMs, 1)}×`, '≥ 3×', stockMs / initMs >= 3);
+  row(`  the same init with LeCun normal drawn straight into wasm memory (truncatedNormalTensor)`, fmt(directMs, 0), fmt(stockMs, 0), `${fmt(stockMs / directMs, 1)}×`, '≥ 3×', stockMs / directMs >= 3);
+  row(`fx.random.normal of ${(count / 1e6).toFixed(1)}M vs tf.randomNormal, ms (ratio = speed-up)`, fmt(normalMs, 0), fmt(stockMs, 0), `${fmt(stockMs / normalMs, 1)}×`, '', undefined);
+
+  log('initShapes (1B)');
+  const shapes = await fxw.run({ kind: 'initShapes' });
+  row(`initShapes of a ${(num(shapes['count']) / 1e9).toFixed(2)}B-parameter description (ms)`, fmt(num(shapes['ms']), 3), '', '', '< 10 ms', num(shapes['ms']) < 10);
+
+  log('memory (1,000 steps)');
+  const memory = await fxw.run({ kind: 'memory', steps: [10, 1000] });
+  const dt = num(memory['tensors1000']) - num(memory['tensors10']);
+  const db = num(memory['bytes1000']) - num(memory['bytes10']);
+  row('Live tensors after 10 / 1,000 MLP steps (growth)', `${memory['tensors10']} / ${memory['tensors1000']}`, '', `${dt >= 0 ? '+' : ''}${dt}`, '0', dt === 0);
+  row('Live bytes after 10 / 1,000 MLP steps (growth)', `${memory['bytes10']} / ${memory['bytes1000']}`, '', `${db >= 0 ? '+' : ''}${db}`, '0', db === 0);
+
+  log('profile');
+  const profiles: Array<[number, Record<string, number | string>]> = [];
+  for (const batch of [64, 256]) profiles.push([batch, await fxw.run({ kind: 'profile', batch })]);
+
+  fxw.stop();
+  tflw.stop();
+
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`\nflaxen benchmark — ${os.cpus().length} × ${cpu}, Node ${process.version}, tfjs 4.22 WASM SIMD (1 thread)${quick ? ' [--quick]' : ''}`);
+  console.log(`medians of ${ROUNDS} interleaved rounds; flaxen and tfjs-layers in separate processes; CPU ms = user + system time of the measuring process (the math runs on one thread), robust to other jobs on a shared machine; drawing and initShapes are wall ms\n`);
+  const header: Row = { figure: 'figure', flaxen: 'flaxen', stock: 'tfjs-layers', ratio: 'ratio', target: 'target', met: 'met' };
+  const widths = (Object.keys(header) as Array<keyof Row>).map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
+  const line = (r: Row) => '| ' + (Object.keys(header) as Array<keyof Row>).map((k, i) => r[k].padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+  if (lenetStock['status'] === 'failed') console.log(`\ntfjs-layers LeNet-5 on wasm: ${lenetStock['error']}`);
+
+  for (const [batch, p] of profiles) {
+    const kernels = Object.keys(p).filter((k) => k.startsWith('kernel:')).map((k) => [k.slice(7), num(p[k]), num(p[`count:${k.slice(7)}`])] as const);
+    const kernelMs = kernels.reduce((a, [, ms]) => a + ms, 0);
+    const stepMs = num(p['stepMs']);
+    kernels.sort((a, b) => b[1] - a[1]);
+    console.log(`\nWhere an MLP step's time goes, batch ${batch} (flaxen, under tf.profile: ${fmt(stepMs)} ms/step, ${fmt(kernelMs)} ms in ${kernels.reduce((a, [, , c]) => a + c, 0).toFixed(0)} kernels, ${fmt(stepMs - kernelMs)} ms elsewhere):`);
+    console.log(kernels.slice(0, 8).map(([name, ms, c]) => `  ${name.padEnd(14)} ${fmt(ms, 3).padStart(7)} ms  ×${c.toFixed(0)}`).join('\n'));
+  }
+  console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+await main();
