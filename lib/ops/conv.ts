@@ -34,7 +34,7 @@ export interface ConvGeometry {
   readonly inputDilation: readonly [number, number];
   /** Kernel (rhs, atrous) dilation. */
   readonly kernelDilation: readonly [number, number];
-  /** Feature groups: input channels and output features split into this many independent groups. */
+  /** Feature groups: input channels and output features split into this many independent groups (equal to the channels: depthwise). */
   readonly groups: number;
 }
 
@@ -193,6 +193,54 @@ function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number
   return f(x, w) as tf.Tensor4D;
 }
 
+/** `tf.depthwiseConv2d` that also accepts strides and dilations both above 1 (see {@link rawConv}). */
+function rawDepthwise(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
+  if (isOne(strides) || isOne(dilation)) {
+    return tf.depthwiseConv2d(x, w, [strides[0], strides[1]], explicit(pads), 'NHWC', [dilation[0], dilation[1]]);
+  }
+  return tf.tidy(() => subsample(tf.depthwiseConv2d(x, w, 1, explicit(pads), 'NHWC', [dilation[0], dilation[1]]), strides));
+}
+
+/**
+ * A depthwise convolution (kernel `[kh, kw, channels, multiplier]`, output channel
+ * `c·multiplier + m`) with gradients from forward depthwise convolutions, since wasm has no
+ * depthwise backprop kernels. Kernel gradient: the input with batch folded into channels
+ * (`[1, h, w, n·c]`), convolved with the output gradient as a `[oh, ow, n·c, m]` kernel (stride
+ * and dilation swapped), summed over the batch. Input gradient: the zero-stuffed output gradient
+ * convolved with the flipped kernel per output channel, summed over the multiplier.
+ */
+function depthwiseWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x4, w4]);
+    return {
+      value: rawDepthwise(x4, w4, strides, pads, dilation),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const [n, h, wd, c] = xs.shape;
+          const [kh, kw, , m] = ws.shape;
+          const [, oh, ow] = dy.shape;
+          // Kernel gradient.
+          const xFolded = tf.reshape(tf.transpose(xs, [1, 2, 0, 3]), [1, h, wd, n * c]) as tf.Tensor4D;
+          const dyKernel = tf.reshape(tf.transpose(tf.reshape(dy, [n, oh, ow, c, m]), [1, 2, 0, 3, 4]), [oh, ow, n * c, m]) as tf.Tensor4D;
+          const full = rawDepthwise(xFolded, dyKernel, dilation, pads, strides); // [1, >=kh, >=kw, n*c*m]
+          const cropped = tf.slice(full, [0, 0, 0, 0], [1, kh, kw, n * c * m]);
+          const dw = tf.sum(tf.reshape(cropped, [kh, kw, n, c, m]), 2);
+          // Input gradient.
+          const flipped = tf.reshape(tf.reverse(ws, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
+          const stuffed = dilateSpatial(dy, strides);
+          const side = (k: number, d: number, pad: PadPair, size: number, out: number, s: number): PadPair => [(k - 1) * d - pad[0], pad[0] + size - 1 - (out - 1) * s];
+          const padded = padOrCrop(stuffed, [side(kh, dilation[0], pads[0], h, oh, strides[0]), side(kw, dilation[1], pads[1], wd, ow, strides[1])]);
+          const perChannel = tf.depthwiseConv2d(padded, flipped, 1, 'valid', 'NHWC', [dilation[0], dilation[1]]); // [n, h, w, c*m]
+          const dx = tf.sum(tf.reshape(perChannel, [n, h, wd, c, m]), 4);
+          return [dx, dw];
+        }),
+    };
+  });
+  return f(x, w) as tf.Tensor4D;
+}
+
 /**
  * A grouped kernel `[kh, kw, in/groups, features]` as the block-diagonal full kernel
  * `[kh, kw, in, features]` (zeros between groups), so one ordinary convolution computes every
@@ -230,6 +278,12 @@ export function convGeneral(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf
   }
   return tf.tidy(() => {
     const dilated = dilateSpatial(x, g.inputDilation);
+    if (g.groups > 1 && g.groups === x.shape[3]) {
+      // Depthwise: output feature c·multiplier + m reads channel c only, as tfjs's depthwise kernel.
+      const [kh, kw, , features] = w.shape;
+      const depthwiseKernel = tf.reshape(w, [kh, kw, g.groups, features / g.groups]) as tf.Tensor4D;
+      return depthwiseWithGrads(dilated, depthwiseKernel, g.strides, g.padding, g.kernelDilation);
+    }
     return convWithGrads(dilated, blockDiagonal(w, g.groups), g.strides, g.padding, g.kernelDilation);
   });
 }

@@ -69,7 +69,9 @@ const cases: Case[] = [
   { name: 'stride 2 and dilation 2 together', xs: [1, 9, 8, 2], ws: [2, 2, 2, 2], g: geom({ strides: [2, 2], kernelDilation: [2, 2], padding: [[1, 1], [0, 1]] }) },
   { name: 'input dilation 2 (transposed convolution)', xs: [1, 4, 3, 2], ws: [3, 3, 2, 2], g: geom({ inputDilation: [2, 2], padding: [[2, 2], [1, 2]] }) },
   { name: 'two feature groups', xs: [2, 5, 5, 4], ws: [3, 3, 2, 6], g: geom({ groups: 2, padding: [[1, 1], [1, 1]] }) },
-  { name: 'depthwise (groups = channels, multiplier 2), stride 2', xs: [1, 6, 6, 3], ws: [3, 3, 1, 6], g: geom({ groups: 3, strides: [2, 2], padding: [[1, 1], [1, 1]] }) },
+  { name: 'depthwise (groups = channels, multiplier 2), stride 2', xs: [2, 6, 6, 3], ws: [3, 3, 1, 6], g: geom({ groups: 3, strides: [2, 2], padding: [[1, 1], [1, 1]] }) },
+  { name: 'depthwise, multiplier 1, dilation 2, uneven padding', xs: [2, 7, 6, 4], ws: [2, 3, 1, 4], g: geom({ groups: 4, kernelDilation: [2, 2], padding: [[0, 2], [1, 0]] }) },
+  { name: 'depthwise, stride 2 and dilation 2 together', xs: [1, 9, 9, 2], ws: [2, 2, 1, 2], g: geom({ groups: 2, strides: [2, 2], kernelDilation: [2, 2], padding: [[1, 1], [0, 0]] }) },
 ];
 
 for (const c of cases) {
