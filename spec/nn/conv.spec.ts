@@ -222,4 +222,35 @@ test('ConvTranspose with transposeKernel flips the kernel: equals tfjs conv2dTra
   fx.tree.dispose([vars, x, y, expected]);
 });
 
+test('ConvTranspose inside Sequential and a custom module (an encoder-decoder); Conv inputDilation at layer level', () => {
+  const autoencoder = fx.nn.Sequential([
+    fx.nn.Conv(8, [3, 3], { strides: 2 }),
+    fx.nn.relu,
+    fx.nn.ConvTranspose(1, [3, 3], { strides: 2 }),
+  ]);
+  assert.ok(autoencoder.describe().includes('(layers_2): ConvTranspose(-1 -> 1, kernel [3, 3], strides [2, 2])'));
+  const vars = autoencoder.init(k0, [1, 8, 8, 1]);
+  assert.equal(vars.params.layers_2.kernel.shape, [3, 3, 8, 1]);
+  assert.ok(autoencoder.describe(vars).includes('ConvTranspose(8 -> 1'));
+  const y = autoencoder.apply(vars, tf.ones([2, 8, 8, 1]));
+  assert.equal(y.shape, [2, 8, 8, 1]);
+  const Up = fx.nn.module('Up', (scope, x: tf.Tensor) => scope.call(fx.nn.ConvTranspose(4, 2, { strides: 2, padding: 'VALID' }), x));
+  const uv = Up.init(k0, [1, 5, 3]);
+  assert.equal(fx.tree.map(uv, (t: tf.Tensor) => t.shape), { params: { ConvTranspose_0: { kernel: [2, 3, 4], bias: [4] } } });
+  const uy = Up.apply(uv, tf.ones([1, 5, 3]));
+  assert.equal(uy.shape, [1, 10, 4]);
+  // input dilation 2 on 4 pixels -> 7, VALID kernel 3 -> 5
+  const dil = fx.nn.Conv(2, [3, 3], { inputDilation: 2, padding: 'VALID' });
+  assert.equal(dil.initShapes(k0, [1, 4, 4, 1]).params.kernel.shape, [3, 3, 1, 2]);
+  const dv = dil.init(k0, [1, 4, 4, 1]);
+  const x = numbers(14, 16);
+  const dy = dil.apply(dv, t32(x, [1, 4, 4, 1]));
+  const stuffed = new Float64Array(49);
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) stuffed[(2 * i) * 7 + 2 * j] = x[i * 4 + j]!;
+  const ref = naiveConv2d(stuffed, [1, 7, 7, 1], vals(dv.params.kernel), [3, 3, 1, 2], {});
+  assert.equal(dy.shape, [1, 5, 5, 2]);
+  assertClose(dy.dataSync(), ref.y, 1e-5, 1e-4);
+  fx.tree.dispose([vars, y, uv, uy, dv, dy]);
+});
+
 test.run();
