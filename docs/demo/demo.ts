@@ -292,6 +292,8 @@ async function start(): Promise<{ name: string; simd: boolean }> {
   $('backend').textContent = `${info.name}${info.simd ? ' with SIMD' : ' (no SIMD)'}, tfjs-core ${tf.version_core}`;
   // Before init nothing knows the input size: describe shows it as -1.
   $('before').textContent = model.describe();
+  // tabulate runs the model on shapes alone (initShapes): it allocates no parameter.
+  $('tabulate').textContent = fx.tabulate(model, fx.random.key(0), [1, 784]);
   const form = $('controls') as HTMLFormElement;
   form.addEventListener('submit', (event) => {
     event.preventDefault();

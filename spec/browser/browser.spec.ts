@@ -196,11 +196,13 @@ test('the backend in the page is wasm with SIMD, from the SIMD build of the .was
   assert.match(await page.locator('#backend').innerText(), 'wasm with SIMD');
 });
 
-test('the page shows the model with unknown sizes (-1) before init', async () => {
+test('before init, the page shows the model with unknown sizes (-1) and its table from shapes', async () => {
   const { page } = await browser();
   const before = await page.locator('#before').innerText();
   assert.match(before, '(layers_0): Dense(-1 -> 128)');
   assert.match(before, '(layers_2): Dense(-1 -> 10)');
+  // fx.tabulate, from shapes alone.
+  assert.match(await page.locator('#tabulate').innerText(), 'Total parameters: 101,770');
 });
 
 test('the parameters for key(0) hash to the same value in the browser as in Node', async () => {
