@@ -137,15 +137,13 @@ function rawConv(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, numb
 
 /**
  * The gradient of `rawConv` with respect to its input: a correlation of the zero-stuffed output
- * gradient with the flipped, transposed kernel. In one dimension, with `x_p` the padded input,
+ * gradient with the flipped, transposed kernel (`[kh, kw, features, in]`). In one dimension, with `x_p` the padded input,
  * `dx_p[j] = Σ_k dy_s[j - k·d] · w[k]`, where `dy_s` is `dy` with `s - 1` zeros between samples.
  */
 function convInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: readonly number[], strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
-  const [n, h, wd, c] = xShape as [number, number, number, number];
-  if (isOne(dilation)) {
-    // tfjs's transposed convolution (the wasm Conv2DBackpropInput kernel) handles strides and explicit padding.
-    return tf.conv2dTranspose(dy, w, [n, h, wd, c], [strides[0], strides[1]], explicit(pads));
-  }
+  const [, h, wd] = xShape as [number, number, number, number];
+  // A forward convolution (XNNPACK on wasm) rather than tfjs's transposed convolution: wasm's
+  // Conv2DBackpropInput is a plain loop, about half of a LeNet training step's time.
   return tf.tidy(() => {
     const [kh, kw] = w.shape;
     const [, oh, ow] = dy.shape;
