@@ -120,6 +120,15 @@ export function dotProductAttention(
   value: tf.Tensor,
   opts: { readonly mask?: tf.Tensor; readonly dropout?: { readonly rate: number; readonly key: Key } } = {},
 ): tf.Tensor {
+  for (const [what, t] of [['query', query], ['key', key], ['value', value]] as const) {
+    if (!(t instanceof tf.Tensor)) throw new FlaxenError('', `dotProductAttention: ${what} must be a tensor, found ${describeValue(t)}`);
+    if (t.rank < 3) throw new ShapeError('', `dotProductAttention: ${what} must be [batch..., length, heads, headDim], found ${formatShape(t.shape)}`);
+  }
+  const kvOk = key.rank === query.rank && value.rank === query.rank && formatShape(key.shape) === formatShape(value.shape) &&
+    key.shape.every((d, i) => i === query.rank - 3 || d === query.shape[i]);
+  if (!kvOk) {
+    throw new ShapeError('', `dotProductAttention: key and value must equal the query ${formatShape(query.shape)} except in length, found key ${formatShape(key.shape)} and value ${formatShape(value.shape)}`);
+  }
   return tf.tidy(() => {
     const rank = query.rank;
     const batch = query.shape.slice(0, rank - 3);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, ImmutableCollectionError, ShapeError, describeValue, formatShape } from '../core/errors.js';
 import { Module, Variables } from '../core/module.js';
 import type { Initializer, Scope } from '../core/scope.js';
-import { isAbstract } from '../core/shapes.js';
+import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { ones, zeros } from '../initializers/index.js';
 import { Input, abstractOr, checkInput, normAxis } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
@@ -131,7 +131,7 @@ export function BatchNorm(opts: BatchNormOptions = {}): Module<BatchNormVars> {
       const raMean = scope.variable('batch_stats', 'mean', zeros, featureShape);
       const raVar = scope.variable('batch_stats', 'var', ones, featureShape);
       const useRunning = forced ?? !scope.train;
-      if (isAbstract(x)) return abstractOr(x, shape, () => tf.zeros([]));
+      if (isAbstract(x)) return new ShapeDtype(shape) as unknown as tf.Tensor;
       const b = (t: tf.Tensor) => tf.reshape(t, broadcastShape);
       if (useRunning) {
         return tf.tidy(() => normalize(x as tf.Tensor, b(raMean.value), b(raVar.value), epsilon, scale && b(scale), bias && b(bias)));

@@ -166,6 +166,8 @@ test('attention errors name the path: heads not dividing, bad mask, mismatched b
   const mask = tf.ones([2, 2, 3, 3], 'bool');
   assertThrows(() => mha.init(k0, [2, 3, 4], [2, 5, 4], mask), fx.ShapeError, 'mask', '[2, 2, 3, 5]');
   assertThrows(() => fx.nn.SelfAttention({ numHeads: 3, qkvFeatures: 8 }), fx.FlaxenError, 'divide qkvFeatures');
+  assertThrows(() => fx.nn.dotProductAttention(tf.ones([1, 2, 2, 4]), tf.ones([1, 3, 2, 5]), tf.ones([1, 3, 2, 5])), fx.ShapeError, 'dotProductAttention', '[1, 3, 2, 5]');
+  assertThrows(() => fx.nn.dotProductAttention(tf.ones([2, 4]), tf.ones([2, 4]), tf.ones([2, 4])), fx.ShapeError, 'headDim');
   assertThrows(() => fx.nn.SelfAttention({} as fx.nn.AttentionOptions), fx.FlaxenError, 'numHeads');
   const vars = fx.nn.Sequential([fx.nn.SelfAttention({ numHeads: 2 })]).init(k0, [1, 3, 4]);
   assertThrows(() => fx.nn.Sequential([fx.nn.SelfAttention({ numHeads: 2 })]).apply(vars, tf.ones([1, 3, 6])), fx.ShapeError, 'layers_0/query', '[4, 2, 2]', '[6, 2, 3]');
