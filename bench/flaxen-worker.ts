@@ -24,21 +24,31 @@ function newState(model: fx.Module<any>, inputShape: number[]): fx.train.TrainSt
   return fx.train.TrainState.create({ apply: model, params: variables.params, tx: fx.optim.adam(1e-3) });
 }
 
-/** Milliseconds per training step (median over `steps` steps, after warm-up). */
-function trainSteps(model: fx.Module<any>, inputShape: number[], steps: number): Timing {
-  const batch = inputShape[0]!;
-  const pool = makeBatches(batch, 8, inputShape.slice(1).reduce((a, b) => a * b, 1));
-  let state = newState(model, inputShape);
-  let i = 0;
-  const timing = timeEach(() => {
-    const { x, labels } = pool[i++ % pool.length]!;
+/** Per-step timing of training (medians over `steps` steps). */
+interface Trainer {
+  state: fx.train.TrainState;
+  next: number;
+  readonly pool: Array<{ x: Float32Array; labels: Int32Array }>;
+}
+// One trainer per model and input shape, kept across rounds: a round measures a few more steps
+// of the same training run (warmed up once), so rounds can be short and finely interleaved.
+const trainers = new Map<string, Trainer>();
+
+function trainSteps(name: string, model: fx.Module<any>, inputShape: number[], steps: number): Timing {
+  const id = `${name}:${inputShape.join('x')}`;
+  let trainer = trainers.get(id);
+  const fresh = trainer === undefined;
+  if (!trainer) {
+    trainer = { state: newState(model, inputShape), next: 0, pool: makeBatches(inputShape[0]!, 8, inputShape.slice(1).reduce((a, b) => a * b, 1)) };
+    trainers.set(id, trainer);
+  }
+  const t = trainer;
+  return timeEach(() => {
+    const { x, labels } = t.pool[t.next++ % t.pool.length]!;
     const data = { x: tf.tensor(x, inputShape), y: tf.tensor1d(labels, 'int32') };
-    state = fx.train.trainStep(state, lossFn, data).state;
+    t.state = fx.train.trainStep(t.state, lossFn, data).state;
     tf.dispose([data.x, data.y]);
-  }, steps, 5);
-  fx.tree.dispose(state.params);
-  fx.tree.dispose(state.optState);
-  return timing;
+  }, steps, fresh ? 5 : 1);
 }
 
 const lenet = fx.nn.Sequential([
@@ -67,25 +77,27 @@ const TRUNCATED_STD = 0.87962566103423978;
 const directLecun: fx.Initializer = (key, shape) => truncatedNormalTensor(key, shape, -2, 2, Math.sqrt(1 / shape[0]!) / TRUNCATED_STD);
 const fiftyMillionDirect = fx.nn.Sequential(Array.from({ length: 3 }, () => fx.nn.Dense(4096, { kernelInit: directLecun })));
 
+let inference: { variables: ReturnType<typeof mlp.init>; input: tf.Tensor } | undefined;
+
 async function handle(task: Task): Promise<Record<string, number | string>> {
   switch (task.kind) {
     case 'peak':
       return matMulPeak();
     case 'mlp': {
-      const { ms, cpuMs } = trainSteps(mlp, [task.batch, 784], task.steps);
+      const { ms, cpuMs } = trainSteps('mlp', mlp, [task.batch, 784], task.steps);
       return { ms, cpuMs, gflops: mlpStepFlops(task.batch) / ms / 1e6, cpuGflops: mlpStepFlops(task.batch) / cpuMs / 1e6 };
     }
     case 'lenet': {
-      const { ms, cpuMs } = trainSteps(lenet, [task.batch, 28, 28, 1], task.steps);
+      const { ms, cpuMs } = trainSteps('lenet', lenet, [task.batch, 28, 28, 1], task.steps);
       return { ms, cpuMs, gflops: lenetStepFlops(task.batch) / ms / 1e6, cpuGflops: lenetStepFlops(task.batch) / cpuMs / 1e6 };
     }
     case 'infer': {
-      const variables = mlp.init(fx.random.key(0), [task.batch, 784]);
-      const [{ x }] = makeBatches(task.batch, 1);
-      const input = tf.tensor(x!, [task.batch, 784]);
-      const { ms, cpuMs } = timeEach(() => (mlp.apply(variables, input) as tf.Tensor).dispose(), task.steps, 5);
-      tf.dispose(input);
-      fx.tree.dispose(variables);
+      if (!inference) {
+        const [{ x }] = makeBatches(task.batch, 1);
+        inference = { variables: mlp.init(fx.random.key(0), [task.batch, 784]), input: tf.tensor(x!, [task.batch, 784]) };
+      }
+      const { variables, input } = inference;
+      const { ms, cpuMs } = timeEach(() => (mlp.apply(variables, input) as tf.Tensor).dispose(), task.steps, 2);
       return { ms, cpuMs };
     }
     case 'draw': {
@@ -121,7 +133,18 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
       return { ms: median(times), count };
     }
     case 'memory': {
-      // MLP batch 64: live tensors and bytes after each checkpoint in `steps` (cumulative).
+      // MLP batch 64: live tensors and bytes after each checkpoint in `steps` (cumulative), after
+      // releasing what earlier tasks kept for their rounds.
+      for (const t of trainers.values()) {
+        fx.tree.dispose(t.state.params);
+        fx.tree.dispose(t.state.optState);
+      }
+      trainers.clear();
+      if (inference) {
+        fx.tree.dispose(inference.variables);
+        inference.input.dispose();
+        inference = undefined;
+      }
       const pool = makeBatches(64, 8);
       let state = newState(mlp, [64, 784]);
       const out: Record<string, number> = {};
@@ -141,12 +164,14 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
       return out;
     }
     case 'profile': {
-      // Where the time of one MLP step goes: kernel time by kernel name, and the rest (JS).
+      // Where the time of one step goes: kernel time by kernel name, and the rest (JS).
+      const model = task.model === 'lenet' ? lenet : mlp;
+      const shape = task.model === 'lenet' ? [task.batch, 28, 28, 1] : [task.batch, 784];
       const pool = makeBatches(task.batch, 2);
-      let state = newState(mlp, [task.batch, 784]);
+      let state = newState(model, shape);
       const step = () => {
         const { x, labels } = pool[0]!;
-        const data = { x: tf.tensor(x, [task.batch, 784]), y: tf.tensor1d(labels, 'int32') };
+        const data = { x: tf.tensor(x, shape), y: tf.tensor1d(labels, 'int32') };
         state = fx.train.trainStep(state, lossFn, data).state;
         tf.dispose([data.x, data.y]);
       };

@@ -15,7 +15,7 @@ export type Task =
   | { readonly kind: 'draw'; readonly size: number }
   | { readonly kind: 'initShapes' }
   | { readonly kind: 'memory'; readonly steps: readonly number[] }
-  | { readonly kind: 'profile'; readonly batch: number }
+  | { readonly kind: 'profile'; readonly model: 'mlp' | 'lenet'; readonly batch: number }
   | { readonly kind: 'exit' };
 
 /** A worker's answer: named numbers (or notes), or the error it met. */

@@ -16,6 +16,7 @@ import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 5;
+const SHORT_ROUNDS = quick ? 4 : 25;
 
 class Worker {
   private readonly child: ChildProcess;
@@ -103,8 +104,9 @@ async function main(): Promise<void> {
 
   for (const batch of [64, 256]) {
     log(`MLP step, batch ${batch}`);
-    const steps = batch === 64 ? 30 : 12;
-    const res = await interleaved(both, (w) => ({ kind: 'mlp', batch, steps: w === fxw ? steps * 2 : steps }));
+    // Many short rounds, alternating processes, so both sides see the same machine.
+    const steps = batch === 64 ? 4 : 2;
+    const res = await interleaved(both, (w) => ({ kind: 'mlp', batch, steps: w === fxw ? steps * 3 : steps }), SHORT_ROUNDS);
     const f = med(res.get(fxw)!, 'cpuMs');
     const s = med(res.get(tflw)!, 'cpuMs');
     const fw = med(res.get(fxw)!, 'ms');
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
   const lenetStock = await tflw.run({ kind: 'lenet', batch: 64, steps: 1 });
   let lenetFlaxen: Array<Record<string, number | string>> = [];
   try {
-    lenetFlaxen = (await interleaved([fxw], () => ({ kind: 'lenet', batch: 64, steps: 15 }))).get(fxw)!;
+    lenetFlaxen = (await interleaved([fxw], () => ({ kind: 'lenet', batch: 64, steps: 5 }), SHORT_ROUNDS)).get(fxw)!;
   } catch (error) {
     log(`LeNet failed in flaxen: ${(error as Error).message}`);
   }
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
   row('LeNet-5 step, batch 64: GFLOPS / matMul peak (CPU time)', pct(lenetFrac), '', '', '≥ 40%', lenetFrac >= 0.4);
 
   log('inference');
-  const infer = await interleaved(both, () => ({ kind: 'infer', batch: 256, steps: 30 }));
+  const infer = await interleaved(both, () => ({ kind: 'infer', batch: 256, steps: 5 }), SHORT_ROUNDS);
   const fi = med(infer.get(fxw)!, 'cpuMs');
   const si = med(infer.get(tflw)!, 'cpuMs');
   row('Inference, MLP batch 256: CPU ms (flaxen apply / tfjs-layers predict)', fmt(fi, 3), fmt(si, 3), fmt(fi / si, 3), '≤ 0.8', fi / si <= 0.8);
@@ -161,15 +163,20 @@ async function main(): Promise<void> {
   row('Live bytes after 10 / 1,000 MLP steps (growth)', `${memory['bytes10']} / ${memory['bytes1000']}`, '', `${db >= 0 ? '+' : ''}${db}`, '0', db === 0);
 
   log('profile');
-  const profiles: Array<[number, Record<string, number | string>]> = [];
-  for (const batch of [64, 256]) profiles.push([batch, await fxw.run({ kind: 'profile', batch })]);
+  const profiles: Array<[string, Record<string, number | string>]> = [];
+  for (const batch of [64, 256]) profiles.push([`an MLP step, batch ${batch}`, await fxw.run({ kind: 'profile', model: 'mlp', batch })]);
+  try {
+    profiles.push(['a LeNet-5 step, batch 64', await fxw.run({ kind: 'profile', model: 'lenet', batch: 64 })]);
+  } catch (error) {
+    log(`LeNet profile failed: ${(error as Error).message}`);
+  }
 
   fxw.stop();
   tflw.stop();
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`\nflaxen benchmark — ${os.cpus().length} × ${cpu}, Node ${process.version}, tfjs 4.22 WASM SIMD (1 thread)${quick ? ' [--quick]' : ''}`);
-  console.log(`medians of ${ROUNDS} interleaved rounds; flaxen and tfjs-layers in separate processes; CPU ms = user + system time of the measuring process (the math runs on one thread), robust to other jobs on a shared machine; drawing and initShapes are wall ms\n`);
+  console.log(`medians of ${SHORT_ROUNDS} short interleaved rounds (steps, inference) or ${ROUNDS} rounds (peak, drawing); flaxen and tfjs-layers in separate processes; CPU ms = user + system time of the measuring process (the math runs on one thread), robust to other jobs on a shared machine; drawing and initShapes are wall ms\n`);
   const header: Row = { figure: 'figure', flaxen: 'flaxen', stock: 'tfjs-layers', ratio: 'ratio', target: 'target', met: 'met' };
   const widths = (Object.keys(header) as Array<keyof Row>).map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
   const line = (r: Row) => '| ' + (Object.keys(header) as Array<keyof Row>).map((k, i) => r[k].padEnd(widths[i]!)).join(' | ') + ' |';
@@ -178,12 +185,12 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(line(r));
   if (lenetStock['status'] === 'failed') console.log(`\ntfjs-layers LeNet-5 on wasm: ${lenetStock['error']}`);
 
-  for (const [batch, p] of profiles) {
+  for (const [what, p] of profiles) {
     const kernels = Object.keys(p).filter((k) => k.startsWith('kernel:')).map((k) => [k.slice(7), num(p[k]), num(p[`count:${k.slice(7)}`])] as const);
     const kernelMs = kernels.reduce((a, [, ms]) => a + ms, 0);
     const stepMs = num(p['stepMs']);
     kernels.sort((a, b) => b[1] - a[1]);
-    console.log(`\nWhere an MLP step's time goes, batch ${batch} (flaxen, under tf.profile: ${fmt(stepMs)} ms/step, ${fmt(kernelMs)} ms in ${kernels.reduce((a, [, , c]) => a + c, 0).toFixed(0)} kernels, ${fmt(stepMs - kernelMs)} ms elsewhere):`);
+    console.log(`\nWhere ${what} spends its time (flaxen, under tf.profile: ${fmt(stepMs)} ms/step, ${fmt(kernelMs)} ms in ${kernels.reduce((a, [, , c]) => a + c, 0).toFixed(0)} kernels, ${fmt(stepMs - kernelMs)} ms elsewhere):`);
     console.log(kernels.slice(0, 8).map(([name, ms, c]) => `  ${name.padEnd(14)} ${fmt(ms, 3).padStart(7)} ms  ×${c.toFixed(0)}`).join('\n'));
   }
   console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
