@@ -153,7 +153,8 @@ async function readRaw(cacheDir: string | false | undefined): Promise<Raw> {
   const file = dir === false ? undefined : `${dir}/${CACHE_FILE}`;
   if (file !== undefined) {
     try {
-      const raw = decode(new Uint8Array(await fs.readFile(file)));
+      const buffer = await fs.readFile(file); // a Buffer is a Uint8Array: no copy
+      const raw = decode(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
       if (raw) return raw;
     } catch {
       // no cache yet (or unreadable): build it below
@@ -174,26 +175,16 @@ async function readRaw(cacheDir: string | false | undefined): Promise<Raw> {
   return raw;
 }
 
-// The pixels of every digit as floats, decoded once per process.
-const decoded = new WeakMap<Raw, Float32Array>();
-function pixelsOf(raw: Raw): Float32Array {
-  let pixels = decoded.get(raw);
-  if (!pixels) {
-    const { codes, table } = raw;
-    pixels = new Float32Array(codes.length);
-    for (let i = 0; i < codes.length; i++) pixels[i] = table[codes[i]!]!;
-    decoded.set(raw, pixels);
-  }
-  return pixels;
-}
-
 function select(raw: Raw, indices: Int32Array): Dataset {
-  const pixels = pixelsOf(raw);
+  // Decoded straight into the split's arrays: fresh memory is slow to touch on some machines
+  // (the first write to a page can cost more than the decoding), so nothing else is allocated.
+  const { codes, table } = raw;
   const images = new Float32Array(indices.length * PIXELS);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const src = indices[i]! * PIXELS;
-    images.set(pixels.subarray(src, src + PIXELS), i * PIXELS);
+    const dst = i * PIXELS;
+    for (let p = 0; p < PIXELS; p++) images[dst + p] = table[codes[src + p]!]!;
     labels[i] = raw.labels[indices[i]!]!;
   }
   return Object.freeze({ images, labels, count: indices.length, shape: Object.freeze([28, 28, 1]), numClasses: DIGITS });
