@@ -60,6 +60,24 @@ function withLazyGradients(
 }
 
 /**
+ * The transpose of a matrix, the same numbers as `tf.transpose(x)`. The wasm `Transpose` kernel
+ * writes with a stride of the row count, which thrashes the cache when that count is a multiple
+ * of 256 (a batch of 256, a layer of 1024): [256, 784] takes 0.69 ms, [1024, 1024] 9.5 ms
+ * against 0.6 ms for [1000, 1000]. For those, two transposes with short strides do the same
+ * permutation: rows in blocks of 8, `[r/8, 8, c] → [r/8, c, 8] → [c, r/8, 8]`, measured 3–9×
+ * faster (0.20 ms and 1.0 ms). Other shapes use `tf.transpose` directly.
+ * @internal
+ */
+export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
+  const [rows, cols] = x.shape;
+  if (rows % 256 !== 0) return tf.transpose(x);
+  return tf.tidy(() => {
+    const blocks = tf.transpose(tf.reshape(x, [rows / 8, 8, cols]), [0, 2, 1]);
+    return tf.reshape(tf.transpose(blocks, [1, 0, 2]), [cols, rows]);
+  });
+}
+
+/**
  * `dy · transpose(b)` on the plain kernel. Two exact forms: `dy · bᵀ` (packs `bᵀ`, `[k, m]`, as
  * XNNPACK weights) or `(b · dyᵀ)ᵀ` (packs `dyᵀ`, `[k, n]`, and transposes two small matrices).
  * XNNPACK packs its right operand again for every new tensor, and that costs more than the
@@ -68,8 +86,8 @@ function withLazyGradients(
  * the first wins for dy [1024, 512], b [512, 512].
  */
 function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  if (dy.shape[0] < b.shape[0]) return tf.transpose(tf.matMul(b, tf.transpose(dy))) as tf.Tensor2D;
-  return tf.matMul(dy, tf.transpose(b));
+  if (dy.shape[0] < b.shape[0]) return transpose2d(tf.matMul(b, transpose2d(dy)));
+  return tf.matMul(dy, transpose2d(b));
 }
 
 function check(ok: boolean, what: string): void {
@@ -98,7 +116,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     },
     (dy, [sa, sb]) => [
       () => timesTransposed(dy as tf.Tensor2D, sb as tf.Tensor2D),
-      () => tf.matMul(tf.transpose(sa!) as tf.Tensor2D, dy as tf.Tensor2D),
+      () => tf.matMul(transpose2d(sa as tf.Tensor2D), dy as tf.Tensor2D),
     ],
   ) as tf.Tensor2D;
 }
@@ -129,7 +147,7 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): 
     },
     (dy, [sx, sk]) => [
       () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
-      () => tf.matMul(tf.transpose(sx!) as tf.Tensor2D, dy as tf.Tensor2D),
+      () => tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
       () => tf.sum(dy, 0),
     ],
   ) as tf.Tensor2D;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { dense, matMul } from '../../lib/ops/matmul.js';
+import { dense, matMul, transpose2d } from '../../lib/ops/matmul.js';
 import { normalArray } from '../../lib/random/samplers.js';
 import { assertClose, assertThrows, tensorDelta } from '../setup.js';
 
@@ -137,6 +137,27 @@ test('Dense on a rank-3 input: output and gradients equal the straightforward co
   assertClose(dx.dataSync(), refMatMul(r.dataSync(), refTranspose(kernel.dataSync(), 7, 5), 6, 5, 7), 1e-4, 1e-4, 'dx');
   tf.dispose([x, y, stockY, r, value, grads.kernel, grads.bias, ...stock, dx]);
   fx.tree.dispose(vars);
+});
+
+test('transpose2d is tf.transpose, bit for bit, including the blocked path for 256-multiple row counts', () => {
+  for (const shape of [[5, 3], [256, 7], [512, 24], [1024, 3], [256, 1]] as const) {
+    const x = randn(20, [...shape]);
+    const got = transpose2d(x as tf.Tensor2D);
+    assert.equal(got.shape, [shape[1], shape[0]]);
+    // reference: the index permutation done in JS
+    const xv = x.dataSync();
+    const ref = refTranspose(xv, shape[0], shape[1]);
+    assertClose(got.dataSync(), ref, 0, 0, `transpose ${shape}`);
+    tf.dispose([x, got]);
+  }
+});
+
+test('dense gradients at batch 256 (blocked transposes) equal the stock gradients', () => {
+  const x = randn(21, [256, 40]), w = randn(22, [40, 12]), b = randn(23, [12]), r = randn(24, [256, 12]);
+  const fast = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(r, dense(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D))))([x, w, b]);
+  const stock = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(r, tf.add(tf.matMul(xi, wi), bi))))([x, w, b]);
+  for (let i = 0; i < 3; i++) assertClose(fast[i]!.dataSync(), stock[i]!.dataSync(), 1e-4, 1e-5, `input ${i}`);
+  tf.dispose([x, w, b, r, ...fast, ...stock]);
 });
 
 test('bad shapes raise a FlaxenError naming both shapes', () => {
