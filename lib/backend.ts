@@ -8,6 +8,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import './autodiff/register-gradients.js';
 import { FlaxenError, describeValue } from './core/errors.js';
 
+/** What {@link backendInfo} reports. */
+export interface BackendInfo {
+  /** The current tfjs backend, e.g. `'wasm'`. */
+  readonly name: string;
+  /** True when the wasm backend runs its SIMD build. */
+  readonly simd: boolean;
+}
+
 /** The backends `ready` can set up. */
 export type BackendName = 'wasm' | 'cpu';
 
@@ -55,7 +63,7 @@ export async function ready(backend: BackendName = 'wasm'): Promise<BackendName>
  * fx.backendInfo(); // { name: 'wasm', simd: true }
  * ```
  */
-export function backendInfo(): { name: string; simd: boolean } {
+export function backendInfo(): BackendInfo {
   const name = tf.getBackend();
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   return { name, simd };

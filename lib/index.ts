@@ -13,7 +13,7 @@
  * @module flaxen
  */
 export { ready, backendInfo } from './backend.js';
-export type { BackendName } from './backend.js';
+export type { BackendName, BackendInfo } from './backend.js';
 export {
   FlaxenError,
   ShapeError,
@@ -22,8 +22,9 @@ export {
   MissingRngError,
   ImmutableCollectionError,
 } from './core/errors.js';
+export { CheckpointError, CheckpointMismatchError } from './checkpoint/errors.js';
 export { Module } from './core/module.js';
-export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable } from './core/module.js';
+export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';
 export { Scope } from './core/scope.js';
 export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions, ModuleCall } from './core/scope.js';
 export { ShapeDtype, isAbstract } from './core/shapes.js';

@@ -49,8 +49,16 @@ export interface Description {
   readonly children?: ReadonlyArray<readonly [string, Describable]>;
 }
 
+/** A module as `describe` sees it. */
+export interface DescribableModule {
+  /** @internal */
+  readonly [RUNNABLE]: Runnable;
+  /** The module's one-line header and children, given its variables if known. */
+  summarize(variables?: Variables): Description;
+}
+
 /** Anything `describe` can print: a module or a plain function. */
-export type Describable = { readonly [RUNNABLE]: Runnable; summarize(variables?: Variables): Description } | ((...args: any[]) => any);
+export type Describable = DescribableModule | ((...args: any[]) => any);
 
 /** The definition a layer gives to {@link Module}. */
 export interface ModuleSpec {

@@ -33,32 +33,45 @@ export type Initializer = (key: Key, shape: number[], dtype?: tf.DataType) => tf
 
 /** What `init` records about each variable: enough to draw it later, or to report its shape. */
 export interface VariableRecord {
+  /** The collection, e.g. `params` or `batch_stats`. */
   readonly collection: string;
+  /** The module path as names, e.g. `['layers_0']`. */
   readonly path: string[];
+  /** The initializer that draws the variable. */
   readonly init: Initializer;
+  /** The shape inferred from the inputs. */
   readonly shape: number[];
+  /** The element type. */
   readonly dtype: tf.DataType;
 }
 
 /** The part of a module that a scope runs: its body, type name and optional fixed name. */
 export interface Runnable {
+  /** The type name, e.g. `Dense`. */
   readonly type: string;
+  /** A fixed name inside a parent, if any. */
   readonly name?: string;
   /** True when the body handles abstract values itself (every built-in layer does). */
   readonly abstractSafe: boolean;
+  /** Runs the body in `scope` on `inputs`. */
   run(scope: Scope, inputs: unknown[]): unknown;
 }
 
 /** Options of `scope.call`: an explicit name for the child. */
 export interface CallOptions {
+  /** The child's name inside its parent. */
   readonly name: string;
 }
 
 /** One module run as seen by an observer: where, what type, and the values in and out. */
 export interface ModuleCall {
+  /** The module path, `/`-joined. */
   readonly path: string;
+  /** The module type, e.g. `Dense`. */
   readonly type: string;
+  /** The (abstract) inputs. */
   readonly inputs: readonly unknown[];
+  /** The (abstract) output. */
   readonly output: unknown;
 }
 

@@ -16,6 +16,14 @@ export type FanMode = 'fan_in' | 'fan_out' | 'fan_avg';
 /** The distribution `varianceScaling` draws from. */
 export type Distribution = 'truncated_normal' | 'normal' | 'uniform';
 
+/** The fans of a kernel shape. */
+export interface Fans {
+  /** Inputs feeding each output (times the receptive field). */
+  readonly fanIn: number;
+  /** Outputs fed by each input (times the receptive field). */
+  readonly fanOut: number;
+}
+
 /** The standard deviation of a standard normal truncated to [-2, 2], as in JAX. */
 const TRUNCATED_STD = 0.87962566103423978;
 
@@ -27,7 +35,7 @@ function axisIndex(axis: number, rank: number): number {
  * The fans of a kernel shape as JAX computes them: `in` and `out` axes, the rest is the
  * receptive field (e.g. a conv kernel `[kh, kw, in, out]` has fanIn `kh*kw*in`).
  */
-export function computeFans(shape: readonly number[], inAxis = -2, outAxis = -1): { fanIn: number; fanOut: number } {
+export function computeFans(shape: readonly number[], inAxis = -2, outAxis = -1): Fans {
   if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
   if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
   const i = axisIndex(inAxis, shape.length);

@@ -33,10 +33,24 @@ export interface DenseOptions {
   readonly name?: string;
 }
 
-/** The parameters of a `Dense` layer with a bias. */
-export type DenseParams = { params: { kernel: tf.Tensor; bias: tf.Tensor } };
-/** The parameters of a `Dense` layer without a bias. */
-export type DenseParamsNoBias = { params: { kernel: tf.Tensor } };
+/** The variables of a `Dense` layer with a bias. */
+export interface DenseParams {
+  /** The trainable parameters. */
+  params: {
+    /** `[inFeatures, features]`. */
+    kernel: tf.Tensor;
+    /** `[features]`. */
+    bias: tf.Tensor;
+  };
+}
+/** The variables of a `Dense` layer without a bias. */
+export interface DenseParamsNoBias {
+  /** The trainable parameters. */
+  params: {
+    /** `[inFeatures, features]`. */
+    kernel: tf.Tensor;
+  };
+}
 
 /**
  * A fully connected layer `y = x · kernel + bias` over the last axis of an input of any rank.

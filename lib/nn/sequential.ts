@@ -14,8 +14,10 @@ import { checkOptions } from './util.js';
 /** What `Sequential` accepts as a layer: a module or a plain function of the previous output. */
 export type Layer = Module<any, any, any> | ((x: any) => any);
 
-type ModuleVars<L> = L extends Module<infer V, any, any> ? V : {};
-type CollectionsOf<L extends readonly unknown[]> = { [I in keyof L]: keyof ModuleVars<L[I]> }[number];
+/** The variables type of a layer: a module's `V`, or `{}` for a function layer. */
+export type ModuleVars<L> = L extends Module<infer V, any, any> ? V : {};
+/** The union of the collection names (`'params'`, `'batch_stats'`, …) used by some layer. */
+export type CollectionsOf<L extends readonly unknown[]> = { [I in keyof L]: keyof ModuleVars<L[I]> }[number];
 
 /**
  * The variables of `Sequential(layers)` computed from the layers' types: for each collection,
@@ -28,11 +30,11 @@ export type SequentialVars<L extends readonly unknown[]> = {
 };
 
 /** The output type of the last layer. */
-type LastOutput<L extends readonly unknown[]> = L extends readonly [...unknown[], infer Last]
+export type LastOutput<L extends readonly unknown[]> = L extends readonly [...unknown[], infer Last]
   ? Last extends Module<any, any, infer O> ? O : Last extends (...args: any[]) => infer O ? O : tf.Tensor
   : tf.Tensor;
 /** The input types of the first layer. */
-type FirstInputs<L extends readonly unknown[]> = L extends readonly [infer First, ...unknown[]]
+export type FirstInputs<L extends readonly unknown[]> = L extends readonly [infer First, ...unknown[]]
   ? First extends Module<any, infer I, any> ? I : First extends (...args: infer I) => any ? I : [tf.Tensor]
   : [tf.Tensor];
 

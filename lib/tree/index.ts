@@ -11,10 +11,19 @@ import { FlaxenError, describeValue } from '../core/errors.js';
 /** A nested record whose leaves are `L`. */
 export type Tree<L = tf.Tensor> = L | { readonly [key: string]: Tree<L> };
 
-type Primitive = string | number | boolean | bigint | symbol | null | undefined;
+/** JavaScript primitives: always leaves. */
+export type Primitive = string | number | boolean | bigint | symbol | null | undefined;
 
 /** The values that `map` treats as leaves at the type level. */
-export type TypedLeaf = tf.Tensor | Primitive | readonly unknown[] | { readonly shape: readonly number[]; readonly dtype: string };
+export type TypedLeaf = tf.Tensor | Primitive | readonly unknown[] | ShapeLike;
+
+/** Anything with a shape and a dtype, such as a `ShapeDtype`: a leaf. */
+export interface ShapeLike {
+  /** The dimensions. */
+  readonly shape: readonly number[];
+  /** The element type. */
+  readonly dtype: string;
+}
 
 /** The type of a tree after `map` replaced each leaf by an `R`. */
 export type MapLeaves<T, R> = T extends TypedLeaf ? R : { readonly [K in keyof T]: MapLeaves<T[K], R> };
