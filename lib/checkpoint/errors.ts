@@ -41,6 +41,7 @@ export class CheckpointError extends FlaxenError {
  * ```
  */
 export interface CheckpointProblem {
+  /** What differs: `missing`, `unexpected`, `shape` or `dtype` (see above). */
   readonly kind: 'missing' | 'unexpected' | 'shape' | 'dtype';
   /** The `/`-joined path of the entry (relative to the prefix, if one was given). */
   readonly path: string;

@@ -74,6 +74,7 @@ export interface TensorInfo {
   readonly dtype: string;
   /** The tfjs dtype it is loaded as. */
   readonly loadedDtype: 'float32' | 'int32' | 'bool';
+  /** The tensor's shape. */
   readonly shape: readonly number[];
   /** Bytes in the file. */
   readonly byteLength: number;
@@ -88,6 +89,7 @@ export interface TensorInfo {
  * ```
  */
 export interface CheckpointInfo {
+  /** The user strings of the header's `__metadata__` (empty if it has none). */
   readonly metadata: Metadata;
   /** The tensors in path order. */
   readonly tensors: readonly TensorInfo[];

@@ -24,7 +24,9 @@ export interface VariableSummary {
   readonly collection: string;
   /** The name inside its module, e.g. `kernel`. */
   readonly name: string;
+  /** The variable's shape. */
   readonly shape: readonly number[];
+  /** The tfjs dtype, e.g. `float32`. */
   readonly dtype: string;
   /** Number of scalars. */
   readonly count: number;
@@ -67,8 +69,11 @@ export interface SummaryRow {
  * ```
  */
 export interface CollectionTotal {
+  /** The collection, e.g. `params` or `batch_stats`. */
   readonly collection: string;
+  /** Number of scalars in the collection. */
   readonly count: number;
+  /** Bytes the collection takes once initialized. */
   readonly bytes: number;
 }
 
@@ -89,7 +94,12 @@ export interface ModelSummary {
   /** Totals per collection (`params` first). */
   readonly collections: readonly CollectionTotal[];
   /** All collections together. */
-  readonly total: { readonly count: number; readonly bytes: number };
+  readonly total: {
+    /** Number of scalars. */
+    readonly count: number;
+    /** Bytes once initialized. */
+    readonly bytes: number;
+  };
 }
 
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8 };

@@ -212,11 +212,36 @@ export type SelfAttentionInputs = [tf.Tensor] | [tf.Tensor, tf.Tensor | undefine
  * ```
  */
 export type AttentionParams = {
+  /** The trainable parameters: four projections. */
   params: {
-    query: { kernel: tf.Tensor; bias: tf.Tensor };
-    key: { kernel: tf.Tensor; bias: tf.Tensor };
-    value: { kernel: tf.Tensor; bias: tf.Tensor };
-    out: { kernel: tf.Tensor; bias: tf.Tensor };
+    /** Query projection. */
+    query: {
+      /** `[inFeatures, numHeads, headDim]`. */
+      kernel: tf.Tensor;
+      /** `[numHeads, headDim]` (absent when `useBias` is false). */
+      bias: tf.Tensor;
+    };
+    /** Key projection. */
+    key: {
+      /** `[kvFeatures, numHeads, headDim]`. */
+      kernel: tf.Tensor;
+      /** `[numHeads, headDim]` (absent when `useBias` is false). */
+      bias: tf.Tensor;
+    };
+    /** Value projection. */
+    value: {
+      /** `[kvFeatures, numHeads, headDim]`. */
+      kernel: tf.Tensor;
+      /** `[numHeads, headDim]` (absent when `useBias` is false). */
+      bias: tf.Tensor;
+    };
+    /** Output projection, merging the heads. */
+    out: {
+      /** `[numHeads, headDim, outFeatures]`. */
+      kernel: tf.Tensor;
+      /** `[outFeatures]` (absent when `useBias` is false). */
+      bias: tf.Tensor;
+    };
   };
 };
 

@@ -54,7 +54,15 @@ export interface ConvOptions {
  * const vars: fx.nn.ConvParams = fx.nn.Conv(8, [3, 3]).init(fx.random.key(0), [1, 5, 5, 2]);
  * ```
  */
-export type ConvParams = { params: { kernel: tf.Tensor; bias: tf.Tensor } };
+export type ConvParams = {
+  /** The trainable parameters. */
+  params: {
+    /** `[...kernelSize, inChannels / featureGroupCount, features]` (`ConvTranspose`: `[...kernelSize, inChannels, features]`, or `[..., features, inChannels]` with `transposeKernel`). */
+    kernel: tf.Tensor;
+    /** `[features]` (absent when `useBias` is false). */
+    bias: tf.Tensor;
+  };
+};
 
 function checkKernelSize(kernelSize: unknown, layer: string): number[] {
   const dims = typeof kernelSize === 'number' ? [kernelSize] : kernelSize;

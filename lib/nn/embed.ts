@@ -35,7 +35,13 @@ export interface EmbedOptions {
  * const vars: fx.nn.EmbedParams = fx.nn.Embed(10, 4).init(fx.random.key(0), [1, 3]);
  * ```
  */
-export type EmbedParams = { params: { embedding: tf.Tensor } };
+export type EmbedParams = {
+  /** The trainable parameters. */
+  params: {
+    /** The table `[numEmbeddings, features]`: row `i` is the vector of id `i`. */
+    embedding: tf.Tensor;
+  };
+};
 
 /**
  * An `Embed` module, which also offers {@link EmbedModule.attend | attend}: the same table used

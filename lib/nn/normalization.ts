@@ -85,7 +85,22 @@ export interface BatchNormOptions {
  * vars.batch_stats.var; // ones [4]
  * ```
  */
-export type BatchNormVars = { params: { scale: tf.Tensor; bias: tf.Tensor }; batch_stats: { mean: tf.Tensor; var: tf.Tensor } };
+export type BatchNormVars = {
+  /** The trainable parameters. */
+  params: {
+    /** Multiplies the normalized input; the size of the feature axes, initialized to ones (absent when `useScale` is false). */
+    scale: tf.Tensor;
+    /** Added after scaling; the size of the feature axes, initialized to zeros (absent when `useBias` is false). */
+    bias: tf.Tensor;
+  };
+  /** The running statistics, updated in training when `mutable: ['batch_stats']` is given. */
+  batch_stats: {
+    /** Running average of the batch mean; initialized to zeros. */
+    mean: tf.Tensor;
+    /** Running average of the (biased) batch variance; initialized to ones. */
+    var: tf.Tensor;
+  };
+};
 
 /**
  * Batch normalization, as Flax's `nn.BatchNorm`. Parameters `scale` (ones) and `bias` (zeros),
@@ -202,7 +217,15 @@ function normOptions(opts: NormOptions, layer: string, extra: readonly string[] 
  * const vars: fx.nn.NormParams = fx.nn.LayerNorm().init(fx.random.key(0), [2, 4]);
  * ```
  */
-export type NormParams = { params: { scale: tf.Tensor; bias: tf.Tensor } };
+export type NormParams = {
+  /** The trainable parameters. */
+  params: {
+    /** `[features]`, multiplies the normalized input; initialized to ones (absent when `useScale` is false). */
+    scale: tf.Tensor;
+    /** `[features]`, added after scaling; initialized to zeros (absent when `useBias` is false). */
+    bias: tf.Tensor;
+  };
+};
 
 /**
  * Layer normalization over the last axis, as Flax's `nn.LayerNorm`:
@@ -243,7 +266,13 @@ export function LayerNorm(opts: NormOptions = {}): Module<NormParams> {
  * const vars = norm.init(fx.random.key(0), [2, 64]);   // { params: { scale: [64] } }
  * ```
  */
-export function RMSNorm(opts: Omit<NormOptions, 'useBias' | 'biasInit'> = {}): Module<{ params: { scale: tf.Tensor } }> {
+export function RMSNorm(opts: Omit<NormOptions, 'useBias' | 'biasInit'> = {}): Module<{
+  /** The trainable parameters. */
+  params: {
+    /** `[features]`, multiplies the normalized input; initialized to ones (absent when `useScale` is false). */
+    scale: tf.Tensor;
+  };
+}> {
   const o = normOptions(opts, 'RMSNorm');
   return new Module({
     type: 'RMSNorm',
