@@ -3,7 +3,7 @@
  * (8,000 training / 2,000 test digits), with `fx.train.TrainState`, `fx.train.trainStep`
  * and Adam with a cosine learning-rate decay, and prints a progress bar per epoch and the test accuracy.
  *
- *     npm run build && node dist/examples/mnist-mlp.js --epochs 10 --batch-size 64 --seed 0 --lr 1e-3
+ *     npm run build && node dist/examples/mnist-mlp.js --epochs 10 --batch-size 64 --seed 0 --lr 2e-3
  *
  * The same flags give the same loss curve bit for bit: every random number comes from the seed.
  * `trainMnist` (the loop) is shared with `mnist-cnn.ts`; `trainMlp` is what `npm start` runs.
@@ -124,7 +124,7 @@ export const mlp: ModelSpec = {
   name: 'MLP 784-512-512-10',
   model: fx.nn.Sequential([fx.nn.Dense(512), fx.nn.relu, fx.nn.Dense(512), fx.nn.relu, fx.nn.Dense(10)]),
   inputShape: [784],
-  defaults: { epochs: 10, batchSize: 64, seed: 0, lr: 1e-3 },
+  defaults: { epochs: 10, batchSize: 64, seed: 0, lr: 2e-3 },
 };
 
 /**
@@ -166,7 +166,7 @@ function fail(message: string, usage: string): never {
   process.exit(2);
 }
 
-const USAGE = `usage: node dist/examples/mnist-mlp.js [--epochs 10] [--batch-size 64] [--seed 0] [--lr 0.001] [--train-size 8000] [--test-size 2000]`;
+const USAGE = `usage: node dist/examples/mnist-mlp.js [--epochs 10] [--batch-size 64] [--seed 0] [--lr 0.002] [--train-size 8000] [--test-size 2000]`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const opts = parseFlags(process.argv.slice(2), USAGE);
