@@ -33,6 +33,8 @@ export interface TrainOptions {
   readonly log?: boolean | ((line: string) => void);
   /** Force the interactive progress bar on or off (default: on when stdout is a terminal). */
   readonly interactive?: boolean;
+  /** The tfjs backend (default `'wasm'`). */
+  readonly backend?: 'wasm' | 'cpu';
 }
 
 /** What a run reports. */
@@ -78,7 +80,7 @@ export async function trainMnist(spec: ModelSpec, opts: TrainOptions = {}): Prom
   const print = opts.log === false ? () => {} : typeof opts.log === 'function' ? opts.log : (line: string) => process.stdout.write(line + '\n');
   const stream = opts.log === false ? { write: () => true } : typeof opts.log === 'function' ? { write: (s: string) => print(s.replace(/\n$/, '')) } : process.stdout;
 
-  await fx.ready();
+  await fx.ready(opts.backend ?? 'wasm');
   const { train, test } = await fx.data.mnist.load({ trainSize: opts.trainSize ?? 8000, testSize: opts.testSize ?? 2000 });
   const [initKey, shuffleKey] = fx.random.split(fx.random.key(seed));
   const variables = spec.model.init(initKey!, [1, ...spec.inputShape]);

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
-import { MapLeaves, flatten, isNode, unflatten } from '../tree/index.js';
+import { MapLeaves, flatten, isNode, map } from '../tree/index.js';
 
 /** The gradients of a parameter tree: the same structure, a tensor at every leaf. */
 export type Grads<P> = MapLeaves<P, tf.Tensor>;
@@ -141,7 +141,9 @@ function run(
   });
   const aux = hasAux ? mapTensors(auxKept, (t) => alias(t)) : undefined;
   for (const t of keptTensors) t.dispose();
-  const gradTree = isNode(params) ? unflatten(entries.map(([path], i) => [path, grads[i]!] as const)) : grads[0];
+  // tree.map keeps the structure exactly (empty subtrees included) and freezes it.
+  const byPath = new Map(entries.map(([path], i) => [path, grads[i]!] as const));
+  const gradTree = isNode(params) ? map(params, (_leaf: unknown, path: string) => byPath.get(path)!) : grads[0];
   return { value: result.value, aux, grads: gradTree };
 }
 

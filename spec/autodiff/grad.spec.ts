@@ -126,6 +126,15 @@ test('aux may return an input or a parameter; the caller gets its own handle', (
   tf.dispose([value, grads, w]);
 });
 
+test('the gradient tree keeps the exact structure, empty subtrees included', () => {
+  const params = { a: { b: tf.tensor([1, 2]) }, empty: {}, c: tf.scalar(3) };
+  const g = fx.grad((p: typeof params) => tf.add(tf.sum(p.a.b), p.c))(params);
+  assert.equal(Object.keys(g).sort(), ['a', 'c', 'empty']);
+  assert.equal(g.empty, {});
+  assertClose(values(g.a.b), [1, 1]);
+  tf.dispose([g, params]);
+});
+
 test('a single tensor as params gives a single tensor gradient', () => {
   const x = tf.tensor([1, 2, 3]);
   const g = fx.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(x);

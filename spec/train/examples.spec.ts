@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { trainMlp } from '../../examples/mnist-mlp.js';
 import { trainCnn } from '../../examples/mnist-cnn.js';
 import { ProgressBar } from '../../examples/progress.js';
-import '../setup.js';
+import { backend } from '../setup.js';
 
-const tiny = { epochs: 2, batchSize: 32, trainSize: 128, testSize: 64, log: false } as const;
+const tiny = { epochs: 2, batchSize: 32, trainSize: 128, testSize: 64, log: false, backend } as const;
 
 test('two MLP runs with the same seed give the same loss curve bit for bit; another seed differs', async () => {
   const before = tf.memory().numTensors;
@@ -23,7 +23,7 @@ test('two MLP runs with the same seed give the same loss curve bit for bit; anot
 });
 
 test('two CNN runs with the same seed agree bit for bit', async () => {
-  const opts = { epochs: 1, batchSize: 16, trainSize: 48, testSize: 16, log: false, seed: 3 } as const;
+  const opts = { epochs: 1, batchSize: 16, trainSize: 48, testSize: 16, log: false, seed: 3, backend } as const;
   const a = await trainCnn(opts);
   const b = await trainCnn(opts);
   assert.is(a.losses.length, 3);
