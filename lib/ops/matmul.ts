@@ -13,51 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
-
-/** The gradient thunks of one op, by input index; tfjs calls only those of inputs on the path. */
-type GradientThunks = Record<string, () => tf.Tensor>;
-
-/** The part of tfjs-core's engine this module uses (present in tfjs-core 4.x). @internal */
-interface EngineWithKernelFunc {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => GradientThunks;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor;
-}
-
-/**
- * Runs `forward` as one node of tfjs's gradient tape, with one lazy gradient thunk per input:
- * tfjs's backpropagation calls only the thunks of the inputs that lead to the differentiated
- * variables, so an unneeded gradient (e.g. of the data) is never computed. Uses the engine's
- * `runKernelFunc` (the function behind `tf.customGrad`); if a future tfjs lacks it, falls back
- * to `tf.customGrad`, which computes every gradient.
- */
-function withLazyGradients(
-  inputs: tf.Tensor[],
-  forward: (save: (tensors: tf.Tensor[]) => void) => tf.Tensor,
-  gradients: (dy: tf.Tensor, saved: tf.Tensor[]) => Array<() => tf.Tensor>,
-): tf.Tensor {
-  const engine = tf.engine() as unknown as Partial<EngineWithKernelFunc>;
-  if (typeof engine.runKernelFunc === 'function') {
-    const inputMap: Record<string, tf.Tensor> = {};
-    inputs.forEach((t, i) => (inputMap[i] = t));
-    return engine.runKernelFunc.call(engine, {
-      forwardFunc: (_backend, save) => forward(save),
-      backwardsFunc: (dy, saved) => {
-        const thunks: GradientThunks = {};
-        gradients(dy, saved).forEach((thunk, i) => (thunks[i] = thunk));
-        return thunks;
-      },
-      inputs: inputMap,
-    });
-  }
-  const custom = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    return { value: forward(save), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => gradients(dy, saved).map((thunk) => thunk()) };
-  });
-  return custom(...inputs);
-}
+import { withLazyGradients } from './lazy-grad.js';
 
 /**
  * The transpose of a matrix, the same numbers as `tf.transpose(x)`. The wasm `Transpose` kernel
