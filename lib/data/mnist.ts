@@ -68,7 +68,7 @@ async function locatePackage(): Promise<string> {
   try {
     ({ createRequire } = await import('node:module'));
   } catch {
-    throw new FlaxenError('', 'fx.data.mnist.load runs in Node.js only (it reads the mnist package from disk)');
+    throw new FlaxenError('', NODE_ONLY);
   }
   try {
     const require = createRequire(import.meta.url);
@@ -146,8 +146,17 @@ function decode(bytes: Uint8Array): Raw | undefined {
   return { labels, codes: bytes.subarray(HEADER + 1024 + count), table };
 }
 
+const NODE_ONLY = 'fx.data.mnist.load runs in Node.js only (it reads the mnist package from disk); in a browser, fetch the digits yourself and build a Dataset';
+
 async function readRaw(cacheDir: string | false | undefined): Promise<Raw> {
-  const fs: Fs = await import('node:fs/promises');
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (!isNode) throw new FlaxenError('', NODE_ONLY);
+  let fs: Fs;
+  try {
+    fs = await import('node:fs/promises');
+  } catch {
+    throw new FlaxenError('', NODE_ONLY);
+  }
   const packageDir = cacheDir === undefined ? await locatePackage() : undefined;
   const dir = cacheDir === undefined ? `${packageDir!}../.cache/flaxen` : cacheDir;
   const file = dir === false ? undefined : `${dir}/${CACHE_FILE}`;
