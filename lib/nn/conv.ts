@@ -145,9 +145,8 @@ function runConv(
       kernelDilation: to2d(core.kernelDilation, 1),
       groups: core.groups,
     };
-    let y: tf.Tensor = convGeneral(x4, k4, geometry);
-    if (bias) y = tf.add(y, bias);
-    return tf.reshape(y, outShape);
+    // The bias is fused into the convolution op (one kernel, and a cheap lazy gradient).
+    return tf.reshape(convGeneral(x4, k4, geometry, bias as tf.Tensor1D | undefined), outShape);
   });
 }
 

@@ -83,6 +83,12 @@ for (const c of cases) {
     assert.equal(y.shape, ref.ys);
     assertClose(y.dataSync(), ref.y, 1e-5, 1e-4, c.name);
     y.dispose();
+    // The same with a bias (fused into the convolution, or added after a depthwise one).
+    const b = numbers(9, c.ws[3]);
+    const yb = tf.tidy(() => convGeneral(tf.tensor4d(Float32Array.from(x), c.xs), tf.tensor4d(Float32Array.from(w), c.ws), c.g, tf.tensor1d(Float32Array.from(b))));
+    const refB = ref.y.map((v, i) => v + b[i % c.ws[3]]!);
+    assertClose(yb.dataSync(), refB, 1e-5, 1e-4, `${c.name} with bias`);
+    yb.dispose();
   });
 
   test(`convGeneral gradients match finite differences of the reference: ${c.name}`, () => {
@@ -90,14 +96,15 @@ for (const c of cases) {
     const w = numbers(4, size(c.ws));
     const { ys } = refConv(x, c.xs, w, c.ws, c.g);
     const r = numbers(5, size(ys));
-    const loss = (xv: Float64Array, wv: Float64Array) => {
+    const b = numbers(8, c.ws[3]);
+    const loss = (xv: Float64Array, wv: Float64Array, bv: Float64Array) => {
       const { y } = refConv(xv, c.xs, wv, c.ws, c.g);
       let s = 0;
-      for (let i = 0; i < y.length; i++) s += y[i]! * r[i]!;
+      for (let i = 0; i < y.length; i++) s += (y[i]! + bv[i % bv.length]!) * r[i]!;
       return s;
     };
-    const fd = (which: 'x' | 'w'): Float64Array => {
-      const base = which === 'x' ? x : w;
+    const fd = (which: 'x' | 'w' | 'b'): Float64Array => {
+      const base = which === 'x' ? x : which === 'w' ? w : b;
       const out = new Float64Array(base.length);
       const eps = 1e-3;
       for (let i = 0; i < base.length; i++) {
@@ -105,24 +112,61 @@ for (const c of cases) {
         const minus = Float64Array.from(base);
         plus[i]! += eps;
         minus[i]! -= eps;
-        out[i] = which === 'x' ? (loss(plus, w) - loss(minus, w)) / (2 * eps) : (loss(x, plus) - loss(x, minus)) / (2 * eps);
+        const at = (v: Float64Array) => loss(which === 'x' ? v : x, which === 'w' ? v : w, which === 'b' ? v : b);
+        out[i] = (at(plus) - at(minus)) / (2 * eps);
       }
       return out;
     };
     const before = tf.memory().numTensors;
-    const [dx, dw] = tf.tidy(() => {
+    const [dx, dw, db] = tf.tidy(() => {
       const rt = tf.tensor4d(Float32Array.from(r), ys);
-      return tf.grads((xt: tf.Tensor, wt: tf.Tensor) => tf.sum(tf.mul(convGeneral(xt as tf.Tensor4D, wt as tf.Tensor4D, c.g), rt)))([
+      return tf.grads((xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => tf.sum(tf.mul(convGeneral(xt as tf.Tensor4D, wt as tf.Tensor4D, c.g, bt as tf.Tensor1D), rt)))([
         tf.tensor4d(Float32Array.from(x), c.xs),
         tf.tensor4d(Float32Array.from(w), c.ws),
+        tf.tensor1d(Float32Array.from(b)),
       ]);
     });
     assert.equal(dx!.shape, c.xs);
     assert.equal(dw!.shape, c.ws);
+    assert.equal(db!.shape, [c.ws[3]]);
     assertClose(dx!.dataSync(), fd('x'), 1e-4, 1e-3, `${c.name} dx`);
     assertClose(dw!.dataSync(), fd('w'), 1e-4, 1e-3, `${c.name} dw`);
-    tf.dispose([dx!, dw!]);
+    assertClose(db!.dataSync(), fd('b'), 1e-4, 1e-3, `${c.name} dbias`);
+    tf.dispose([dx!, dw!, db!]);
     assert.is(tf.memory().numTensors, before, 'no tensor left behind');
+  });
+}
+
+/** The convolution kernels (plain, fused, depthwise) that run while `f` runs, by name. */
+async function convKernelsRun(f: () => tf.Tensor[]): Promise<string[]> {
+  const info = await tf.profile(() => {
+    tf.dispose(f());
+    return tf.scalar(0);
+  });
+  return info.kernels.map((k) => k.name).filter((name) => /Conv2D|DepthwiseConv2d/.test(name));
+}
+
+for (const c of [cases[1]!, cases[7]!]) {
+  test(`gradient of an unneeded input not computed: only the kernel gradient runs when x is data: ${c.name}`, async () => {
+    const x = tf.tensor4d(Float32Array.from(numbers(10, size(c.xs))), c.xs);
+    const w = tf.tensor4d(Float32Array.from(numbers(11, size(c.ws))), c.ws);
+    const b = tf.tensor1d(Float32Array.from(numbers(12, c.ws[3])));
+    const conv = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => tf.sum(tf.square(convGeneral(xt as tf.Tensor4D, wt as tf.Tensor4D, c.g, bt as tf.Tensor1D)));
+    const forward = await convKernelsRun(() => [conv(x, w, b)]);
+    const all = await convKernelsRun(() => tf.grads(conv)([x, w, b]));
+    const kernelOnly = await convKernelsRun(() => tf.grads((wt: tf.Tensor) => conv(x, wt, b))([w]));
+    const biasOnly = await convKernelsRun(() => tf.grads((bt: tf.Tensor) => conv(x, w, bt))([b]));
+    const inputOnly = await convKernelsRun(() => tf.grads((xt: tf.Tensor) => conv(xt, w, b))([x]));
+    assert.is(forward.length, 1, `one convolution forward: ${forward}`);
+    assert.is(all.length, 3, `forward, input gradient, kernel gradient: ${all}`);
+    assert.is(kernelOnly.length, 2, `forward and kernel gradient only: ${kernelOnly}`);
+    assert.is(inputOnly.length, 2, `forward and input gradient only: ${inputOnly}`);
+    assert.is(biasOnly.length, 1, `the bias gradient needs no convolution: ${biasOnly}`);
+    // ... and the gradients computed alone are those computed together.
+    const [dxAll, dwAll] = tf.grads(conv)([x, w, b]);
+    const [dwAlone] = tf.grads((wt: tf.Tensor) => conv(x, wt, b))([w]);
+    assertClose(dwAlone!.dataSync(), dwAll!.dataSync(), 0, 0, 'dw alone');
+    tf.dispose([x, w, b, dxAll!, dwAll!, dwAlone!]);
   });
 }
 
