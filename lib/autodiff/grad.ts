@@ -129,9 +129,18 @@ function run(
     }
     throw error;
   }
+  const handedOut = new Set<tf.Tensor>(xs);
+  // The value and each gradient must be tensors of their own: never a parameter, never shared.
+  const own = (t: tf.Tensor): tf.Tensor => {
+    const out = handedOut.has(t) ? alias(t) : t;
+    handedOut.add(out);
+    return out;
+  };
+  const value = own(result.value);
   const grads = result.grads.map((g, i) => {
     const x = xs[i]!;
     if (g == null) return tf.zerosLike(x); // a parameter the loss does not use
+    g = own(g);
     if (g.dtype !== x.dtype) {
       const cast = tf.cast(g, x.dtype);
       g.dispose();
@@ -144,7 +153,7 @@ function run(
   // tree.map keeps the structure exactly (empty subtrees included) and freezes it.
   const byPath = new Map(entries.map(([path], i) => [path, grads[i]!] as const));
   const gradTree = isNode(params) ? map(params, (_leaf: unknown, path: string) => byPath.get(path)!) : grads[0];
-  return { value: result.value, aux, grads: gradTree };
+  return { value, aux, grads: gradTree };
 }
 
 // Maps the tensors of an aux value (a tensor, a tree, or an array of those); other leaves pass through.

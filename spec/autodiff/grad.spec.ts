@@ -135,6 +135,21 @@ test('the gradient tree keeps the exact structure, empty subtrees included', () 
   tf.dispose([g, params]);
 });
 
+test('a loss that returns a parameter itself still hands back a tensor of its own', () => {
+  const p = { s: tf.scalar(2), t: tf.scalar(3) };
+  const [value, grads] = fx.valueAndGrad((q: typeof p) => q.s)(p);
+  assert.is.not(value, p.s);
+  value.dispose();
+  assert.not.ok(p.s.isDisposed);
+  assertClose(values(grads.s), [1]);
+  assertClose(values(grads.t), [0]);
+  const g = fx.grad((q: typeof p) => tf.add(q.s, q.t))(p);
+  assert.is.not(g.s, g.t);
+  g.s.dispose();
+  assertClose(values(g.t), [1]);
+  tf.dispose([g, p]);
+});
+
 test('a single tensor as params gives a single tensor gradient', () => {
   const x = tf.tensor([1, 2, 3]);
   const g = fx.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(x);
