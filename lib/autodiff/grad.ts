@@ -12,7 +12,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
 import { MapLeaves, flatten, isNode, map } from '../tree/index.js';
 
-/** The gradients of a parameter tree: the same structure, a tensor at every leaf. */
+/**
+ * The gradients of a parameter tree: the same structure, a tensor at every leaf.
+ *
+ * @example
+ * ```ts
+ * const params = { w: tf.ones([2]) };
+ * const g: fx.Grads<typeof params> = fx.grad((p: typeof params) => tf.sum(p.w))(params);
+ * ```
+ */
 export type Grads<P> = MapLeaves<P, tf.Tensor>;
 
 /**
@@ -31,9 +39,26 @@ export interface GradOptions {
   readonly hasAux?: boolean;
 }
 
-/** A loss function: a scalar tensor from the parameters and any further arguments. */
+/**
+ * A loss function: a scalar tensor from the parameters and any further arguments.
+ *
+ * @example
+ * ```ts
+ * const loss: fx.LossFn<{ w: tf.Tensor }, [tf.Tensor]> = (p, x) => tf.sum(tf.mul(p.w, x));
+ * ```
+ */
 export type LossFn<P, A extends unknown[]> = (params: P, ...args: A) => tf.Tensor;
-/** A loss function with auxiliary outputs: `[scalar, aux]`. */
+/**
+ * A loss function with auxiliary outputs: `[scalar, aux]`.
+ *
+ * @example
+ * ```ts
+ * const loss: fx.LossFnWithAux<{ w: tf.Tensor }, [tf.Tensor], { y: tf.Tensor }> = (p, x) => {
+ *   const y = tf.mul(p.w, x);
+ *   return [tf.sum(y), { y }];
+ * };
+ * ```
+ */
 export type LossFnWithAux<P, A extends unknown[], Aux> = (params: P, ...args: A) => readonly [tf.Tensor, Aux];
 
 interface Tape {

@@ -38,6 +38,14 @@ export interface Dataset {
 /**
  * One batch: `images` of shape `[size, ...exampleShape]` (float32) and `labels` `[size]`
  * (int32). The caller owns both tensors and disposes them.
+ *
+ * @example
+ * ```ts
+ * for (const batch of fx.data.batches(train, 64)) {
+ *   const { images, labels, size }: fx.data.Batch = batch;
+ *   tf.dispose([images, labels]);
+ * }
+ * ```
  */
 export interface Batch {
   /** `[size, ...shape]`, float32. */

@@ -17,7 +17,14 @@ import type { Dataset } from './dataset.js';
 /** Pixels per digit (28 × 28). */
 const PIXELS = 784;
 const DIGITS = 10;
-/** The number of digits the package ships. */
+/**
+ * The number of digits the package ships (train + test may use at most this many).
+ *
+ * @example
+ * ```ts
+ * await fx.data.mnist.load({ trainSize: fx.data.mnist.TOTAL - 1000, testSize: 1000 });
+ * ```
+ */
 export const TOTAL = 10_000;
 const MAGIC = 'FXMNIST1';
 const HEADER = 16; // magic (8) + count (4) + pixels per example (4)
@@ -50,7 +57,14 @@ export interface LoadOptions {
   readonly cacheDir?: string | false;
 }
 
-/** The two splits {@link load} returns. */
+/**
+ * The two splits {@link load} returns.
+ *
+ * @example
+ * ```ts
+ * const { train, test }: fx.data.mnist.MnistSplits = await fx.data.mnist.load();
+ * ```
+ */
 export interface MnistSplits {
   /** The training digits. */
   readonly train: Dataset;

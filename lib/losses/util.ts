@@ -8,7 +8,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
 
-/** @internal Labels given as a tensor or as JS numbers (a typed array or an array). */
+/**
+ * Integer class labels given as a tensor or as JS numbers (a typed array or an array).
+ *
+ * @example
+ * ```ts
+ * const labels: fx.losses.LabelsLike = Int32Array.from([3, 1, 4]);
+ * ```
+ */
 export type LabelsLike = tf.Tensor | Int32Array | Uint8Array | readonly number[];
 
 /** @internal Throws unless `x` is a live float32 tensor of rank at least `minRank`. */

@@ -9,6 +9,6 @@
  * @module
  */
 export { TrainState } from './train-state.js';
-export type { ApplyFn, TrainStateConfig } from './train-state.js';
+export type { ApplyFn, Appliable, TrainStateConfig } from './train-state.js';
 export { trainStep } from './train-step.js';
 export type { StepLossFn, StepLossFnWithAux, StepResult } from './train-step.js';

@@ -20,8 +20,29 @@ import { freeze, isNode, leaves } from '../tree/index.js';
 import { applyUpdates } from '../optim/apply-updates.js';
 import type { GradientTransformation, OptState } from '../optim/base.js';
 
-/** How a train state runs the model: `apply(variables, ...inputs, opts?)`, e.g. a module's `apply`. */
+/**
+ * How a train state runs the model: `apply(variables, ...inputs, opts?)`, e.g. a module's `apply`.
+ *
+ * @example
+ * ```ts
+ * const net = fx.nn.Dense(10);
+ * const apply: fx.train.ApplyFn = (variables, x) => net.apply(variables, x);
+ * ```
+ */
 export type ApplyFn = (variables: any, ...args: any[]) => any;
+
+/**
+ * Anything with an `apply(variables, ...inputs)` method, such as a module.
+ *
+ * @example
+ * ```ts
+ * const model: fx.train.Appliable = fx.nn.Dense(10);
+ * ```
+ */
+export interface Appliable {
+  /** Runs the model on `variables` and the inputs. */
+  apply: ApplyFn;
+}
 
 /**
  * What {@link TrainState.create} takes.
@@ -34,7 +55,7 @@ export type ApplyFn = (variables: any, ...args: any[]) => any;
  */
 export interface TrainStateConfig<P, S extends OptState = OptState> {
   /** The model: a module (its `apply` is used) or an apply function `(variables, ...inputs) => output`. */
-  readonly apply: ApplyFn | { apply: ApplyFn };
+  readonly apply: ApplyFn | Appliable;
   /** The parameters (usually `variables.params`); the state takes ownership of them. */
   readonly params: P;
   /** The optimizer, e.g. `fx.optim.adam(1e-3)`. */

@@ -12,14 +12,35 @@ import { TrainState } from './train-state.js';
 /**
  * The loss `trainStep` differentiates: `(params, batch, state) => scalar`; `state` is the
  * current state (for `state.apply` and `state.step`, e.g. to fold the step into a dropout key).
+ *
+ * @example
+ * ```ts
+ * const lossFn: fx.train.StepLossFn<any, fx.data.Batch> = (params, batch, state) =>
+ *   tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(state.apply({ params }, batch.images), batch.labels));
+ * ```
  */
 export type StepLossFn<P, B> = (params: P, batch: B, state: TrainState<P, any>) => tf.Tensor;
-/** A loss with auxiliary outputs: `(params, batch, state) => [scalar, aux]`. */
+/**
+ * A loss with auxiliary outputs: `(params, batch, state) => [scalar, aux]`.
+ *
+ * @example
+ * ```ts
+ * const lossFn: fx.train.StepLossFnWithAux<any, fx.data.Batch, { logits: tf.Tensor }> = (params, batch, state) => {
+ *   const logits = state.apply({ params }, batch.images);
+ *   return [tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, batch.labels)), { logits }];
+ * };
+ * ```
+ */
 export type StepLossFnWithAux<P, B, Aux> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Aux];
 
 /**
  * What {@link trainStep} returns: the next state and the loss as a JS number (and `aux` with
  * `hasAux`, whose tensors the caller owns).
+ *
+ * @example
+ * ```ts
+ * const { state: next, loss }: fx.train.StepResult<any, any> = fx.train.trainStep(state, lossFn, batch);
+ * ```
  */
 export interface StepResult<P, S extends OptState, Aux = undefined> {
   /** The next state (the previous one is spent). */
