@@ -156,6 +156,35 @@ test('trainStep with hasAux hands back aux tensors owned by the caller', () => {
   tf.dispose([x, y]);
 });
 
+test('batch statistics ride along as aux: the documented BatchNorm loop trains and does not grow', () => {
+  const { x, y } = linearProblem();
+  const net = fx.nn.Sequential([fx.nn.Dense(8), fx.nn.BatchNorm(), fx.nn.relu, fx.nn.Dense(1)]);
+  const variables = net.init(fx.random.key(0), [1, 2]);
+  let batchStats = variables.batch_stats;
+  let state = TrainState.create({ apply: net, params: variables.params, tx: fx.optim.adam(1e-2) });
+  const lossFn = (params: typeof state.params, batch: { x: tf.Tensor; y: tf.Tensor }, s: typeof state) => {
+    const [pred, updated] = s.apply({ params, batch_stats: batchStats }, batch.x, { train: true, mutable: ['batch_stats'] });
+    return [tf.mean(fx.losses.l2Loss(pred, batch.y)), updated.batch_stats] as const;
+  };
+  const losses: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    const result = fx.train.trainStep(state, lossFn, { x, y }, { hasAux: true });
+    fx.tree.dispose(batchStats);
+    batchStats = result.aux;
+    state = result.state;
+    losses.push(result.loss);
+    counts.push(tf.memory().numTensors);
+  }
+  assert.ok(counts.slice(10).every((c) => c === counts[10]), 'no growth');
+  assert.ok(losses[149]! < losses[0]! / 10, `loss ${losses[0]} -> ${losses[149]}`);
+  // The running mean moved away from its initial zeros.
+  assert.ok(values((batchStats as any).layers_1.mean).some((v) => Math.abs(v) > 1e-3));
+  state.dispose();
+  fx.tree.dispose(batchStats);
+  tf.dispose([x, y]);
+});
+
 test('bad arguments and spent states are FlaxenErrors; a failing loss leaves the state usable', () => {
   const net = fx.nn.Dense(1);
   const params = net.init(fx.random.key(0), [1, 2]).params;
