@@ -49,21 +49,50 @@ export interface AvgPoolOptions extends PoolOptions {
 
 type PoolKind = 'max' | 'avg';
 
+/** float32's largest finite value. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /**
- * The max-pool gradient when windows tile the input (stride = window, the common case): each
- * window's values are gathered on one axis, `argMax` picks the first maximum, and a one-hot
- * of it routes the output gradient back (7 ops instead of a loop over window offsets).
+ * The max-pool gradient when windows tile the input (stride = window, the common case), from
+ * cheap kernels. The input is rearranged once into `K = kh·kw` contiguous rows `[K, P]`,
+ * `P = n·oh·ow·c` (row `k` holds window element `k`, row-major, of every window), by a rank-3 and
+ * a rank-4 transpose, which the wasm kernel does fast. Then, elementwise over `[K, P]`:
+ * `eq = 1 − step(y − x)` is 1 where an element equals its window's maximum; `w = eq · (K − k)`
+ * ranks the maxima, the earliest highest; `first = max_k w` (a max pool over the rows, with `P`
+ * channels); `hit = step(w − first + ½)` is 1 exactly at the first maximum (the values are small
+ * integers, so every step is exact). `hit · dy` routes the output gradient to the first maximum
+ * in row-major window order, as tfjs's cpu kernel and TensorFlow do, and the inverse transposes
+ * put it in place.
+ *
+ * Comparisons use values clipped to ±float32 max, so that `y − x` is never `∞ − ∞` (NaN) for
+ * infinite inputs or `-Infinity` padding; only a window holding both an infinity and float32's
+ * largest finite value of the same sign could then route to the wrong one of the two.
+ *
+ * This avoids what wasm does slowly: `ArgMax` over a non-last axis, one-hot products that
+ * broadcast over the last axis, rank-6 transposes, bool-valued kernels (`Equal`, `Select`: about
+ * 10× slower than arithmetic), and `Slice`/`Split` (which copy their whole input on every call).
  */
-function tiledMaxPoolGrad(x: tf.Tensor4D, dy: tf.Tensor4D, window: readonly [number, number]): tf.Tensor4D {
+function tiledMaxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, window: readonly [number, number]): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const [kh, kw] = window;
   const [, oh, ow] = dy.shape;
+  const k = kh * kw;
+  const rows = n * oh;
+  const count = rows * ow * c;
   const used = oh * kh === h && ow * kw === w ? x : tf.slice(x, [0, 0, 0, 0], [n, oh * kh, ow * kw, c]);
-  const windows = tf.reshape(tf.transpose(tf.reshape(used, [n, oh, kh, ow, kw, c]), [0, 1, 3, 2, 4, 5]), [n, oh, ow, kh * kw, c]);
-  const first = tf.argMax(windows, 3); // [n, oh, ow, c]: the first maximum in row-major window order
-  const routed = tf.mul(tf.oneHot(first, kh * kw), tf.expandDims(dy, 4)); // [n, oh, ow, c, kh*kw]
-  const back = tf.reshape(tf.transpose(tf.reshape(routed, [n, oh, ow, c, kh, kw]), [0, 1, 4, 2, 5, 3]), [n, oh * kh, ow * kw, c]) as tf.Tensor4D;
-  return back.shape[1] === h && back.shape[2] === w ? back : tf.pad(back, [[0, 0], [0, h - oh * kh], [0, w - ow * kw], [0, 0]]);
+  // [rows, kh, ow·kw·c] → [kh, rows, ow·kw·c] = [kh, rows·ow, kw, c] → [kh, kw, rows·ow, c] = [K, P]
+  const byRow = tf.transpose(tf.reshape(tf.clipByValue(used, -FLOAT32_MAX, FLOAT32_MAX), [rows, kh, ow * kw * c]), [1, 0, 2]);
+  const elements = tf.reshape(tf.transpose(tf.reshape(byRow, [kh, rows * ow, kw, c]), [0, 2, 1, 3]), [k, count]);
+  const max = tf.reshape(tf.clipByValue(y, -FLOAT32_MAX, FLOAT32_MAX), [count]);
+  const rank = tf.tensor2d(Array.from({ length: k }, (_, i) => k - i), [k, 1]);
+  const ranked = tf.mul(tf.sub(1, tf.step(tf.sub(max, elements))), rank); // K − k at maxima, else 0
+  const first = tf.reshape(tf.maxPool(tf.reshape(ranked, [1, k, 1, count]) as tf.Tensor4D, [k, 1], [k, 1], 'valid'), [count]);
+  const hit = tf.step(tf.add(ranked, tf.sub(0.5, first)));
+  const routed = tf.mul(hit, tf.reshape(dy, [count]));
+  // The inverse rearrangement: [kh, kw, rows·ow, c] → [kh, rows·ow, kw, c] = [kh, rows, ow·kw·c] → [rows, kh, ow·kw·c].
+  const back = tf.transpose(tf.reshape(routed, [kh, kw, rows * ow, c]), [0, 2, 1, 3]);
+  const placed = tf.reshape(tf.transpose(tf.reshape(back, [kh, rows, ow * kw * c]), [1, 0, 2]), [n, oh * kh, ow * kw, c]) as tf.Tensor4D;
+  return placed.shape[1] === h && placed.shape[2] === w ? placed : tf.pad(placed, [[0, 0], [0, h - oh * kh], [0, w - ow * kw], [0, 0]]);
 }
 
 /**
@@ -86,7 +115,7 @@ export function maxPoolValid(x: tf.Tensor4D, window: readonly [number, number], 
       value: y,
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          if (tiled) return tiledMaxPoolGrad(saved[0] as tf.Tensor4D, dy, window);
+          if (tiled) return tiledMaxPoolGrad(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy, window);
           const [xs, ys] = saved as [tf.Tensor4D, tf.Tensor4D];
           const [n, h, w, c] = xs.shape;
           const [, oh, ow] = ys.shape;

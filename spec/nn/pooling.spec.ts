@@ -119,6 +119,66 @@ test('MaxPool gradient is right for windows of negative values (wasm MaxPoolGrad
   tf.dispose([x, g]);
 });
 
+/**
+ * The max-pool gradient by a plain loop: each output's gradient goes to the first maximum of its
+ * window in row-major order (padding never wins). `values` come from a small set, so ties are common.
+ */
+function naiveMaxPoolGrad(x: Float64Array, [n, h, w, c]: number[], win: number[], strides: number[], pads: number[][], dy: Float64Array): Float64Array {
+  const oh = Math.floor((h! + pads[0]![0]! + pads[0]![1]! - win[0]!) / strides[0]!) + 1;
+  const ow = Math.floor((w! + pads[1]![0]! + pads[1]![1]! - win[1]!) / strides[1]!) + 1;
+  const dx = new Float64Array(x.length);
+  for (let b = 0; b < n!; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let ch = 0; ch < c!; ch++) {
+    let best = -1;
+    for (let a = 0; a < win[0]!; a++) for (let e = 0; e < win[1]!; e++) {
+      const r = i * strides[0]! + a - pads[0]![0]!;
+      const col = j * strides[1]! + e - pads[1]![0]!;
+      if (r < 0 || r >= h! || col < 0 || col >= w!) continue;
+      const at = ((b * h! + r) * w! + col) * c! + ch;
+      if (best < 0 || x[at]! > x[best]!) best = at;
+    }
+    dx[best] += dy[((b * oh + i) * ow + j) * c! + ch]!;
+  }
+  return dx;
+}
+
+test('MaxPool gradient with tiling windows (the fast path) equals a plain first-maximum loop exactly: ties, infinities, padding, uneven sizes', () => {
+  const tie = (seed: number, count: number, extra: number[] = []) => {
+    const next = fx.random.generator(fx.random.key(seed));
+    const pool = [-2, -1, 0, 0, 0.5, 1, ...extra];
+    return Float64Array.from({ length: count }, () => pool[Math.floor(next() * pool.length)]!);
+  };
+  const cases: Array<{ name: string; shape: number[]; win: number[]; pads?: number[][]; padding?: 'SAME' | 'VALID'; extra?: number[] }> = [
+    { name: '2x2 on 8x6 (LeNet-like, many ties)', shape: [3, 8, 6, 5], win: [2, 2] },
+    { name: '2x2 with infinities', shape: [2, 4, 6, 3], win: [2, 2], extra: [Infinity, -Infinity, 3.4028234663852886e38 * 0.5] },
+    { name: '2x2 VALID on 5x7 (edges dropped)', shape: [2, 5, 7, 2], win: [2, 2] },
+    { name: '2x2 SAME on 5x5 (-Infinity padding after)', shape: [2, 5, 5, 3], win: [2, 2], padding: 'SAME', pads: [[0, 1], [0, 1]] },
+    { name: '3x2 windows', shape: [2, 6, 6, 2], win: [3, 2] },
+    { name: '1x3 windows', shape: [1, 2, 9, 4], win: [1, 3] },
+  ];
+  for (const c of cases) {
+    const size = c.shape.reduce((a, b) => a * b, 1);
+    const x = tie(20 + c.shape[1]!, size, c.extra);
+    const layer = fx.nn.MaxPool(c.win, { strides: c.win, padding: c.padding ?? 'VALID' });
+    const xt = t32(x, c.shape);
+    const yShape = layer.apply({}, xt).shape;
+    const dy = numbers(30, yShape.reduce((a, b) => a * b, 1));
+    const dyt = t32(dy, yShape);
+    const before = tf.memory().numTensors;
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(layer.apply({}, t), dyt)))(xt);
+    const want = naiveMaxPoolGrad(Float64Array.from(Float32Array.from(x)), c.shape, c.win, c.win, c.pads ?? [[0, 0], [0, 0]], Float64Array.from(Float32Array.from(dy)));
+    assert.equal(Array.from(g.dataSync()), Array.from(Float32Array.from(want)), c.name);
+    g.dispose();
+    assert.is(tf.memory().numTensors, before, `${c.name}: no tensor left behind`);
+    tf.dispose([xt, dyt]);
+  }
+  // 1-D pooling runs as a 2-D pooling of height 1.
+  const x1 = tie(40, 2 * 8 * 3);
+  const g1 = tf.grad((t: tf.Tensor) => tf.sum(fx.nn.MaxPool(2, { strides: 2 }).apply({}, t)))(t32(x1, [2, 8, 3]));
+  const want1 = naiveMaxPoolGrad(x1, [2, 1, 8, 3], [1, 2], [1, 2], [[0, 0], [0, 0]], new Float64Array(2 * 4 * 3).fill(1));
+  assert.equal(Array.from(g1.dataSync()), Array.from(want1));
+  g1.dispose();
+});
+
 test('GlobalAvgPool averages every spatial axis; Flatten keeps the batch axis', () => {
   const x = numbers(7, 2 * 3 * 4 * 5);
   const g = fx.nn.GlobalAvgPool().apply({}, t32(x, [2, 3, 4, 5]));
