@@ -46,9 +46,10 @@ export async function walkthrough(): Promise<void> {
   const same = tf.tidy(() => tf.all(tf.equal(again.params.layers_0.kernel, variables.params.layers_0.kernel)).dataSync()[0] === 1);
   console.log(`\nThe same key gives the same parameters, bit for bit: ${same}`);
   fx.tree.dispose(again);
-  const y = net.apply(variables, tf.ones([5, 20]));
+  const batch = tf.ones([5, 20]);
+  const y = net.apply(variables, batch);
   console.log(`apply works for any batch size: input [5, 20] -> output [${y.shape.join(', ')}]`);
-  y.dispose();
+  tf.dispose([batch, y]);
 
   section('Exercise 1: a size for the first layer only');
   show('Sequential([Dense(256, { inFeatures: 20 }), relu, Dense(10)]).describe()');
@@ -88,9 +89,10 @@ export async function walkthrough(): Promise<void> {
   const shared = TwoInputs.init(fx.random.key(0), [1, 20], [1, 30]);
   console.log(fx.tree.format(shared));
   const bound = TwoInputs.bind(shared);
-  const [ya, yb] = bound(tf.ones([4, 20]), tf.ones([3, 30])) as tf.Tensor[];
+  const [a, b] = [tf.ones([4, 20]), tf.ones([3, 30])];
+  const [ya, yb] = bound(a, b) as tf.Tensor[];
   console.log(`bind(variables) gives a plain function: [4, 20] -> [${ya!.shape.join(', ')}], [3, 30] -> [${yb!.shape.join(', ')}]`);
-  tf.dispose([ya!, yb!]);
+  tf.dispose([a, b, ya!, yb!]);
   fx.tree.dispose(shared);
 
   fx.tree.dispose(variables);

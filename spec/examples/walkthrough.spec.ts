@@ -1,0 +1,28 @@
+// The walkthrough of `npm start` (without its training part) prints what the seed text shows.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs-core';
+import '../setup.js';
+import { walkthrough } from '../../examples/walkthrough.js';
+
+test('the walkthrough reproduces the seed step by step and leaks nothing', async () => {
+  const lines: string[] = [];
+  const log = console.log;
+  const before = tf.memory().numTensors;
+  console.log = (...args: unknown[]) => lines.push(args.map(String).join(' '));
+  try {
+    await walkthrough();
+  } finally {
+    console.log = log;
+  }
+  const out = lines.join('\n');
+  assert.ok(out.includes('(layers_0): Dense(-1 -> 256)'), 'sizes unknown before init');
+  assert.ok(out.includes('{params: {layers_0: {bias: [256], kernel: [20, 256]}, layers_2: {bias: [10], kernel: [256, 10]}}}'), 'the Flax tree of the seed');
+  assert.ok(out.includes('(layers_2): Dense(256 -> 10)'), 'sizes known after init');
+  assert.ok(out.includes('bit for bit: true'));
+  assert.match(out, /ShapeError: layers_0: .*20.*30/);
+  assert.match(out, /proj_30: \{bias: \[256\], kernel: \[30, 256\]\}/);
+  assert.is(tf.memory().numTensors, before);
+});
+
+test.run();
