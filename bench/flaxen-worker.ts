@@ -189,6 +189,9 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
           const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
           out[`kernel:${k.name}`] = (out[`kernel:${k.name}`] ?? 0) + ms / rounds;
           out[`count:${k.name}`] = (out[`count:${k.name}`] ?? 0) + 1 / rounds;
+          // the same by kernel and input shapes (which convolution, which transpose)
+          const shaped = `${k.name} ${JSON.stringify(k.inputShapes).replace(/,null/g, '')}`;
+          out[`shaped:${shaped}`] = (out[`shaped:${shaped}`] ?? 0) + ms / rounds;
         }
       }
       out['stepMs'] = total / rounds;

@@ -192,6 +192,10 @@ async function main(): Promise<void> {
     kernels.sort((a, b) => b[1] - a[1]);
     console.log(`\nWhere ${what} spends its time (flaxen, under tf.profile: ${fmt(stepMs)} ms/step, ${fmt(kernelMs)} ms in ${kernels.reduce((a, [, , c]) => a + c, 0).toFixed(0)} kernels, ${fmt(stepMs - kernelMs)} ms elsewhere):`);
     console.log(kernels.slice(0, 8).map(([name, ms, c]) => `  ${name.padEnd(14)} ${fmt(ms, 3).padStart(7)} ms  ×${c.toFixed(0)}`).join('\n'));
+    if (what.includes('LeNet')) {
+      const shaped = Object.keys(p).filter((k) => k.startsWith('shaped:')).map((k) => [k.slice(7), num(p[k])] as const).sort((a, b) => b[1] - a[1]);
+      console.log(`  by kernel and input shapes:\n${shaped.slice(0, 12).map(([name, ms]) => `    ${fmt(ms, 3).padStart(7)} ms  ${name}`).join('\n')}`);
+    }
   }
   console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }

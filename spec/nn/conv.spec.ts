@@ -110,6 +110,30 @@ test('Conv gradients (input, kernel, bias) match finite differences of the naive
   }
 });
 
+test('Conv as a first layer: the gradient with respect to the data is never computed (one convolution forward, one for the kernel)', async () => {
+  const conv = fx.nn.Conv(4, [3, 3]);
+  const x = t32(numbers(12, 2 * 7 * 7 * 1), [2, 7, 7, 1]);
+  const vars = conv.init(k0, x.shape);
+  const loss = (kernel: tf.Tensor, bias: tf.Tensor) => tf.sum(tf.square(conv.apply({ params: { kernel, bias } }, x) as tf.Tensor));
+  const info = await tf.profile(() => {
+    tf.dispose(tf.grads(loss)([params(vars).kernel!, params(vars).bias!]));
+    return tf.scalar(0);
+  });
+  const convs = info.kernels.map((k) => k.name).filter((name) => /Conv2D/.test(name));
+  assert.is(convs.length, 2, `forward and kernel gradient only, found ${convs.join(', ')}`);
+  // ... and the parameter gradients are those computed when the data gradient is computed too.
+  const [, dkAll, dbAll] = tf.grads((xt: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv.apply({ params: { kernel: k, bias: b } }, xt) as tf.Tensor)))([
+    x,
+    params(vars).kernel!,
+    params(vars).bias!,
+  ]);
+  const [dk, db] = tf.grads(loss)([params(vars).kernel!, params(vars).bias!]);
+  assert.equal(Array.from(dk!.dataSync()), Array.from(dkAll!.dataSync()));
+  assert.equal(Array.from(db!.dataSync()), Array.from(dbAll!.dataSync()));
+  tf.dispose([x, dk!, db!, dkAll!, dbAll!]);
+  fx.tree.dispose(vars);
+});
+
 test('ConvTranspose: kernel [kh, kw, in, features]; SAME gives in*stride; forward matches a scatter-form reference', () => {
   const up = fx.nn.ConvTranspose(2, [3, 3], { strides: 2 });
   const vars = up.init(k0, [1, 3, 4, 2]);
