@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows } from '../setup.js';
+import { assertClose, assertThrows, backend } from '../setup.js';
+import { fusedAdamLeaf } from '../../lib/optim/transforms/scale-by-adam.js';
 import { GRADS, PARAMS, all, read, referenceAdam, run, tree, type AdamRef, type Flat } from './util.js';
 
 function compare(tx: fx.optim.GradientTransformation, ref: { updates: Flat[]; params: Flat[] }): void {
@@ -127,6 +128,90 @@ test('adam trains a tiny least-squares problem to its solution', () => {
   fx.tree.dispose(params);
   fx.tree.dispose(state);
   target.dispose();
+});
+
+// Deterministic float32 test values: ordinary ones with zeros, signed zeros, tiny and huge magnitudes.
+function oddValues(n: number, seed: number): Float32Array {
+  let s = seed;
+  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  return Float32Array.from({ length: n }, (_, i) => {
+    const x = next() * 2 - 1;
+    return i % 11 === 0 ? 0 : i % 13 === 0 ? -0 : i % 7 === 0 ? x * 1e-30 : i % 5 === 0 ? x * 1e18 : x;
+  });
+}
+
+test('adam and adamw (fused one-pass step on wasm) give bit-for-bit the numbers of the plain tfjs ops', () => {
+  // Leaf sizes around the 4-wide vector loop (tails of 1 to 3 elements) and a matrix.
+  const shapes = [[1], [3], [4], [7], [13, 17], [1000]];
+  const tree = (seed: number, abs = false) =>
+    Object.fromEntries(shapes.map((shape, i) => {
+      const t = tf.tensor(oddValues(shape.reduce((a, b) => a * b, 1), seed + i), shape);
+      return [`l${i}`, abs ? tf.abs(t) : t];
+    })) as Record<string, tf.Tensor>;
+  for (const weightDecay of [undefined, 0.01]) {
+    const lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const tx = weightDecay === undefined ? fx.optim.adam(lr) : fx.optim.adamw(lr, { weightDecay });
+    const params = tree(100);
+    let state = tx.init(params);
+    const mu: Record<string, tf.Tensor> = {};
+    const nu: Record<string, tf.Tensor> = {};
+    for (const key of Object.keys(params)) {
+      mu[key] = tf.zerosLike(params[key]!);
+      nu[key] = tf.zerosLike(params[key]!);
+    }
+    for (let step = 1; step <= 3; step++) {
+      const grads = tree(10 * step);
+      const before = tf.memory().numTensors;
+      const [updates, next] = tx.update(grads, state, params);
+      // 3 trees of leaves plus nothing else
+      assert.is(tf.memory().numTensors - before, 3 * shapes.length, 'new tensors per update');
+      const chain = (next as Record<string, fx.optim.ScaleByAdamState>)['0']!;
+      // The reference: the tfjs ops of the non-fused path, written out here.
+      const bc1 = 1 - b1 ** step, bc2 = 1 - b2 ** step;
+      for (const key of Object.keys(params)) {
+        const [u, m1, v1] = tf.tidy(() => {
+          const g = grads[key]!;
+          const m1 = tf.add(tf.mul(mu[key]!, tf.scalar(b1)), tf.mul(g, tf.scalar(1 - b1)));
+          const v1 = tf.add(tf.mul(nu[key]!, tf.scalar(b2)), tf.mul(tf.square(g), tf.scalar(1 - b2)));
+          let u = tf.div(tf.mul(m1, tf.scalar(-lr * (Math.sqrt(bc2) / bc1))), tf.add(tf.sqrt(v1), tf.scalar(eps * Math.sqrt(bc2))));
+          if (weightDecay !== undefined) u = tf.add(u, tf.mul(params[key]!, tf.scalar(-lr * weightDecay)));
+          return [u, m1, v1];
+        });
+        const pairs: Array<[string, tf.Tensor, tf.Tensor]> = [
+          ['update', (updates as Record<string, tf.Tensor>)[key]!, u!],
+          ['mu', (chain.mu as Record<string, tf.Tensor>)[key]!, m1!],
+          ['nu', (chain.nu as Record<string, tf.Tensor>)[key]!, v1!],
+        ];
+        for (const [what, got, want] of pairs) {
+          const a = got.dataSync(), b = want.dataSync();
+          for (let i = 0; i < b.length; i++) {
+            if (!Object.is(a[i], b[i])) assert.unreachable(`${what} of ${key} at ${i} (step ${step}, weightDecay ${weightDecay}): ${a[i]} vs ${b[i]}`);
+          }
+        }
+        mu[key]!.dispose();
+        nu[key]!.dispose();
+        mu[key] = m1!;
+        nu[key] = v1!;
+        u!.dispose();
+      }
+      for (const t of [grads, updates, state]) fx.tree.dispose(t);
+      state = next;
+    }
+    for (const t of [params, state, mu, nu]) fx.tree.dispose(t);
+  }
+});
+
+test('the fused Adam step runs on wasm (one pass per leaf), and declines other cases', () => {
+  const g = tf.tensor([1, 2, 3, 4, 5]);
+  const c = [0.9, 0.1, 0.999, 0.001, -1e-3, 1e-8, 0];
+  const out = fusedAdamLeaf(g, g, tf.abs(g), undefined, c);
+  assert.is(out !== undefined, backend === 'wasm', 'fused on wasm only');
+  if (out) tf.dispose(out);
+  const ints = tf.tensor([1, 2], [2], 'int32');
+  assert.is(fusedAdamLeaf(ints, ints, ints, undefined, c), undefined, 'int32 leaves take the tfjs ops');
+  const empty = tf.zeros([0]);
+  assert.is(fusedAdamLeaf(empty, empty, empty, undefined, c), undefined, 'empty leaves take the tfjs ops');
+  tf.dispose([g, ints, empty]);
 });
 
 test.run();
