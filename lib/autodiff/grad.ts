@@ -82,6 +82,38 @@ function alias(t: tf.Tensor): tf.Tensor {
   return tf.reshape(t, t.shape);
 }
 
+// Tensors kept for the backward pass of the running `valueAndGrad` (see `keepForBackward`),
+// disposed when it ends; undefined outside one.
+let keptForBackward: tf.Tensor[] | undefined;
+
+/**
+ * @internal
+ * For an op recording itself on the tape: keeps `tensors` for its backward pass as aliases (new
+ * handles on the same data: no copy) that the running `valueAndGrad` disposes when it ends, or
+ * returns undefined when the op must save them the usual way (`save`, which copies each tensor
+ * on wasm). Aliases are given only for a first-order tape inside `fx.valueAndGrad`/`fx.grad`,
+ * outside any kernel; under a user's own `tf.grads`, nested gradients or a custom gradient's
+ * forward function, the op saves as tfjs does. Call it just before the op, outside its forward
+ * function.
+ */
+export function keepForBackward(tensors: tf.Tensor[]): tf.Tensor[] | undefined {
+  if (keptForBackward === undefined) return undefined;
+  const state = (tf.engine() as unknown as { state: Tape & { kernelDepth: number } }).state;
+  if (state.gradientDepth !== 1 || state.kernelDepth !== 0 || !state.activeTape) return undefined;
+  const list = keptForBackward;
+  // Off the tape (as inside a kernel): a taped reshape would save, i.e. copy, its input.
+  state.kernelDepth++;
+  try {
+    return tensors.map((t) => {
+      const kept = tf.keep(alias(t));
+      list.push(kept);
+      return kept;
+    });
+  } finally {
+    state.kernelDepth--;
+  }
+}
+
 function checkParams(params: unknown, fnName: string): Array<[string, tf.Tensor]> {
   const entries = flatten<unknown>(params);
   if (entries.length === 0) throw new FlaxenError('', `${fnName}: params must hold at least one tensor, found an empty tree`);
@@ -123,6 +155,9 @@ function run(
   let auxKept: unknown = undefined;
   let keptTensors: tf.Tensor[] = [];
   let result: { value: tf.Tensor; grads: tf.Tensor[] };
+  const outerKept = keptForBackward;
+  const kept: tf.Tensor[] = [];
+  keptForBackward = kept;
   try {
     result = tf.engine().gradients(
       () => {
@@ -149,11 +184,15 @@ function run(
   } catch (error) {
     releaseTape();
     for (const t of keptTensors) t.dispose();
+    for (const t of kept) t.dispose();
     if (error instanceof Error && !(error instanceof FlaxenError) && /gradient function not found|not registered for backend/.test(error.message)) {
       throw new FlaxenError('', `${fnName}: tfjs cannot differentiate an op in the loss: ${error.message}`);
     }
     throw error;
+  } finally {
+    keptForBackward = outerKept;
   }
+  for (const t of kept) t.dispose();
   const handedOut = new Set<tf.Tensor>(xs);
   // The value and each gradient must be tensors of their own: never a parameter, never shared.
   const own = (t: tf.Tensor): tf.Tensor => {

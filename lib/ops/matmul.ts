@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
 import { withLazyGradients } from './lazy-grad.js';
+import { keepForBackward } from '../autodiff/grad.js';
 
 /**
  * The transpose of a matrix, the same numbers as `tf.transpose(x)`. The wasm `Transpose` kernel
@@ -109,16 +110,22 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): 
   check(x instanceof tf.Tensor && kernel instanceof tf.Tensor && bias instanceof tf.Tensor, 'dense(x, kernel, bias) needs tensors');
   check(x.rank === 2 && kernel.rank === 2 && bias.rank === 1, `dense needs x [n, in], kernel [in, out] and bias [out], found ${formatShape(x.shape)}, ${formatShape(kernel.shape)} and ${formatShape(bias.shape)}`);
   check(x.shape[1] === kernel.shape[0] && bias.shape[0] === kernel.shape[1], `dense: sizes do not fit: x ${formatShape(x.shape)}, kernel ${formatShape(kernel.shape)}, bias ${formatShape(bias.shape)}`);
+  // Inside fx.valueAndGrad, x and kernel are kept for the backward pass as aliases (no copy);
+  // elsewhere tfjs's save copies them.
+  const kept = keepForBackward([x, kernel]);
   return withLazyGradients(
     [x, kernel, bias],
     (save) => {
-      save([x, kernel]);
+      if (!kept) save([x, kernel]);
       return tf.fused.matMul({ a: x, b: kernel, bias });
     },
-    (dy, [sx, sk]) => [
-      () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
-      () => tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
-      () => columnSums(dy as tf.Tensor2D),
-    ],
+    (dy, saved) => {
+      const [sx, sk] = kept ?? saved;
+      return [
+        () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
+        () => tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
+        () => columnSums(dy as tf.Tensor2D),
+      ];
+    },
   ) as tf.Tensor2D;
 }
