@@ -9,6 +9,8 @@ import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/err
 import { isAbstract } from '../core/shapes.js';
 import { Module } from '../core/module.js';
 import { PadPair, convOutputSize, dilateSpatial, padForType } from '../ops/conv.js';
+import { withLazyGradients } from '../ops/lazy-grad.js';
+import { keepForBackward } from '../autodiff/grad.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkOptions } from './util.js';
 
@@ -107,16 +109,22 @@ function tiledMaxPoolGrad(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, windo
  */
 export function maxPoolValid(x: tf.Tensor4D, window: readonly [number, number], strides: readonly [number, number]): tf.Tensor4D {
   const tiled = window[0] === strides[0] && window[1] === strides[1];
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [input, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
-    const y = tf.maxPool(input, [window[0], window[1]], [strides[0], strides[1]], 'valid');
-    save([input, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+  // Inside fx.valueAndGrad the input is kept for the backward pass as an alias (no copy);
+  // elsewhere tfjs's save copies it. The output is saved (copied) either way.
+  const kept = keepForBackward([x]);
+  return withLazyGradients(
+    [x],
+    (save) => {
+      const y = tf.maxPool(x, [window[0], window[1]], [strides[0], strides[1]], 'valid');
+      save(kept ? [y] : [x, y]);
+      return y;
+    },
+    (dyIn, saved) => [
+      () =>
         tf.tidy(() => {
-          if (tiled) return tiledMaxPoolGrad(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy, window);
-          const [xs, ys] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const dy = dyIn as tf.Tensor4D;
+          const [xs, ys] = (kept ? [kept[0], saved[0]] : saved) as [tf.Tensor4D, tf.Tensor4D];
+          if (tiled) return tiledMaxPoolGrad(xs, ys, dy, window);
           const [n, h, w, c] = xs.shape;
           const [, oh, ow] = ys.shape;
           let taken: tf.Tensor = tf.zeros(ys.shape, 'bool');
@@ -134,9 +142,8 @@ export function maxPoolValid(x: tf.Tensor4D, window: readonly [number, number], 
           }
           return dx!;
         }),
-    };
-  });
-  return f(x) as tf.Tensor4D;
+    ],
+  ) as tf.Tensor4D;
 }
 
 function checkWindow(window: unknown, layer: string): number[] {

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
 import { withLazyGradients } from './lazy-grad.js';
+import { keepForBackward } from '../autodiff/grad.js';
 
 /** A pair of paddings `[before, after]` for one spatial axis. */
 export type PadPair = readonly [number, number];
@@ -216,14 +217,17 @@ function convKernelGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: readonly n
  * input gradient of a network's first convolution, whose input is the data, is never computed.
  */
 function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number], bias?: tf.Tensor1D): tf.Tensor4D {
+  // Inside fx.valueAndGrad, x and w are kept for the backward pass as aliases (no copy);
+  // elsewhere tfjs's save copies them.
+  const kept = keepForBackward([x, w]);
   return withLazyGradients(
     bias ? [x, w, bias] : [x, w],
     (save) => {
-      save([x, w]);
+      if (!kept) save([x, w]);
       return rawConv(x, w, strides, pads, dilation, bias);
     },
     (dy, saved) => {
-      const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const [xs, ws] = (kept ?? saved) as [tf.Tensor4D, tf.Tensor4D];
       const g = dy as tf.Tensor4D;
       const thunks = [() => convInputGrad(g, ws, xs.shape, strides, pads, dilation), () => convKernelGrad(xs, g, ws.shape, strides, pads, dilation)];
       return bias ? [...thunks, () => biasGrad(g)] : thunks;
@@ -248,15 +252,16 @@ function rawDepthwise(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number,
  * convolved with the flipped kernel per output channel, summed over the multiplier.
  */
 function depthwiseWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number], bias?: tf.Tensor1D): tf.Tensor4D {
+  const kept = keepForBackward([x, w]);
   return withLazyGradients(
     bias ? [x, w, bias] : [x, w],
     (save) => {
-      save([x, w]);
+      if (!kept) save([x, w]);
       if (!bias) return rawDepthwise(x, w, strides, pads, dilation);
       return tf.tidy(() => tf.add(rawDepthwise(x, w, strides, pads, dilation), bias));
     },
     (dyIn, saved) => {
-      const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const [xs, ws] = (kept ?? saved) as [tf.Tensor4D, tf.Tensor4D];
       const dy = dyIn as tf.Tensor4D;
       const [n, h, wd, c] = xs.shape;
       const [kh, kw, , m] = ws.shape;

@@ -134,6 +134,52 @@ test('Conv as a first layer: the gradient with respect to the data is never comp
   fx.tree.dispose(vars);
 });
 
+test('Conv and MaxPool keep their inputs for the backward pass without copies inside fx.valueAndGrad: the same bits as under tf.grads, and nothing leaks', () => {
+  const net = fx.nn.Sequential([
+    fx.nn.Conv(4, [3, 3]), fx.nn.relu, fx.nn.MaxPool([2, 2], { strides: 2 }),
+    fx.nn.Conv(4, [3, 3], { featureGroupCount: 4 }), fx.nn.MaxPool([2, 2], { strides: 1 }),
+    fx.nn.Flatten(), fx.nn.Dense(3),
+  ]);
+  const x = t32(numbers(13, 2 * 8 * 8 * 2), [2, 8, 8, 2]);
+  const { params } = net.init(k0, x.shape);
+  const loss = (p: typeof params) => tf.sum(tf.square(net.apply({ params: p }, x) as tf.Tensor));
+  const before = tf.memory().numTensors;
+  const countIdentities = <T>(fn: () => T): [T, number] => {
+    let identities = 0;
+    const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+    const runKernel = engine.runKernel;
+    engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+      if (name === 'Identity') identities++;
+      return runKernel.call(this, name, ...rest);
+    };
+    try {
+      return [fn(), identities];
+    } finally {
+      engine.runKernel = runKernel;
+    }
+  };
+  const [[value, grads], copies] = countIdentities(() => fx.valueAndGrad(loss)(params));
+  const names = fx.tree.flatten(params).map(([path]) => path);
+  const leaves = fx.tree.leaves(params) as tf.Tensor[];
+  const [stock, stockCopies] = countIdentities(() => tf.grads((...ts: tf.Tensor[]) => loss(fx.tree.unflatten(ts.map((t, i) => [names[i]!, t] as const)) as typeof params))(leaves));
+  // two convolutions keep x and the kernel, two max pools their input: 6 tensors not copied
+  assert.ok(copies <= stockCopies - 6, `Identity kernels: ${copies} with fx.valueAndGrad, ${stockCopies} with tf.grads`);
+  fx.tree.flatten(grads).forEach(([path, g], i) => {
+    const a = (g as tf.Tensor).dataSync(), b = stock[i]!.dataSync();
+    for (let j = 0; j < b.length; j++) if (!Object.is(a[j], b[j])) assert.unreachable(`${path}[${j}]: ${a[j]} vs ${b[j]}`);
+  });
+  tf.dispose([value, ...stock]);
+  fx.tree.dispose(grads);
+  assert.is(tf.memory().numTensors, before);
+  assert.throws(() => fx.grad((p: typeof params) => {
+    net.apply({ params: p }, x);
+    throw new RangeError('late boom');
+  })(params), /late boom/);
+  assert.is(tf.memory().numTensors, before);
+  fx.tree.dispose(params);
+  x.dispose();
+});
+
 test('ConvTranspose: kernel [kh, kw, in, features]; SAME gives in*stride; forward matches a scatter-form reference', () => {
   const up = fx.nn.ConvTranspose(2, [3, 3], { strides: 2 });
   const vars = up.init(k0, [1, 3, 4, 2]);
