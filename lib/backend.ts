@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './autodiff/register-gradients.js';
 import { FlaxenError, describeValue } from './core/errors.js';
+import { startWasmThreads, warnFallback } from './backend-threads.js';
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -14,12 +15,38 @@ export interface BackendInfo {
   readonly name: string;
   /** True when the wasm backend runs its SIMD build. */
   readonly simd: boolean;
+  /**
+   * The number of threads the wasm backend computes on. Present once `ready` has been asked for
+   * threads (`fx.ready('wasm', { threads: 2 })`): the count actually in use, 1 after a fallback.
+   */
+  readonly threads?: number;
 }
 
 /** The backends `ready` can set up. */
 export type BackendName = 'wasm' | 'cpu';
 
 const pending = new Map<BackendName, Promise<void>>();
+
+/** The thread count to report once threads were asked for (undefined: never asked). */
+let reportedThreads: number | undefined;
+let threadsStart: Promise<void> | undefined;
+
+async function startThreads(threads: number): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (tf.engine().registry['wasm']) {
+    warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
+    reportedThreads = 1;
+    return;
+  }
+  const outcome = await startWasmThreads(wasm, threads);
+  // In a browser tfjs decides by itself whether it can use threads; report what it uses.
+  if (outcome.decidedByTfjs) {
+    reportedThreads = (await tf.setBackend('wasm')) ? wasm.getThreadsCount() : 1;
+    return;
+  }
+  if (outcome.reason !== undefined) warnFallback(outcome.reason);
+  reportedThreads = outcome.threads;
+}
 
 async function register(name: BackendName): Promise<void> {
   if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
@@ -31,16 +58,52 @@ async function register(name: BackendName): Promise<void> {
  * default) uses SIMD where the platform has it (Node 20 and every current browser do).
  * Everything else in flaxen is synchronous, so call this once at start-up.
  *
+ * Threads are opt-in: `fx.ready('wasm', { threads: 2 })` or `fx.ready({ backend: 'wasm', threads: 2 })`.
+ * Under Node this starts tfjs's threaded WebAssembly build, which tfjs itself never uses under
+ * Node (how, and what it costs, in the threads guide, docs/threads.md). It takes effect only in
+ * the call that first starts the wasm backend; the worker threads never keep the process alive.
+ * When threads cannot be used, the backend falls back to one thread with one `console.warn`;
+ * {@link backendInfo} then reports `threads: 1`.
+ *
+ * @param backendOrOptions `'wasm'` (the default) or `'cpu'`, or an object `{ backend, threads }`.
+ * @param options `{ threads }` when the first argument is a backend name: the number of
+ * WebAssembly threads for the wasm backend, an integer ≥ 1 (default 1).
+ *
  * @example
  * ```ts
  * import * as fx from 'flaxen';
  * await fx.ready();        // 'wasm'
  * await fx.ready('cpu');   // the pure-JS backend, e.g. for debugging
+ * // Opt-in WebAssembly threads (Node or a cross-origin-isolated page); falls back to 1 thread
+ * // with a console.warn when they cannot be used:
+ * await fx.ready('wasm', { threads: 2 });
+ * fx.backendInfo().threads; // 2
  * ```
  */
-export async function ready(backend: BackendName = 'wasm'): Promise<BackendName> {
+export async function ready(
+  backendOrOptions: BackendName | { readonly backend?: BackendName; readonly threads?: number } = 'wasm',
+  options: { readonly threads?: number } = {},
+): Promise<BackendName> {
+  let backend: BackendName;
+  let threads: number | undefined;
+  if (typeof backendOrOptions === 'object' && backendOrOptions !== null) {
+    backend = backendOrOptions.backend ?? 'wasm';
+    threads = backendOrOptions.threads;
+  } else {
+    backend = backendOrOptions;
+    if (typeof options !== 'object' || options === null) {
+      throw new FlaxenError('', `ready(backend, options) takes an options object, found ${describeValue(options)}`);
+    }
+    threads = options.threads;
+  }
   if (backend !== 'wasm' && backend !== 'cpu') {
     throw new FlaxenError('', `ready(backend) takes 'wasm' or 'cpu', found ${describeValue(backend)}`);
+  }
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new FlaxenError('', `ready: threads must be an integer ≥ 1, found ${describeValue(threads)}`);
+  }
+  if (threads !== undefined && threads > 1 && backend !== 'wasm') {
+    throw new FlaxenError('', `ready: threads apply to the 'wasm' backend only, found backend '${backend}'`);
   }
   let loading = pending.get(backend);
   if (!loading) {
@@ -48,6 +111,17 @@ export async function ready(backend: BackendName = 'wasm'): Promise<BackendName>
     pending.set(backend, loading);
   }
   await loading;
+  if (backend === 'wasm' && threads !== undefined) {
+    if (threads > 1) {
+      threadsStart ??= startThreads(threads);
+      await threadsStart;
+      if (reportedThreads !== undefined && reportedThreads > 1 && reportedThreads < threads) {
+        warnFallback(`the wasm backend had already been started with ${reportedThreads} threads`);
+      }
+    } else {
+      reportedThreads ??= 1;
+    }
+  }
   const ok = await tf.setBackend(backend);
   if (!ok) throw new FlaxenError('', `the '${backend}' backend failed to start`);
   await tf.ready();
@@ -66,5 +140,6 @@ export async function ready(backend: BackendName = 'wasm'): Promise<BackendName>
 export function backendInfo(): BackendInfo {
   const name = tf.getBackend();
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  return { name, simd };
+  if (reportedThreads === undefined) return { name, simd };
+  return { name, simd, threads: name === 'wasm' ? reportedThreads : 1 };
 }

@@ -1,0 +1,190 @@
+// fx.ready('wasm', { threads }) — every threaded run happens in a child process, so this test
+// process keeps its single-threaded backend (and no backendInfo().threads field).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as fx from '../lib/index.js';
+
+const indexUrl = pathToFileURL(fileURLToPath(new URL('../lib/index.js', import.meta.url))).href;
+const CHILD_TIMEOUT_MS = 60_000;
+
+// Operands: A is 300×256, B is 256×200 (large enough for XNNPACK to split the output between
+// threads). `exact` holds small integers, so every partial sum is exact in float32 and the
+// product must equal the loop's numbers exactly; `random` holds LCG values in [-0.5, 0.5).
+const M = 300;
+const K = 256;
+const N = 200;
+
+/** The child's script: sets up the backend as `mode` says, multiplies, prints one JSON line. */
+function childScript(mode: string, threads: number): string {
+  return `
+import { createRequire } from 'node:module';
+const require = createRequire(${JSON.stringify(fileURLToPath(indexUrl))});
+const mode = ${JSON.stringify(mode)};
+const buffer = require('node:buffer');
+if (mode === 'no-blob-url') buffer.resolveObjectURL = () => undefined;
+if (mode === 'worker-fails') buffer.resolveObjectURL = () => new Blob(['throw new Error("sabotaged worker")']);
+const fx = await import(${JSON.stringify(indexUrl)});
+const tf = require('@tensorflow/tfjs-core');
+if (mode === 'started-first') await fx.ready();
+const name = await fx.ready('wasm', { threads: ${threads} });
+await fx.ready('wasm', { threads: ${threads} }); // a second call changes nothing
+const operands = (kind) => {
+  let x = 12345;
+  const next = kind === 'exact' ? (i) => ((i * 7) % 13) - 6 : () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
+  return [Float32Array.from({ length: ${M * K} }, (_, i) => next(i)), Float32Array.from({ length: ${K * N} }, (_, i) => next(i + 5))];
+};
+const before = tf.memory().numTensors;
+const out = {};
+for (const kind of ['exact', 'random']) {
+  const [a, b] = operands(kind);
+  const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [${M}, ${K}]), tf.tensor2d(b, [${K}, ${N}])).dataSync());
+  out[kind] = Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('base64');
+}
+console.log(JSON.stringify({ name, info: fx.backendInfo(), tensorGrowth: tf.memory().numTensors - before, ...out }));
+// No process.exit: the worker threads must not keep the process alive.
+`;
+}
+
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+function runChild(mode: string, threads: number): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', childScript(mode, threads)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, CHILD_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+interface ChildReport {
+  name: string;
+  info: { name: string; simd: boolean; threads?: number };
+  tensorGrowth: number;
+  exact: Float32Array;
+  random: Float32Array;
+}
+
+function report(r: ChildResult, what: string): ChildReport {
+  assert.not.ok(r.timedOut, `${what}: the child did not exit within ${CHILD_TIMEOUT_MS} ms`);
+  assert.is(r.code, 0, `${what}: exit code ${r.code}, stderr:\n${r.stderr}`);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  const parsed = JSON.parse(line) as Omit<ChildReport, 'exact' | 'random'> & { exact: string; random: string };
+  const floats = (b64: string) => {
+    const bytes = Buffer.from(b64, 'base64');
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  };
+  return { ...parsed, exact: floats(parsed.exact), random: floats(parsed.random) };
+}
+
+// Plain-loop reference in float64 of the child's operands.
+function reference(kind: 'exact' | 'random'): Float64Array {
+  let x = 12345;
+  const next =
+    kind === 'exact'
+      ? (i: number) => ((i * 7) % 13) - 6
+      : () => Math.fround((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5);
+  const a = Array.from({ length: M * K }, (_, i) => Math.fround(next(i)));
+  const b = Array.from({ length: K * N }, (_, i) => Math.fround(next(i + 5)));
+  const c = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let p = 0; p < K; p++) {
+      const aip = a[i * K + p]!;
+      for (let j = 0; j < N; j++) c[i * N + j] += aip * b[p * N + j]!;
+    }
+  }
+  return c;
+}
+
+function assertExact(got: Float32Array, want: Float64Array, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) assert.unreachable(`${what}: element ${i} is ${got[i]}, the loop gives ${want[i]}`);
+  }
+}
+
+function assertNear(got: Float32Array, want: Float64Array, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= 1e-4 + 1e-4 * Math.abs(want[i]!))) {
+      assert.unreachable(`${what}: element ${i} is ${got[i]}, the loop gives ${want[i]}`);
+    }
+  }
+}
+
+const WARNING = /flaxen: WASM threads are not available \((.*)\); the wasm backend runs on 1 thread\./g;
+
+test('threads: 2 runs on two threads, multiplies exactly like one thread, and the process exits by itself', async () => {
+  const [two, one] = [await runChild('ok', 2), await runChild('ok', 1)];
+  const t2 = report(two, 'threads: 2');
+  const t1 = report(one, 'threads: 1');
+  assert.is(t2.name, 'wasm');
+  assert.equal(t2.info, { name: 'wasm', simd: true, threads: 2 });
+  assert.equal(t1.info, { name: 'wasm', simd: true, threads: 1 });
+  assert.is(two.stderr.match(WARNING), null, `no warning expected, got:\n${two.stderr}`);
+  assert.is(t2.tensorGrowth, 0);
+  const exact = reference('exact');
+  assertExact(t2.exact, exact, 'threads: 2, integer operands');
+  assertExact(t1.exact, exact, 'threads: 1, integer operands');
+  assertNear(t2.random, reference('random'), 'threads: 2, random operands');
+  // Each output element is one microkernel's sum over all of K, whichever thread computes it:
+  // the two-thread product is bit-identical to the one-thread product.
+  assert.is(Buffer.from(t2.random.buffer).equals(Buffer.from(t1.random.buffer)), true, 'bitwise equal to one thread');
+});
+
+for (const [mode, cause] of [
+  ['no-blob-url', /blob: URL could not be read/],
+  ['worker-fails', /a worker failed to start: Error: sabotaged worker/],
+  ['started-first', /already been started on one thread/],
+] as const) {
+  test(`a failure (${mode}) falls back to one thread with one warning`, async () => {
+    const r = await runChild(mode, 2);
+    const t = report(r, mode);
+    assert.equal(t.info, { name: 'wasm', simd: true, threads: 1 });
+    const warnings = [...r.stderr.matchAll(WARNING)];
+    assert.is(warnings.length, 1, `exactly one warning expected, stderr:\n${r.stderr}`);
+    assert.match(warnings[0]![1]!, cause);
+    assert.is(t.tensorGrowth, 0);
+    assertExact(t.exact, reference('exact'), `${mode}, integer operands`);
+  });
+}
+
+test('bad thread options are FlaxenErrors (checked before anything starts)', async () => {
+  for (const [args, fragment] of [
+    [['wasm', { threads: 0 }], /integer ≥ 1, found number 0/],
+    [['wasm', { threads: 1.5 }], /integer ≥ 1, found number 1.5/],
+    [[{ backend: 'cpu', threads: 2 }], /'wasm' backend only/],
+    [['wasm', 'fast'], /an options object/],
+  ] as const) {
+    try {
+      await (fx.ready as (...a: unknown[]) => Promise<unknown>)(...args);
+      assert.unreachable(`should throw for ${JSON.stringify(args)}`);
+    } catch (e) {
+      assert.ok(e instanceof fx.FlaxenError, String(e));
+      assert.match((e as Error).message, fragment);
+    }
+  }
+  assert.is(fx.backendInfo().threads, undefined);
+});
+
+test.run();
