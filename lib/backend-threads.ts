@@ -129,6 +129,9 @@ function makeWorkerClass(Base: WorkerCtor, state: ProbeState, resolveObjectURL: 
           state.fail(`a worker failed to start: ${String((d as { flaxenBootError: unknown }).flaxenBootError).split('\n')[0]}`);
         }
       });
+      super.on('exit', (code: number) => {
+        if (state.probing) state.fail(`a worker exited during start-up (code ${code})`);
+      });
       const blob = resolveObjectURL(filename as string);
       if (!blob || typeof blob.text !== 'function') {
         state.fail("the worker script's blob: URL could not be read");
@@ -345,6 +348,7 @@ async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, tim
     else delete g.Worker;
   };
   const abandon = (reason: string): ThreadsOutcome => {
+    state.probing = false;
     for (const w of state.workers) void w.terminate().catch(() => undefined);
     tf.env().set(FLAG, false);
     wasm.setThreadsCount(-1);
