@@ -105,6 +105,16 @@ export async function ready(
   if (threads !== undefined && threads > 1 && backend !== 'wasm') {
     throw new FlaxenError('', `ready: threads apply to the 'wasm' backend only, found backend '${backend}'`);
   }
+  // Calls run one after another, so that no call can start the one-thread wasm backend while
+  // another is starting the threaded one.
+  const run = serial.then(() => setUp(backend, threads));
+  serial = run.catch(() => undefined);
+  return run;
+}
+
+let serial: Promise<unknown> = Promise.resolve();
+
+async function setUp(backend: BackendName, threads?: number): Promise<BackendName> {
   let loading = pending.get(backend);
   if (!loading) {
     loading = register(backend);
