@@ -185,22 +185,15 @@ function makeWorkerClass(Base: WorkerCtor, state: ProbeState, resolveObjectURL: 
 }
 
 /**
- * The parent's Node options minus those that would make the boot script an ES module
- * (`--input-type`, `--experimental-default-type`) or that only make sense for the main script.
+ * The worker's Node options: the parent's (inherited), unless they would make the boot script an
+ * ES module (`--input-type=module`, `--experimental-default-type=module`); then none, because Node
+ * rejects an explicit list with V8 or per-process flags, and the boot script needs none of them.
  */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (['--input-type', '--experimental-default-type', '-e', '--eval', '-p', '--print', '-r', '--require', '--import', '--loader', '--experimental-loader'].includes(a)) {
-      i++;
-      continue;
-    }
-    if (/^--(input-type|experimental-default-type|eval|print|require|import|loader|experimental-loader)=/.test(a) || a === '-i' || a === '--interactive') continue;
-    out.push(a);
-  }
-  return out;
+function workerExecArgv(): string[] | undefined {
+  const esm = process.execArgv.some((a, i, all) =>
+    /^--(input-type|experimental-default-type)(=|$)/.test(a) && (a.includes('=') ? !a.endsWith('=commonjs') : all[i + 1] !== 'commonjs'),
+  );
+  return esm ? [] : undefined;
 }
 
 function probeProduct(): string | undefined {
