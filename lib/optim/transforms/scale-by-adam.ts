@@ -167,13 +167,14 @@ export function adamStep<G>(
  * The last `size mod 4` elements are done in JS with `Math.fround` after every operation, which
  * is exact for these operations on float32 inputs.
  *
- * Only on tfjs-backend-wasm with an unshared memory, for float32 leaves it holds, when the
- * engine runs WebAssembly SIMD; anything else returns undefined and the caller uses tfjs ops.
+ * Only on tfjs-backend-wasm (one thread or several: a shared memory is imported as shared), for
+ * float32 leaves it holds, when the engine runs WebAssembly SIMD; anything else returns
+ * undefined and the caller uses tfjs ops.
  */
 interface WasmAdamView {
   write(values: null, shape: number[], dtype: 'float32'): object;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown } };
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown };
 }
 
 type AdamKernel = (...args: number[]) => void;
@@ -208,7 +209,7 @@ function name(s: string): number[] {
 // The module: imports the backend's memory, exports adam(g, m, v, u, m1, v1, bytes, cB1, c1mB1,
 // cB2, c1mB2, cNum, cEps) and adamDecay(the same, then p, cDecay). Offsets are byte offsets;
 // `bytes` is a multiple of 16.
-function kernelModule(): Uint8Array<ArrayBuffer> {
+function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
   const get = (i: number) => [0x20, i];
   const set = (i: number) => [0x21, i];
@@ -247,7 +248,9 @@ function kernelModule(): Uint8Array<ArrayBuffer> {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [2, ...type(false), ...type(true)]),
-    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 0x00]),
+    // memory limits: min 0 pages; a shared memory (tfjs's threaded build) must be imported as
+    // shared with a maximum, here the largest (65536 pages, 4 GiB), which any maximum fits under.
+    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]),
     ...section(3, [2, 0, 1]),
     ...section(7, [2, ...name('adam'), 0x00, 0, ...name('adamDecay'), 0x00, 1]),
     ...section(10, [2, ...body(false), ...body(true)]),
@@ -256,16 +259,13 @@ function kernelModule(): Uint8Array<ArrayBuffer> {
 }
 
 function adamKernels(backend: Partial<WasmAdamView>): AdamKernels | null {
-  const memory = backend.wasm?.asm?.memory;
+  // The one-thread build exports its memory as asm.memory, the threaded build as wasmMemory.
+  const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
   if (kernelCache && kernelCache.memory === memory) return kernelCache.kernels;
   let kernels: AdamKernels | null = null;
   try {
-    if (
-      typeof WebAssembly === 'object' &&
-      memory instanceof WebAssembly.Memory &&
-      !(typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer)
-    ) {
-      const bytes = kernelModule();
+    if (typeof WebAssembly === 'object' && memory instanceof WebAssembly.Memory) {
+      const bytes = kernelModule(typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer);
       if (WebAssembly.validate(bytes)) {
         const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
         const exports = instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel };
