@@ -4,12 +4,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { ShapeError, formatShape } from '../core/errors.js';
 import { Module } from '../core/module.js';
 import type { Initializer } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { lecunNormal, zeros } from '../initializers/index.js';
 import { dense } from '../ops/matmul.js';
+import { checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
 
 /**
@@ -79,9 +80,7 @@ export function Dense(features: number, opts: DenseOptions = {}): Module<DensePa
     name: opts.name,
     abstractSafe: true,
     body: (scope, x: tf.Tensor | ShapeDtype) => {
-      if (!(x instanceof tf.Tensor) && !isAbstract(x)) throw new FlaxenError(scope.path, `Dense needs a tensor input, found ${describeValue(x)}`);
-      if (x.shape.length < 1) throw new ShapeError(scope.path, `Dense needs an input of rank 1 or more, found a scalar`);
-      if (x.dtype !== 'float32') throw new FlaxenError(scope.path, `Dense needs a float32 input, found ${x.dtype}`);
+      checkInput(x, 'Dense', scope.path, 1);
       const inputFeatures = x.shape[x.shape.length - 1]!;
       if (inFeatures !== undefined && inputFeatures !== inFeatures) {
         throw new ShapeError(scope.path, `Dense(${features}) was given inFeatures ${inFeatures}, but the input has ${inputFeatures} features (input shape ${formatShape(x.shape)})`);

@@ -10,7 +10,7 @@ import type { Initializer, Scope } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { varianceScaling } from '../initializers/index.js';
 import { Input, checkInput } from './layer-util.js';
-import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import { checkFeatures, checkOptions } from './util.js';
 
 /**
  * Options of {@link Embed}.
