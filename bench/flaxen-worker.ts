@@ -2,6 +2,10 @@
  * The flaxen side of the benchmark, in its own process: training steps (TrainState + trainStep
  * + Adam), inference, parameter drawing, initShapes and memory, on the WASM backend.
  *
+ * `--threads=N` starts the backend with `fx.ready('wasm', { threads: N })` instead of the
+ * default `fx.ready('wasm')`; the `info` task reports the thread count actually in use (1 after
+ * a fallback, which this process also reports on stderr).
+ *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,7 +14,15 @@ import { truncatedNormalTensor } from '../lib/random/samplers.js';
 import { matMulPeak } from './common-tf.js';
 import { makeBatches, matMulFlops, median, mlpStepFlops, serve, timeEach, type Task, type Timing } from './protocol.js';
 
-await fx.ready('wasm');
+const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
+const askedThreads = threadsArg === undefined ? undefined : Number(threadsArg.slice('--threads='.length));
+if (askedThreads === undefined) await fx.ready('wasm');
+else await fx.ready('wasm', { threads: askedThreads });
+/** The threads the backend computes on (1 when none were asked for, or after a fallback). */
+const threads = fx.backendInfo().threads ?? 1;
+if (askedThreads !== undefined && threads !== askedThreads) {
+  process.stderr.write(`bench flaxen worker: asked for ${askedThreads} threads, fx.backendInfo().threads is ${threads}: this process runs on ${threads} thread(s)\n`);
+}
 
 const mlp = fx.nn.Sequential([fx.nn.Dense(256), fx.nn.relu, fx.nn.Dense(10)]);
 
@@ -83,6 +95,8 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
   switch (task.kind) {
     case 'peak':
       return matMulPeak();
+    case 'info':
+      return { threads, asked: askedThreads ?? 1, backend: fx.backendInfo().name };
     case 'mlp': {
       const { ms, cpuMs } = trainSteps('mlp', mlp, [task.batch, 784], task.steps);
       return { ms, cpuMs, gflops: mlpStepFlops(task.batch) / ms / 1e6, cpuGflops: mlpStepFlops(task.batch) / cpuMs / 1e6 };

@@ -16,6 +16,7 @@ export type Task =
   | { readonly kind: 'initShapes' }
   | { readonly kind: 'memory'; readonly steps: readonly number[] }
   | { readonly kind: 'profile'; readonly model: 'mlp' | 'lenet'; readonly batch: number }
+  | { readonly kind: 'info' }
   | { readonly kind: 'exit' };
 
 /** A worker's answer: named numbers (or notes), or the error it met. */
@@ -31,8 +32,9 @@ export function median(xs: readonly number[]): number {
 /**
  * The time of one call: wall-clock and CPU milliseconds (user + system time of this process).
  * On a machine shared with other jobs, wall time also counts the moments the process waits
- * for a core; CPU time counts only its own work (the math runs on one thread: tfjs's wasm
- * backend runs single-threaded under Node).
+ * for a core; CPU time counts only its own work. With one wasm thread (tfjs's default under
+ * Node) that is the time of the math; with `fx.ready('wasm', { threads: 2 })` it is the sum over
+ * all the process's threads, so there only wall time says how long a call took.
  */
 export interface Timing {
   readonly ms: number;

@@ -7,6 +7,11 @@
  * the median over rounds (each round itself a median over steps); ratios compare figures of the
  * same run. `--quick` runs fewer rounds (for a smoke test).
  *
+ * After that table, a second one compares flaxen at 1 and at 2 WASM threads: two fresh flaxen
+ * processes, started with `fx.ready('wasm', { threads: 1 })` and `fx.ready('wasm', { threads: 2 })`,
+ * measured in interleaved rounds like the rest (`--threads-only` runs just that part,
+ * `--no-threads` skips it).
+ *
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -15,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
 
 const quick = process.argv.includes('--quick');
+const threadsOnly = process.argv.includes('--threads-only');
+const noThreads = process.argv.includes('--no-threads');
 const ROUNDS = quick ? 2 : 5;
 const SHORT_ROUNDS = quick ? 4 : 25;
 
@@ -23,8 +30,8 @@ class Worker {
   private pending: ((reply: Reply) => void) | undefined;
   readonly started: Promise<void>;
 
-  constructor(readonly name: string, file: string) {
-    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  constructor(readonly name: string, file: string, args: string[] = []) {
+    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     let ready: () => void;
     this.started = new Promise((resolve) => (ready = resolve));
     this.child.on('message', (reply: Reply) => {
@@ -85,13 +92,14 @@ function row(figure: string, flaxen: string, stock: string, ratio: string, targe
   rows.push({ figure, flaxen, stock, ratio, target, met: ok === undefined ? '' : ok ? 'yes' : 'NO' });
 }
 
+const started = performance.now();
+const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+
 async function main(): Promise<void> {
-  const started = performance.now();
   const fxw = new Worker('flaxen', './flaxen-worker.js');
   const tflw = new Worker('tfjs-layers', './layers-worker.js');
   await Promise.all([fxw.started, tflw.started]);
   const both = [tflw, fxw];
-  const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
 
   log('matMul peak');
   const peaks = await interleaved(both, () => ({ kind: 'peak' }), quick ? 1 : 3);
@@ -197,7 +205,82 @@ async function main(): Promise<void> {
       console.log(`  by kernel and input shapes:\n${shaped.slice(0, 12).map(([name, ms]) => `    ${fmt(ms, 3).padStart(7)} ms  ${name}`).join('\n')}`);
     }
   }
-  console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
-await main();
+/** A plain text table: the header, a rule, the rows, columns padded to their widest cell. */
+function printTable(header: readonly string[], body: ReadonlyArray<readonly string[]>): void {
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => '| ' + header.map((_, i) => (r[i] ?? '').padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of body) console.log(line(r));
+}
+
+/**
+ * Issue item 6: the flaxen rows at 1 and at 2 WASM threads. Two fresh flaxen processes, started
+ * alike except for the thread count, measured in interleaved rounds. Wall time is the figure
+ * here: CPU time adds up the time of every thread of a process.
+ */
+async function threadTable(): Promise<void> {
+  const one = new Worker('flaxen (1 thread)', './flaxen-worker.js', ['--threads=1']);
+  const two = new Worker('flaxen (2 threads)', './flaxen-worker.js', ['--threads=2']);
+  await Promise.all([one.started, two.started]);
+  const pair = [one, two];
+  const info1 = await one.run({ kind: 'info' });
+  const info2 = await two.run({ kind: 'info' });
+  const threads2 = num(info2['threads']);
+  if (threads2 !== 2) log(`WARNING: the 2-thread process fell back to ${threads2} thread(s); its column measures ${threads2} thread(s)`);
+
+  const body: string[][] = [];
+  const ratio = (a: number, b: number) => fmt(b / a, 2);
+  /** Says which side is faster, from a 2-thread/1-thread ratio of times. */
+  const verdict = (r: number) => (!Number.isFinite(r) ? '' : r < 0.95 ? `2 threads ${(1 / r).toFixed(2)}× faster` : r > 1.05 ? `2 threads ${r.toFixed(2)}× slower` : 'about the same');
+  const timeRows = (what: string, res: Map<Worker, Array<Record<string, number | string>>>, digits = 2) => {
+    const w1 = med(res.get(one)!, 'ms');
+    const w2 = med(res.get(two)!, 'ms');
+    const c1 = med(res.get(one)!, 'cpuMs');
+    const c2 = med(res.get(two)!, 'cpuMs');
+    body.push([`${what}: wall ms`, fmt(w1, digits), fmt(w2, digits), ratio(w1, w2), verdict(w2 / w1)]);
+    body.push([`  the same in CPU ms (all threads)`, fmt(c1, digits), fmt(c2, digits), ratio(c1, c2), '']);
+  };
+
+  log('threads: matMul peak');
+  const peaks = await interleaved(pair, () => ({ kind: 'peak' }), quick ? 1 : 3);
+  const p1 = med(peaks.get(one)!, 'peak');
+  const p2 = med(peaks.get(two)!, 'peak');
+  body.push(['plain tf.matMul peak, GFLOPS by wall time (best of 256/512/1024 square)', fmt(p1, 1), fmt(p2, 1), ratio(p1, p2), verdict(p1 / p2)]);
+  for (const size of [512, 1024]) {
+    const g1 = med(peaks.get(one)!, `gflops${size}`);
+    const g2 = med(peaks.get(two)!, `gflops${size}`);
+    body.push([`  ${size}² alone`, fmt(g1, 1), fmt(g2, 1), ratio(g1, g2), verdict(g1 / g2)]);
+  }
+
+  for (const batch of [64, 256]) {
+    log(`threads: MLP step, batch ${batch}`);
+    const res = await interleaved(pair, () => ({ kind: 'mlp', batch, steps: batch === 64 ? 12 : 6 }), SHORT_ROUNDS);
+    timeRows(`MLP 784-256-10 Adam step, batch ${batch}`, res);
+  }
+
+  log('threads: LeNet-5 step, batch 64');
+  try {
+    timeRows('LeNet-5 step, batch 64', await interleaved(pair, () => ({ kind: 'lenet', batch: 64, steps: 5 }), SHORT_ROUNDS));
+  } catch (error) {
+    log(`threads: LeNet failed: ${(error as Error).message}`);
+    body.push(['LeNet-5 step, batch 64', 'failed', 'failed', '', '']);
+  }
+
+  log('threads: inference');
+  timeRows('Inference (apply), MLP batch 256', await interleaved(pair, () => ({ kind: 'infer', batch: 256, steps: 5 }), SHORT_ROUNDS), 3);
+
+  one.stop();
+  two.stop();
+
+  console.log(`\nflaxen at 1 and 2 WASM threads — two fresh flaxen processes, fx.ready('wasm', { threads: 1 }) and fx.ready('wasm', { threads: 2 }); fx.backendInfo().threads: ${info1['threads']} and ${threads2}`);
+  if (threads2 !== 2) console.log(`!! the 2-thread process FELL BACK to ${threads2} thread(s) (see the warning above): its column is not a 2-thread figure`);
+  console.log(`medians of ${SHORT_ROUNDS} short interleaved rounds (steps, inference) or ${quick ? 1 : 3} rounds (peak); ratio = 2 threads / 1 thread (for ms below 1 is faster, for GFLOPS above 1 is faster); wall time is the figure to read, CPU ms add up all threads; load average ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}\n`);
+  printTable(['figure', '1 thread', '2 threads', 'ratio 2t/1t', 'reading'], body);
+}
+
+if (!threadsOnly) await main();
+if (!noThreads) await threadTable();
+console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
