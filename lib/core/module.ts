@@ -134,11 +134,20 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
     this.spec = spec;
     this.type = spec.type;
     this.name = spec.name;
+    // Built-in layers declare their inputs as plain parameters, so their count bounds how many a
+    // caller may pass: an extra input is a mistake, not something to ignore. (Custom bodies may
+    // use defaults or rest parameters, where Function.length says nothing; they are not checked.)
+    const maxInputs = spec.abstractSafe && spec.body.length > 1 ? spec.body.length - 1 : Infinity;
     this[RUNNABLE] = {
       type: spec.type,
       name: spec.name,
       abstractSafe: spec.abstractSafe,
-      run: (scope, inputs) => spec.body(scope, ...inputs),
+      run: (scope, inputs) => {
+        if (inputs.length > maxInputs) {
+          throw new FlaxenError(scope.path, `${spec.type} takes ${maxInputs === 1 ? 'one input' : `at most ${maxInputs} inputs`}, found ${inputs.length}`);
+        }
+        return spec.body(scope, ...inputs);
+      },
     };
     Object.freeze(this);
   }

@@ -283,6 +283,14 @@ test('bad arguments raise FlaxenError, never a TypeError from tfjs', () => {
   assertThrows(() => mlp().init({ dropout: fx.random.key(0) }, [2, 20]), fx.FlaxenError, "'params' random stream");
   assertThrows(() => mlp().init(fx.random.key(0), tf.zeros([2, 20], 'int32') as tf.Tensor), fx.FlaxenError, 'float32', 'int32');
   assertThrows(() => Dense(3).init(fx.random.key(0), tf.scalar(1)), fx.ShapeError, 'rank');
+  // The types already refuse an extra input; at run time it is an error too, not ignored.
+  const untyped = mlp() as unknown as { init(...a: unknown[]): unknown; apply(...a: unknown[]): unknown };
+  assertThrows(() => untyped.init(fx.random.key(0), [1, 20], [2, 20]), fx.FlaxenError, 'layers_0', 'takes one input, found 2');
+  const x = tf.ones([1, 20]);
+  const v = mlp().init(fx.random.key(0), [1, 20]);
+  assertThrows(() => untyped.apply(v, x, x), fx.FlaxenError, 'layers_0', 'takes one input, found 2');
+  tf.dispose(x);
+  fx.tree.dispose(v);
 });
 
 test('describe prints unknown sizes as -1 before init and real sizes after, like the seed', () => {
