@@ -203,11 +203,15 @@ function convInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: readonly number[
 function convKernelGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: readonly number[], strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number]): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, ci, co] = kernelShape as [number, number, number, number];
-    const xT = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, h, w, n]
-    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, n, co]
+    // Rank-3 permutations of the same data (the rank-4 ones cost more on wasm: 0.36 against
+    // 0.27 ms for LeNet's [64, 28, 28, 6] output gradient).
+    const [n, h, w] = x.shape;
+    const [, oh, ow] = dy.shape;
+    const xT = tf.reshape(tf.transpose(tf.reshape(x, [n, h * w, ci]), [2, 1, 0]), [ci, h, w, n]) as tf.Tensor4D;
+    const dyT = tf.reshape(tf.transpose(tf.reshape(dy, [n, oh * ow, co]), [1, 0, 2]), [oh, ow, n, co]) as tf.Tensor4D;
     const full = rawConv(xT, dyT, dilation, pads, strides); // [ci, >=kh, >=kw, co]
     const cropped = full.shape[1] === kh && full.shape[2] === kw ? full : tf.slice(full, [0, 0, 0, 0], [ci, kh, kw, co]);
-    return tf.transpose(cropped, [1, 2, 0, 3]) as tf.Tensor4D;
+    return (ci === 1 ? tf.reshape(cropped, [kh, kw, 1, co]) : tf.transpose(cropped, [1, 2, 0, 3])) as tf.Tensor4D;
   });
 }
 
