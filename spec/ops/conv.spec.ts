@@ -72,6 +72,11 @@ const cases: Case[] = [
   { name: 'depthwise (groups = channels, multiplier 2), stride 2', xs: [2, 6, 6, 3], ws: [3, 3, 1, 6], g: geom({ groups: 3, strides: [2, 2], padding: [[1, 1], [1, 1]] }) },
   { name: 'depthwise, multiplier 1, dilation 2, uneven padding', xs: [2, 7, 6, 4], ws: [2, 3, 1, 4], g: geom({ groups: 4, kernelDilation: [2, 2], padding: [[0, 2], [1, 0]] }) },
   { name: 'depthwise, stride 2 and dilation 2 together', xs: [1, 9, 9, 2], ws: [2, 2, 1, 2], g: geom({ groups: 2, strides: [2, 2], kernelDilation: [2, 2], padding: [[1, 1], [0, 0]] }) },
+  // One input channel, stride 1: the forward convolution runs on pixel pairs (see pairCases).
+  { name: 'one input channel, SAME (pixel pairs)', xs: [2, 6, 8, 1], ws: [3, 3, 1, 3], g: geom({ padding: [[1, 1], [1, 1]] }) },
+  { name: 'one input channel, even kernel, uneven padding (pixel pairs; batch 1, so the kernel gradient too)', xs: [1, 5, 6, 1], ws: [2, 4, 1, 2], g: geom({ padding: [[0, 1], [2, 1]] }) },
+  { name: 'one input channel, odd left padding (pixel pairs)', xs: [2, 4, 6, 1], ws: [3, 2, 1, 5], g: geom({ padding: [[1, 0], [1, 0]] }) },
+  { name: 'one input channel, odd width (plain convolution)', xs: [2, 5, 5, 1], ws: [3, 3, 1, 2], g: geom({}) },
 ];
 
 for (const c of cases) {
@@ -167,6 +172,23 @@ for (const c of [cases[1]!, cases[7]!]) {
     const [dwAlone] = tf.grads((wt: tf.Tensor) => conv(x, wt, b))([w]);
     assertClose(dwAlone!.dataSync(), dwAll!.dataSync(), 0, 0, 'dw alone');
     tf.dispose([x, w, b, dxAll!, dwAll!, dwAlone!]);
+  });
+}
+
+// The one-channel cases whose forward convolution runs on pixel pairs: the convolution kernel
+// that runs sees the input as [n, h, w/2, 2]; with an odd width it sees the input itself.
+for (const [c, paired] of [[cases[10]!, true], [cases[11]!, true], [cases[12]!, true], [cases[13]!, false]] as const) {
+  test(`one-channel forward convolution ${paired ? 'on pixel pairs' : 'plain'}: ${c.name}`, async () => {
+    const x = tf.tensor4d(Float32Array.from(numbers(13, size(c.xs))), c.xs);
+    const w = tf.tensor4d(Float32Array.from(numbers(14, size(c.ws))), c.ws);
+    const b = tf.tensor1d(Float32Array.from(numbers(15, c.ws[3])));
+    for (const bias of [undefined, b]) {
+      const info = await tf.profile(() => convGeneral(x, w, c.g, bias));
+      const inputs = info.kernels.filter((k) => /^(Fused)?Conv2D$/.test(k.name)).map((k) => k.inputShapes[0]);
+      const expected = paired ? [c.xs[0], c.xs[1], c.xs[2] / 2, 2] : c.xs;
+      assert.equal(inputs, [expected], `${bias ? 'with' : 'without'} bias`);
+    }
+    tf.dispose([x, w, b]);
   });
 }
 
