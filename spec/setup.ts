@@ -42,3 +42,19 @@ export function assertThrows(fn: () => unknown, cls: abstract new (...args: any[
   assert.unreachable(`expected ${cls.name} to be thrown`);
   throw new Error('unreachable');
 }
+
+/** Runs `fn` and counts the tfjs kernels named `kernel` it dispatched (e.g. `Identity` copies). */
+export function countKernel<T>(kernel: string, fn: () => T): [T, number] {
+  let count = 0;
+  const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+  const runKernel = engine.runKernel;
+  engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+    if (name === kernel) count++;
+    return runKernel.call(this, name, ...rest);
+  };
+  try {
+    return [fn(), count];
+  } finally {
+    engine.runKernel = runKernel;
+  }
+}

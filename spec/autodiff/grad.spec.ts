@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, tensorDelta, values } from '../setup.js';
+import { assertClose, assertThrows, countKernel, tensorDelta, values } from '../setup.js';
 
 test('gradients of a tree come back with the same structure, frozen, matching hand-derived values', () => {
   // f = sum(w * x) + b^2 + 3 c  ⇒  df/dw = x, df/db = 2b, df/dc = 3
@@ -212,21 +212,8 @@ test('dense layers keep their inputs for the backward pass without copies, with 
   const x = tf.tensor(Float32Array.from({ length: 35 }, (_, i) => Math.sin(i)), [5, 7]);
   const loss = (p: typeof params) => tf.sum(tf.square(net.apply({ params: p }, x)));
   const before = tf.memory().numTensors;
-  // Counts the Identity (copy) kernels tfjs runs in fn: saving a tensor for the backward pass copies it.
-  const countIdentities = <T>(fn: () => T): [T, number] => {
-    let identities = 0;
-    const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
-    const runKernel = engine.runKernel;
-    engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
-      if (name === 'Identity') identities++;
-      return runKernel.call(this, name, ...rest);
-    };
-    try {
-      return [fn(), identities];
-    } finally {
-      engine.runKernel = runKernel;
-    }
-  };
+  // Saving a tensor for the backward pass copies it with an Identity kernel.
+  const countIdentities = <T>(fn: () => T) => countKernel('Identity', fn);
   const [[value, grads], copies] = countIdentities(() => fx.valueAndGrad(loss)(params));
   assert.is(tf.memory().numTensors, before + 1 + 4, 'only the value and the 4 gradients stay');
   // Under tf.grads (tfjs's own tape, no flaxen valueAndGrad) dense saves copies as tfjs does.

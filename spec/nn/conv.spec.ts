@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, tensorDelta } from '../setup.js';
+import { assertClose, assertThrows, countKernel, tensorDelta } from '../setup.js';
 import { checkGradients, naiveConv2d, numbers, sizeOf, stats, t32 } from './layer-helpers.js';
 
 const k0 = fx.random.key(0);
@@ -144,20 +144,8 @@ test('Conv and MaxPool keep their inputs for the backward pass without copies in
   const { params } = net.init(k0, x.shape);
   const loss = (p: typeof params) => tf.sum(tf.square(net.apply({ params: p }, x) as tf.Tensor));
   const before = tf.memory().numTensors;
-  const countIdentities = <T>(fn: () => T): [T, number] => {
-    let identities = 0;
-    const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
-    const runKernel = engine.runKernel;
-    engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
-      if (name === 'Identity') identities++;
-      return runKernel.call(this, name, ...rest);
-    };
-    try {
-      return [fn(), identities];
-    } finally {
-      engine.runKernel = runKernel;
-    }
-  };
+  // Saving a tensor for the backward pass copies it with an Identity kernel.
+  const countIdentities = <T>(fn: () => T) => countKernel('Identity', fn);
   const [[value, grads], copies] = countIdentities(() => fx.valueAndGrad(loss)(params));
   const names = fx.tree.flatten(params).map(([path]) => path);
   const leaves = fx.tree.leaves(params) as tf.Tensor[];
