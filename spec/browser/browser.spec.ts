@@ -5,11 +5,10 @@
 // FLAXEN_SCREENSHOT=docs/demo/screenshot.png writes the screenshot there (default: next to this
 // compiled spec, in dist/).
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { test } from 'uvu';
@@ -42,34 +41,9 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A static file server for the built demo on a free port of 127.0.0.1.
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json',
-  '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.png': 'image/png', '.txt': 'text/plain',
-};
-
-function serve(root: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((request, response) => {
-    let pathname = '';
-    try {
-      pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
-    } catch {
-      // a malformed address: answered with 404 below
-    }
-    const file = normalize(join(root, pathname.endsWith('/') ? pathname + 'index.html' : pathname));
-    if (!pathname || !file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
-    }
-    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(response);
-  });
-  return new Promise((done, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => done({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }));
-  });
-}
+// The built demo is served by the same static server as `npm run demo` (scripts/static-server.mjs,
+// loaded from the repository at run time: it is not compiled into dist/).
+const { serveStatic } = (await import(new URL('scripts/static-server.mjs', `file://${repo}`).href)) as typeof import('../../scripts/static-server.mjs');
 
 // ---------------------------------------------------------------------------------------------
 // One browser session for the whole file, started by the first test that needs it.
@@ -107,7 +81,7 @@ async function openSession(): Promise<Session> {
   try {
     execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs'), '--out', site], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
     let url: string;
-    ({ server, url } = await serve(site));
+    ({ server, url } = await serveStatic(site));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 30_000, viewport: { width: 900, height: 1000 },
     });
