@@ -58,3 +58,25 @@ export function countKernel<T>(kernel: string, fn: () => T): [T, number] {
     engine.runKernel = runKernel;
   }
 }
+
+/**
+ * The gradients of `loss` at `params` by tfjs's own `tf.grads` (no flaxen tape), in sorted path
+ * order, with the number of Identity (copy) kernels that run took.
+ */
+export function stockGradients<P>(loss: (params: P) => tf.Tensor, params: P): { stock: tf.Tensor[]; paths: string[]; copies: number } {
+  const paths = fx.tree.flatten(params).map(([path]) => path);
+  const leaves = fx.tree.leaves(params) as tf.Tensor[];
+  const [stock, copies] = countKernel('Identity', () => tf.grads((...ts: tf.Tensor[]) => loss(fx.tree.unflatten(ts.map((t, i) => [paths[i]!, t] as const)) as P))(leaves));
+  return { stock, paths, copies };
+}
+
+/** Asserts that a gradient tree has the given paths and equals `stock` (same order) bit for bit. */
+export function assertSameBits(grads: unknown, stock: readonly tf.Tensor[], paths: readonly string[]): void {
+  const flat = fx.tree.flatten(grads);
+  assert.is(flat.length, stock.length, 'number of gradients');
+  flat.forEach(([path, g], i) => {
+    assert.is(path, paths[i]);
+    const a = (g as tf.Tensor).dataSync(), b = stock[i]!.dataSync();
+    for (let j = 0; j < b.length; j++) if (!Object.is(a[j], b[j])) assert.unreachable(`${path}[${j}]: ${a[j]} vs ${b[j]}`);
+  });
+}

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, countKernel, tensorDelta, values } from '../setup.js';
+import { assertClose, assertSameBits, assertThrows, countKernel, stockGradients, tensorDelta, values } from '../setup.js';
 
 test('gradients of a tree come back with the same structure, frozen, matching hand-derived values', () => {
   // f = sum(w * x) + b^2 + 3 c  ⇒  df/dw = x, df/db = 2b, df/dc = 3
@@ -213,20 +213,13 @@ test('dense layers keep their inputs for the backward pass without copies, with 
   const loss = (p: typeof params) => tf.sum(tf.square(net.apply({ params: p }, x)));
   const before = tf.memory().numTensors;
   // Saving a tensor for the backward pass copies it with an Identity kernel.
-  const countIdentities = <T>(fn: () => T) => countKernel('Identity', fn);
-  const [[value, grads], copies] = countIdentities(() => fx.valueAndGrad(loss)(params));
+  const [[value, grads], copies] = countKernel('Identity', () => fx.valueAndGrad(loss)(params));
   assert.is(tf.memory().numTensors, before + 1 + 4, 'only the value and the 4 gradients stay');
   // Under tf.grads (tfjs's own tape, no flaxen valueAndGrad) dense saves copies as tfjs does.
-  const names = fx.tree.flatten(params).map(([path]) => path);
-  const leaves = fx.tree.leaves(params) as tf.Tensor[];
-  const [stock, stockCopies] = countIdentities(() => tf.grads((...ts: tf.Tensor[]) => loss(fx.tree.unflatten(ts.map((t, i) => [names[i]!, t] as const)) as typeof params))(leaves));
+  const { stock, paths, copies: stockCopies } = stockGradients(loss, params);
   // the two dense layers' inputs and kernels (4 tensors) are kept without copies
   assert.is(copies, stockCopies - 4, `Identity kernels: ${copies} with fx.valueAndGrad, ${stockCopies} with tf.grads`);
-  fx.tree.flatten(grads).forEach(([path, g], i) => {
-    assert.is(path, names[i]);
-    const a = (g as tf.Tensor).dataSync(), b = stock[i]!.dataSync();
-    for (let j = 0; j < b.length; j++) if (!Object.is(a[j], b[j])) assert.unreachable(`${path}[${j}]: ${a[j]} vs ${b[j]}`);
-  });
+  assertSameBits(grads, stock, paths);
   tf.dispose([value, ...stock]);
   fx.tree.dispose(grads);
   assert.is(tf.memory().numTensors, before);

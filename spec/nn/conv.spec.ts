@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, countKernel, tensorDelta } from '../setup.js';
+import { assertClose, assertSameBits, assertThrows, countKernel, stockGradients, tensorDelta } from '../setup.js';
 import { checkGradients, naiveConv2d, numbers, sizeOf, stats, t32 } from './layer-helpers.js';
 
 const k0 = fx.random.key(0);
@@ -145,17 +145,11 @@ test('Conv and MaxPool keep their inputs for the backward pass without copies in
   const loss = (p: typeof params) => tf.sum(tf.square(net.apply({ params: p }, x) as tf.Tensor));
   const before = tf.memory().numTensors;
   // Saving a tensor for the backward pass copies it with an Identity kernel.
-  const countIdentities = <T>(fn: () => T) => countKernel('Identity', fn);
-  const [[value, grads], copies] = countIdentities(() => fx.valueAndGrad(loss)(params));
-  const names = fx.tree.flatten(params).map(([path]) => path);
-  const leaves = fx.tree.leaves(params) as tf.Tensor[];
-  const [stock, stockCopies] = countIdentities(() => tf.grads((...ts: tf.Tensor[]) => loss(fx.tree.unflatten(ts.map((t, i) => [names[i]!, t] as const)) as typeof params))(leaves));
+  const [[value, grads], copies] = countKernel('Identity', () => fx.valueAndGrad(loss)(params));
+  const { stock, paths, copies: stockCopies } = stockGradients(loss, params);
   // two convolutions keep x and the kernel, two max pools their input: 6 tensors not copied
   assert.ok(copies <= stockCopies - 6, `Identity kernels: ${copies} with fx.valueAndGrad, ${stockCopies} with tf.grads`);
-  fx.tree.flatten(grads).forEach(([path, g], i) => {
-    const a = (g as tf.Tensor).dataSync(), b = stock[i]!.dataSync();
-    for (let j = 0; j < b.length; j++) if (!Object.is(a[j], b[j])) assert.unreachable(`${path}[${j}]: ${a[j]} vs ${b[j]}`);
-  });
+  assertSameBits(grads, stock, paths);
   tf.dispose([value, ...stock]);
   fx.tree.dispose(grads);
   assert.is(tf.memory().numTensors, before);
