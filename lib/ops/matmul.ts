@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
+import { gemm } from './gemm.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 
@@ -43,6 +44,8 @@ export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
  * the first wins for dy [1024, 512], b [512, 512].
  */
 function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const own = gemm(dy, b, { transposeB: true });
+  if (own) return own;
   if (dy.shape[0] < b.shape[0]) return transpose2d(tf.matMul(b, transpose2d(dy)));
   return tf.matMul(dy, transpose2d(b));
 }
@@ -59,6 +62,11 @@ export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
   const [rows, cols] = x.shape;
   if (rows % 256 !== 0 || cols < 32) return tf.sum(x, 0);
   return tf.tidy(() => tf.sum(transpose2d(x), -1));
+}
+
+/** `transpose(a) · dy`: flaxen's own product reads `a` transposed in place; else an explicit transpose. */
+function transposedTimes(a: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
+  return gemm(a, dy, { transposeA: true }) ?? tf.matMul(transpose2d(a), dy);
 }
 
 function check(ok: boolean, what: string): void {
@@ -83,11 +91,11 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     [a, b],
     (save) => {
       save([a, b]);
-      return tf.matMul(a, b);
+      return gemm(a, b) ?? tf.matMul(a, b);
     },
     (dy, [sa, sb]) => [
       () => timesTransposed(dy as tf.Tensor2D, sb as tf.Tensor2D),
-      () => tf.matMul(transpose2d(sa as tf.Tensor2D), dy as tf.Tensor2D),
+      () => transposedTimes(sa as tf.Tensor2D, dy as tf.Tensor2D),
     ],
   ) as tf.Tensor2D;
 }
@@ -117,13 +125,13 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): 
     [x, kernel, bias],
     (save) => {
       if (!kept) save([x, kernel]);
-      return tf.fused.matMul({ a: x, b: kernel, bias });
+      return gemm(x, kernel, { bias }) ?? tf.fused.matMul({ a: x, b: kernel, bias });
     },
     (dy, saved) => {
       const [sx, sk] = kept ?? saved;
       return [
         () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
-        () => tf.matMul(transpose2d(sx as tf.Tensor2D), dy as tf.Tensor2D),
+        () => transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
         () => columnSums(dy as tf.Tensor2D),
       ];
     },

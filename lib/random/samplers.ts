@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import seedrandom from 'seedrandom';
 import { FlaxenError, describeValue } from '../core/errors.js';
 import { Key, assertKey } from './key.js';
+import { wasmHeap } from '../ops/wasm-heap.js';
 
 /** A generator of uniform numbers in [0, 1) with 32 bits of randomness. */
 export type UniformSource = () => number;
@@ -203,13 +204,6 @@ export function truncatedNormalArray(k: Key, size: number, lower: number, upper:
   return out;
 }
 
-/** The parts of tfjs-backend-wasm's backend used to write a new tensor in place (public fields of `BackendWasm`). */
-interface WasmBackendView {
-  write(values: null, shape: number[], dtype: 'float32'): object;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array };
-}
-
 /**
  * A new float32 tensor of `shape` whose values `fill` writes. On wasm the values are written
  * straight into the tensor's memory in the wasm heap: a fresh JS array of hundreds of MB costs
@@ -219,15 +213,13 @@ interface WasmBackendView {
  */
 export function tensorFilledBy(shape: number[], fill: (out: Float32Array) => void): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  const backend = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as Partial<WasmBackendView>) : undefined;
-  if (size > 0 && backend && typeof backend.write === 'function' && backend.dataIdMap && backend.wasm?.HEAPU8) {
-    const dataId = backend.write(null, shape, 'float32');
-    const tensor = tf.engine().makeTensorFromDataId(dataId as tf.DataId, shape, 'float32', tf.backend());
+  const heap = size > 0 ? wasmHeap() : undefined;
+  if (heap) {
+    const tensor = heap.alloc(shape);
     try {
-      const offset = backend.dataIdMap.get(dataId)!.memoryOffset;
       // The heap view is taken after the allocation (growing the heap replaces its buffer), and
       // nothing allocates in the wasm heap while `fill` runs.
-      fill(new Float32Array(backend.wasm.HEAPU8.buffer, offset, size));
+      fill(new Float32Array(heap.memory.buffer, heap.offsetOf(tensor)!, size));
     } catch (error) {
       tensor.dispose();
       throw error;

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
+import { wasmHeap } from '../../ops/wasm-heap.js';
 import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves, type NamedTree } from '../util.js';
 
 /**
@@ -171,12 +172,6 @@ export function adamStep<G>(
  * float32 leaves it holds, when the engine runs WebAssembly SIMD; anything else returns
  * undefined and the caller uses tfjs ops.
  */
-interface WasmAdamView {
-  write(values: null, shape: number[], dtype: 'float32'): object;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown };
-}
-
 type AdamKernel = (...args: number[]) => void;
 interface AdamKernels {
   readonly memory: WebAssembly.Memory;
@@ -185,7 +180,7 @@ interface AdamKernels {
 }
 
 // One kernel set per wasm memory (a new backend instance has a new memory); null: unavailable.
-let kernelCache: { memory: unknown; kernels: AdamKernels | null } | undefined;
+let kernelCache: { memory: WebAssembly.Memory; kernels: AdamKernels | null } | undefined;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -258,19 +253,15 @@ function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes);
 }
 
-function adamKernels(backend: Partial<WasmAdamView>): AdamKernels | null {
-  // The one-thread build exports its memory as asm.memory, the threaded build as wasmMemory.
-  const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
+function adamKernels(memory: WebAssembly.Memory): AdamKernels | null {
   if (kernelCache && kernelCache.memory === memory) return kernelCache.kernels;
   let kernels: AdamKernels | null = null;
   try {
-    if (typeof WebAssembly === 'object' && memory instanceof WebAssembly.Memory) {
-      const bytes = kernelModule(typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer);
-      if (WebAssembly.validate(bytes)) {
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-        const exports = instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel };
-        kernels = { memory, adam: exports.adam, adamDecay: exports.adamDecay };
-      }
+    const bytes = kernelModule(typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer);
+    if (WebAssembly.validate(bytes)) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+      const exports = instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel };
+      kernels = { memory, adam: exports.adam, adamDecay: exports.adamDecay };
     }
   } catch {
     kernels = null; // no WebAssembly SIMD here: the tfjs ops do the work
@@ -286,25 +277,20 @@ function adamKernels(backend: Partial<WasmAdamView>): AdamKernels | null {
  * `[update, mu, nu]`: new tensors, tracked by the current tidy scope.
  */
 export function fusedAdamLeaf(g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, p: tf.Tensor | undefined, c: readonly number[]): tf.Tensor[] | undefined {
-  if (tf.getBackend() !== 'wasm') return undefined;
-  const backend = tf.backend() as unknown as Partial<WasmAdamView>;
-  if (typeof backend.write !== 'function' || !backend.dataIdMap || !backend.wasm?.HEAPU8) return undefined;
+  const heap = wasmHeap();
+  if (!heap) return undefined;
   const size = g.size;
   const inputs = p ? [g, m, v, p] : [g, m, v];
   for (const t of inputs) if (t.dtype !== 'float32' || t.size !== size || t.isDisposed) return undefined;
   if (size === 0) return undefined;
-  const kernels = adamKernels(backend);
+  const kernels = adamKernels(heap.memory);
   if (!kernels) return undefined;
-  const offsets = inputs.map((t) => backend.dataIdMap!.get(t.dataId)?.memoryOffset);
+  const offsets = inputs.map((t) => heap.offsetOf(t));
   if (offsets.some((o) => typeof o !== 'number')) return undefined;
-  const shape = g.shape;
-  const engine = tf.engine();
-  const outs = [0, 1, 2].map(() => engine.makeTensorFromDataId(backend.write!(null, shape, 'float32') as tf.DataId, shape, 'float32', tf.backend()));
+  const outs = [0, 1, 2].map(() => heap.alloc(g.shape));
   const [u, m1, v1] = outs as [tf.Tensor, tf.Tensor, tf.Tensor];
   const [og, om, ov, op] = offsets as number[];
-  const ou = backend.dataIdMap.get(u.dataId)!.memoryOffset;
-  const om1 = backend.dataIdMap.get(m1.dataId)!.memoryOffset;
-  const ov1 = backend.dataIdMap.get(v1.dataId)!.memoryOffset;
+  const [ou, om1, ov1] = outs.map((t) => heap.offsetOf(t)!) as [number, number, number];
   const f = Math.fround;
   const [cB1, c1mB1, cB2, c1mB2, cNum, cEps, cDecay] = c.map((x) => f(x)) as [number, number, number, number, number, number, number];
   const vectorBytes = Math.floor(size / 4) * 16;
@@ -314,16 +300,16 @@ export function fusedAdamLeaf(g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, p: tf.Te
   }
   // The tail (size mod 4 elements) in JS, rounding to float32 after every operation. The heap
   // view is taken after the allocations (growing the heap replaces its buffer).
-  const heap = new Float32Array(kernels.memory.buffer);
+  const f32 = new Float32Array(kernels.memory.buffer);
   for (let i = vectorBytes / 4; i < size; i++) {
-    const gi = heap[(og! >>> 2) + i]!;
-    const mi = f(f(heap[(om! >>> 2) + i]! * cB1) + f(gi * c1mB1));
-    const vi = f(f(heap[(ov! >>> 2) + i]! * cB2) + f(f(gi * gi) * c1mB2));
-    heap[(om1 >>> 2) + i] = mi;
-    heap[(ov1 >>> 2) + i] = vi;
+    const gi = f32[(og! >>> 2) + i]!;
+    const mi = f(f(f32[(om! >>> 2) + i]! * cB1) + f(gi * c1mB1));
+    const vi = f(f(f32[(ov! >>> 2) + i]! * cB2) + f(f(gi * gi) * c1mB2));
+    f32[(om1 >>> 2) + i] = mi;
+    f32[(ov1 >>> 2) + i] = vi;
     let ui = f(f(mi * cNum) / f(f(Math.sqrt(vi)) + cEps));
-    if (p) ui = f(ui + f(heap[(op! >>> 2) + i]! * cDecay));
-    heap[(ou >>> 2) + i] = ui;
+    if (p) ui = f(ui + f(f32[(op! >>> 2) + i]! * cDecay));
+    f32[(ou >>> 2) + i] = ui;
   }
   return outs;
 }

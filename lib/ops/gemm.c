@@ -1,0 +1,140 @@
+/*
+ * flaxen's float32 matrix product for the WebAssembly SIMD backend of tfjs (compiled by
+ * scripts/build-gemm.mjs into lib/ops/gemm-wasm.ts; lib/ops/gemm.ts loads it).
+ *
+ * Why: tfjs-backend-wasm 4.22 computes matMul with XNNPACK, which packs its right operand anew
+ * for every new tensor (the weights after every optimizer step) and runs transposed products in
+ * a scalar loop. These functions work on the backend's own memory (imported, never copied):
+ * `pack_n`/`pack_t` lay B (or the transpose of a row-major matrix) out in panels of 8 columns,
+ * with the bias in front of each panel, and `gemm` multiplies by it with a 4x8 register tile,
+ * reading A with any row and column stride, so transpose(A) costs nothing either.
+ *
+ * Numbers: every output starts from its bias (0 without one) and adds a[i,k]*b[k,j] for
+ * k = 0, 1, ..., K-1, one float32 multiply then one float32 add each, as XNNPACK's
+ * f32 GEMM microkernels do; the results are bit-identical to tf.matMul (a spec checks this).
+ *
+ * Rules for this file: no static data and no address-taken locals (the module imports tfjs's
+ * memory and must not touch it outside the buffers it is given; the build checks that the
+ * code never reads __stack_pointer), no libc.
+ */
+#include <wasm_simd128.h>
+#define EXPORT(name) __attribute__((export_name(name)))
+#define INLINE static inline __attribute__((always_inline))
+
+/* Packed B (row-major [K, N]): panels of 8 columns; each panel = 8 bias values, then K rows of 8 values. */
+EXPORT("pack_n") void pack_n(const float* b, int K, int N, const float* bias, float* bp) {
+  for (int j0 = 0; j0 < N; j0 += 8) {
+    int w = N - j0 < 8 ? N - j0 : 8;
+    for (int jj = 0; jj < 8; jj++) bp[jj] = (bias && jj < w) ? bias[j0 + jj] : 0.0f;
+    bp += 8;
+    if (w == 8) {
+      for (int k = 0; k < K; k++) {
+        wasm_v128_store(bp, wasm_v128_load(b + k * N + j0));
+        wasm_v128_store(bp + 4, wasm_v128_load(b + k * N + j0 + 4));
+        bp += 8;
+      }
+    } else {
+      for (int k = 0; k < K; k++) {
+        for (int jj = 0; jj < 8; jj++) bp[jj] = jj < w ? b[k * N + j0 + jj] : 0.0f;
+        bp += 8;
+      }
+    }
+  }
+}
+
+/* B = transpose(src), src is [N, K] row-major. */
+EXPORT("pack_t") void pack_t(const float* src, int K, int N, const float* bias, float* bp) {
+  for (int j0 = 0; j0 < N; j0 += 8) {
+    int w = N - j0 < 8 ? N - j0 : 8;
+    for (int jj = 0; jj < 8; jj++) bp[jj] = (bias && jj < w) ? bias[j0 + jj] : 0.0f;
+    bp += 8;
+    if (w == 8) {
+      const float* r = src + j0 * K;
+      int k = 0;
+      for (; k + 4 <= K; k += 4) {
+        v128_t r0 = wasm_v128_load(r + 0 * K + k), r1 = wasm_v128_load(r + 1 * K + k);
+        v128_t r2 = wasm_v128_load(r + 2 * K + k), r3 = wasm_v128_load(r + 3 * K + k);
+        v128_t r4 = wasm_v128_load(r + 4 * K + k), r5 = wasm_v128_load(r + 5 * K + k);
+        v128_t r6 = wasm_v128_load(r + 6 * K + k), r7 = wasm_v128_load(r + 7 * K + k);
+        v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
+        v128_t t2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+        v128_t u0 = wasm_i32x4_shuffle(r4, r5, 0, 4, 1, 5), u1 = wasm_i32x4_shuffle(r6, r7, 0, 4, 1, 5);
+        v128_t u2 = wasm_i32x4_shuffle(r4, r5, 2, 6, 3, 7), u3 = wasm_i32x4_shuffle(r6, r7, 2, 6, 3, 7);
+        wasm_v128_store(bp + 0, wasm_i64x2_shuffle(t0, t1, 0, 2));
+        wasm_v128_store(bp + 4, wasm_i64x2_shuffle(u0, u1, 0, 2));
+        wasm_v128_store(bp + 8, wasm_i64x2_shuffle(t0, t1, 1, 3));
+        wasm_v128_store(bp + 12, wasm_i64x2_shuffle(u0, u1, 1, 3));
+        wasm_v128_store(bp + 16, wasm_i64x2_shuffle(t2, t3, 0, 2));
+        wasm_v128_store(bp + 20, wasm_i64x2_shuffle(u2, u3, 0, 2));
+        wasm_v128_store(bp + 24, wasm_i64x2_shuffle(t2, t3, 1, 3));
+        wasm_v128_store(bp + 28, wasm_i64x2_shuffle(u2, u3, 1, 3));
+        bp += 32;
+      }
+      for (; k < K; k++) {
+        for (int jj = 0; jj < 8; jj++) bp[jj] = r[jj * K + k];
+        bp += 8;
+      }
+    } else {
+      for (int k = 0; k < K; k++) {
+        for (int jj = 0; jj < 8; jj++) bp[jj] = jj < w ? src[(j0 + jj) * K + k] : 0.0f;
+        bp += 8;
+      }
+    }
+  }
+}
+
+INLINE v128_t act(v128_t v, int relu) { return relu ? wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f)) : v; }
+
+INLINE void store8(float* c, v128_t lo, v128_t hi, int w) {
+  if (w == 8) { wasm_v128_store(c, lo); wasm_v128_store(c + 4, hi); return; }
+  float t0 = wasm_f32x4_extract_lane(lo, 0), t1 = wasm_f32x4_extract_lane(lo, 1), t2 = wasm_f32x4_extract_lane(lo, 2), t3 = wasm_f32x4_extract_lane(lo, 3);
+  float t4 = wasm_f32x4_extract_lane(hi, 0), t5 = wasm_f32x4_extract_lane(hi, 1), t6 = wasm_f32x4_extract_lane(hi, 2);
+  c[0] = t0; if (w > 1) c[1] = t1; if (w > 2) c[2] = t2; if (w > 3) c[3] = t3;
+  if (w > 4) c[4] = t4; if (w > 5) c[5] = t5; if (w > 6) c[6] = t6;
+}
+
+/* C[M, N] = A · Bp (+bias, relu), a(i, k) = a[i*rs + k*ks]. */
+EXPORT("gemm") void gemm(const float* a, int rs, int ks, const float* bp, float* c, int M, int N, int K, int relu, int mc) {
+  const int panel = 8 + 8 * K;
+  for (int i0 = 0; i0 < M; i0 += mc) {
+    int i1 = i0 + mc < M ? i0 + mc : M;
+    for (int j0 = 0, p = 0; j0 < N; j0 += 8, p++) {
+      int w = N - j0 < 8 ? N - j0 : 8;
+      const float* pb = bp + p * panel;
+      v128_t bias0 = wasm_v128_load(pb), bias1 = wasm_v128_load(pb + 4);
+      int i = i0;
+      for (; i + 4 <= i1; i += 4) {
+        const float* a0 = a + i * rs; const float* a1 = a0 + rs; const float* a2 = a1 + rs; const float* a3 = a2 + rs;
+        v128_t c00 = bias0, c01 = bias1, c10 = bias0, c11 = bias1, c20 = bias0, c21 = bias1, c30 = bias0, c31 = bias1;
+        const float* b = pb + 8;
+        for (int k = 0; k < K; k++) {
+          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); b += 8;
+          v128_t v0 = wasm_v128_load32_splat(a0); a0 += ks;
+          v128_t v1 = wasm_v128_load32_splat(a1); a1 += ks;
+          v128_t v2 = wasm_v128_load32_splat(a2); a2 += ks;
+          v128_t v3 = wasm_v128_load32_splat(a3); a3 += ks;
+          c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(v0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(v0, b1));
+          c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(v1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(v1, b1));
+          c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(v2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(v2, b1));
+          c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(v3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(v3, b1));
+        }
+        float* cr = c + i * N + j0;
+        store8(cr, act(c00, relu), act(c01, relu), w); cr += N;
+        store8(cr, act(c10, relu), act(c11, relu), w); cr += N;
+        store8(cr, act(c20, relu), act(c21, relu), w); cr += N;
+        store8(cr, act(c30, relu), act(c31, relu), w);
+      }
+      for (; i < i1; i++) {
+        const float* a0 = a + i * rs;
+        v128_t c00 = bias0, c01 = bias1;
+        const float* b = pb + 8;
+        for (int k = 0; k < K; k++) {
+          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); b += 8;
+          v128_t v0 = wasm_v128_load32_splat(a0); a0 += ks;
+          c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(v0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(v0, b1));
+        }
+        store8(c + i * N + j0, act(c00, relu), act(c01, relu), w);
+      }
+    }
+  }
+}
