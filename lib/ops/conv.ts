@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
+import { convByProduct, convInputGradByProduct, convKernelGradByProduct, im2colMatrix, type ConvWindow } from './conv-gemm.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 
@@ -278,16 +279,31 @@ function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number
   // Inside fx.valueAndGrad, x and w are kept for the backward pass as aliases (no copy);
   // elsewhere tfjs's save copies them.
   const kept = keepForBackward([x, w]);
+  // On the one-thread wasm backend, the convolution and both gradients as matrix products on
+  // flaxen's own kernel (conv-gemm.ts); tfjs's convolutions wherever that declines. Inside
+  // fx.valueAndGrad the im2col matrix of the forward product is kept for the kernel gradient.
+  const win: ConvWindow = { strides, padding: pads, dilation };
+  let keptCols: tf.Tensor2D | undefined;
+  if (kept) {
+    const cols = im2colMatrix(x, w.shape, win);
+    if (cols) {
+      keptCols = keepForBackward([cols])?.[0] as tf.Tensor2D | undefined;
+      cols.dispose();
+    }
+  }
   return withLazyGradients(
     bias ? [x, w, bias] : [x, w],
     (save) => {
       if (!kept) save([x, w]);
-      return rawConv(x, w, strides, pads, dilation, bias);
+      return convByProduct(x, w, win, bias, keptCols) ?? rawConv(x, w, strides, pads, dilation, bias);
     },
     (dy, saved) => {
       const [xs, ws] = (kept ?? saved) as [tf.Tensor4D, tf.Tensor4D];
       const g = dy as tf.Tensor4D;
-      const thunks = [() => convInputGrad(g, ws, xs.shape, strides, pads, dilation), () => convKernelGrad(xs, g, ws.shape, strides, pads, dilation)];
+      const thunks = [
+        () => convInputGradByProduct(g, ws, xs.shape, win) ?? convInputGrad(g, ws, xs.shape, strides, pads, dilation),
+        () => convKernelGradByProduct(xs, g, ws.shape, win, keptCols) ?? convKernelGrad(xs, g, ws.shape, strides, pads, dilation),
+      ];
       return bias ? [...thunks, () => biasGrad(g)] : thunks;
     },
   ) as tf.Tensor4D;

@@ -138,3 +138,78 @@ EXPORT("gemm") void gemm(const float* a, int rs, int ks, const float* bp, float*
     }
   }
 }
+
+/*
+ * Convolution as a product: im2col copies, for every output pixel (n, oy, ox), the input window
+ * it reads (kh x kw pixels of ci channels, zeros where it falls in the padding) into one row of
+ * `cols` [n*oh*ow, kh*kw*ci]; the HWIO kernel is then a [kh*kw*ci, co] matrix. col2im is its
+ * adjoint: it adds every row of `dcols` back into the window it came from (the input gradient),
+ * rows in order, so the sums are deterministic.
+ */
+
+INLINE void copy_floats(float* dst, const float* src, int count) {
+  int c = 0;
+  for (; c + 4 <= count; c += 4) wasm_v128_store(dst + c, wasm_v128_load(src + c));
+  for (; c < count; c++) dst[c] = src[c];
+}
+
+INLINE void add_floats(float* dst, const float* src, int count) {
+  int c = 0;
+  for (; c + 4 <= count; c += 4) wasm_v128_store(dst + c, wasm_f32x4_add(wasm_v128_load(dst + c), wasm_v128_load(src + c)));
+  for (; c < count; c++) dst[c] += src[c];
+}
+
+EXPORT("im2col") void im2col(const float* x, float* cols, int n, int h, int w, int ci, int oh, int ow,
+                             int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) {
+  const int run = kw * ci; /* one window row, contiguous in x when kw's dilation is 1 */
+  for (int b = 0; b < n; b++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const int ix0 = ox * sw - pl;
+        const int inside = dw == 1 && ix0 >= 0 && ix0 + kw <= w;
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = oy * sh + ky * dh - pt;
+          if (iy < 0 || iy >= h) {
+            for (int c = 0; c < run; c++) cols[c] = 0.0f;
+          } else if (inside) {
+            copy_floats(cols, x + ((b * h + iy) * w + ix0) * ci, run);
+          } else {
+            for (int kx = 0; kx < kw; kx++) {
+              const int ix = ix0 + kx * dw;
+              if (ix < 0 || ix >= w) {
+                for (int c = 0; c < ci; c++) cols[kx * ci + c] = 0.0f;
+              } else {
+                copy_floats(cols + kx * ci, x + ((b * h + iy) * w + ix) * ci, ci);
+              }
+            }
+          }
+          cols += run;
+        }
+      }
+}
+
+EXPORT("col2im") void col2im(const float* dcols, float* dx, int n, int h, int w, int ci, int oh, int ow,
+                             int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) {
+  const int run = kw * ci;
+  for (int i = 0, size = n * h * w * ci; i < size; i++) dx[i] = 0.0f;
+  for (int b = 0; b < n; b++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const int ix0 = ox * sw - pl;
+        const int inside = dw == 1 && ix0 >= 0 && ix0 + kw <= w;
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = oy * sh + ky * dh - pt;
+          if (iy >= 0 && iy < h) {
+            if (inside) {
+              add_floats(dx + ((b * h + iy) * w + ix0) * ci, dcols, run);
+            } else {
+              for (int kx = 0; kx < kw; kx++) {
+                const int ix = ix0 + kx * dw;
+                if (ix >= 0 && ix < w) add_floats(dx + ((b * h + iy) * w + ix) * ci, dcols + kx * ci, ci);
+              }
+            }
+          }
+          dcols += run;
+        }
+      }
+}

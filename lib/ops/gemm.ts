@@ -21,7 +21,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_WASM_BASE64 } from './gemm-wasm.js';
 import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 
-interface GemmExports {
+/** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
+export interface GemmExports {
+  im2col(x: number, cols: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
+  col2im(dcols: number, dx: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
   pack_n(b: number, k: number, n: number, bias: number, out: number): void;
   pack_t(src: number, k: number, n: number, bias: number, out: number): void;
   gemm(a: number, rowStride: number, kStride: number, packed: number, c: number, m: number, n: number, k: number, relu: number, rowBlock: number): void;
@@ -84,6 +87,20 @@ function usable(t: tf.Tensor | undefined, heap: WasmHeap): boolean {
 
 /**
  * @internal
+ * The backend's memory and the kernels of lib/ops/gemm.c, when they can run on these tensors
+ * (the own product is on, the backend is the one-thread wasm one, every tensor is float32 and
+ * held by it); otherwise undefined.
+ */
+export function ownKernels(...tensors: Array<tf.Tensor | undefined>): { heap: WasmHeap; kernels: GemmExports } | undefined {
+  if (!enabled) return undefined;
+  const heap = wasmHeap();
+  if (!heap || !tensors.every((t) => usable(t, heap))) return undefined;
+  const kernels = kernelsFor(heap.memory);
+  return kernels ? { heap, kernels } : undefined;
+}
+
+/**
+ * @internal
  * `op(a) · op(b) (+ bias) (then relu)` for rank-2 float32 tensors on the one-thread wasm
  * backend, bit-identical to `tf.matMul` (and `tf.fused.matMul`); undefined when it cannot run
  * here (another backend, threads, another dtype, an empty operand), and the caller then uses
@@ -91,11 +108,9 @@ function usable(t: tf.Tensor | undefined, heap: WasmHeap): boolean {
  * is recorded on a gradient tape.
  */
 export function gemm(a: tf.Tensor, b: tf.Tensor, opts: GemmOptions = {}): tf.Tensor2D | undefined {
-  if (!enabled) return undefined;
-  const heap = wasmHeap();
-  if (!heap || !usable(a, heap) || !usable(b, heap) || !usable(opts.bias, heap)) return undefined;
-  const kernels = kernelsFor(heap.memory);
-  if (!kernels) return undefined;
+  const own = ownKernels(a, b, opts.bias);
+  if (!own) return undefined;
+  const { heap, kernels } = own;
   const [m, k] = opts.transposeA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
   const n = opts.transposeB ? b.shape[0]! : b.shape[1]!;
   if (m === 0 || n === 0 || k === 0) return undefined;

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertSameBits, assertThrows, countKernel, stockGradients, tensorDelta } from '../setup.js';
+import { assertClose, assertSameBits, assertThrows, backend, countKernel, stockGradients, tensorDelta } from '../setup.js';
+import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { checkGradients, naiveConv2d, numbers, sizeOf, stats, t32 } from './layer-helpers.js';
 
 const k0 = fx.random.key(0);
@@ -115,10 +116,17 @@ test('Conv as a first layer: the gradient with respect to the data is never comp
   const x = t32(numbers(12, 2 * 7 * 7 * 1), [2, 7, 7, 1]);
   const vars = conv.init(k0, x.shape);
   const loss = (kernel: tf.Tensor, bias: tf.Tensor) => tf.sum(tf.square(conv.apply({ params: { kernel, bias } }, x) as tf.Tensor));
+  // flaxen's own products (one-thread wasm): the forward and the kernel gradient, two products
+  const before = gemmCounter.calls;
+  tf.dispose(tf.grads(loss)([params(vars).kernel!, params(vars).bias!]));
+  if (backend === 'wasm') assert.is(gemmCounter.calls - before, 2, 'forward and kernel gradient only');
+  // tfjs's convolutions: two Conv2D kernels
+  const previous = setOwnGemm(false);
   const info = await tf.profile(() => {
     tf.dispose(tf.grads(loss)([params(vars).kernel!, params(vars).bias!]));
     return tf.scalar(0);
   });
+  setOwnGemm(previous);
   const convs = info.kernels.map((k) => k.name).filter((name) => /Conv2D/.test(name));
   assert.is(convs.length, 2, `forward and kernel gradient only, found ${convs.join(', ')}`);
   // ... and the parameter gradients are those computed when the data gradient is computed too.

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { ConvGeometry, convGeneral, convOutputSize, padForType } from '../../lib/ops/conv.js';
+import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { assertClose, backend } from '../setup.js';
 
 type Shape4 = [number, number, number, number];
@@ -79,8 +80,22 @@ const cases: Case[] = [
   { name: 'one input channel, odd width (plain convolution)', xs: [2, 5, 5, 1], ws: [3, 3, 1, 2], g: geom({}) },
 ];
 
-for (const c of cases) {
-  test(`convGeneral forward matches a naive convolution: ${c.name}`, () => {
+/**
+ * Runs `f` with flaxen's own products (im2col and matrix products on the one-thread wasm
+ * backend) turned on or off; off, tfjs's convolutions run.
+ */
+function withOwnProducts<T>(own: boolean, f: () => T): T {
+  const previous = setOwnGemm(own);
+  try {
+    return f();
+  } finally {
+    setOwnGemm(previous);
+  }
+}
+
+for (const c of cases) for (const own of [true, false]) {
+  const path = own ? 'own products' : 'tfjs convolutions';
+  test(`convGeneral forward matches a naive convolution (${path}): ${c.name}`, () => withOwnProducts(own, () => {
     const x = numbers(1, size(c.xs));
     const w = numbers(2, size(c.ws));
     const ref = refConv(x, c.xs, w, c.ws, c.g);
@@ -94,9 +109,9 @@ for (const c of cases) {
     const refB = ref.y.map((v, i) => v + b[i % c.ws[3]]!);
     assertClose(yb.dataSync(), refB, 1e-5, 1e-4, `${c.name} with bias`);
     yb.dispose();
-  });
+  }));
 
-  test(`convGeneral gradients match finite differences of the reference: ${c.name}`, () => {
+  test(`convGeneral gradients match finite differences of the reference (${path}): ${c.name}`, () => withOwnProducts(own, () => {
     const x = numbers(3, size(c.xs));
     const w = numbers(4, size(c.ws));
     const { ys } = refConv(x, c.xs, w, c.ws, c.g);
@@ -139,16 +154,21 @@ for (const c of cases) {
     assertClose(db!.dataSync(), fd('b'), 1e-4, 1e-3, `${c.name} dbias`);
     tf.dispose([dx!, dw!, db!]);
     assert.is(tf.memory().numTensors, before, 'no tensor left behind');
-  });
+  }));
 }
 
-/** The convolution kernels (plain, fused, depthwise) that run while `f` runs, by name. */
+/**
+ * The convolutions that run while `f` runs: tfjs's convolution kernels (plain, fused, depthwise)
+ * by name, and flaxen's own matrix products (one-thread wasm) as 'product'.
+ */
 async function convKernelsRun(f: () => tf.Tensor[]): Promise<string[]> {
+  const before = gemmCounter.calls;
   const info = await tf.profile(() => {
     tf.dispose(f());
     return tf.scalar(0);
   });
-  return info.kernels.map((k) => k.name).filter((name) => /Conv2D|DepthwiseConv2d/.test(name));
+  const products = Array.from({ length: gemmCounter.calls - before }, () => 'product');
+  return [...info.kernels.map((k) => k.name).filter((name) => /Conv2D|DepthwiseConv2d/.test(name)), ...products];
 }
 
 for (const c of [cases[1]!, cases[7]!]) {
@@ -183,7 +203,9 @@ for (const [c, paired] of [[cases[10]!, true], [cases[11]!, true], [cases[12]!, 
     const w = tf.tensor4d(Float32Array.from(numbers(14, size(c.ws))), c.ws);
     const b = tf.tensor1d(Float32Array.from(numbers(15, c.ws[3])));
     for (const bias of [undefined, b]) {
-      const info = await tf.profile(() => convGeneral(x, w, c.g, bias));
+      // (the tfjs path: flaxen's own products, when they run, need no pairs)
+      const previous = setOwnGemm(false);
+      const info = await tf.profile(() => convGeneral(x, w, c.g, bias)).finally(() => setOwnGemm(previous));
       const inputs = info.kernels.filter((k) => /^(Fused)?Conv2D$/.test(k.name)).map((k) => k.inputShapes[0]);
       const expected = paired ? [c.xs[0], c.xs[1], c.xs[2] / 2, 2] : c.xs;
       assert.equal(inputs, [expected], `${bias ? 'with' : 'without'} bias`);
