@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as assert from 'uvu/assert';
 import * as fx from '../lib/index.js';
+import { setOwnGemm } from '../lib/ops/gemm.js';
 
 export const backend = await fx.ready((process.env['FLAXEN_BACKEND'] as 'wasm' | 'cpu' | undefined) ?? 'wasm');
 
@@ -79,4 +80,17 @@ export function assertSameBits(grads: unknown, stock: readonly tf.Tensor[], path
     const a = (g as tf.Tensor).dataSync(), b = stock[i]!.dataSync();
     for (let j = 0; j < b.length; j++) if (!Object.is(a[j], b[j])) assert.unreachable(`${path}[${j}]: ${a[j]} vs ${b[j]}`);
   });
+}
+
+/**
+ * Runs `f` with flaxen's own WebAssembly kernels (lib/ops/gemm.c: products, convolutions, the
+ * max-pool gradient; one-thread wasm only) turned on or off; off, tfjs's ops do the work.
+ */
+export function withOwnKernels<T>(own: boolean, f: () => T): T {
+  const previous = setOwnGemm(own);
+  try {
+    return f();
+  } finally {
+    setOwnGemm(previous);
+  }
 }

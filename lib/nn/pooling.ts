@@ -10,6 +10,7 @@ import { isAbstract } from '../core/shapes.js';
 import { Module } from '../core/module.js';
 import { PadPair, convOutputSize, dilateSpatial, padForType } from '../ops/conv.js';
 import { withLazyGradients } from '../ops/lazy-grad.js';
+import { maxPoolGradByKernel } from '../ops/max-pool-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkOptions } from './util.js';
@@ -124,6 +125,8 @@ export function maxPoolValid(x: tf.Tensor4D, window: readonly [number, number], 
         tf.tidy(() => {
           const dy = dyIn as tf.Tensor4D;
           const [xs, ys] = (kept ? [kept[0], saved[0]] : saved) as [tf.Tensor4D, tf.Tensor4D];
+          const byKernel = maxPoolGradByKernel(xs, ys, dy, window, strides);
+          if (byKernel) return byKernel;
           if (tiled) return tiledMaxPoolGrad(xs, ys, dy, window);
           const [n, h, w, c] = xs.shape;
           const [, oh, ow] = ys.shape;

@@ -58,8 +58,13 @@ export function im2colMatrix(x: tf.Tensor4D, kShape: readonly number[], win: Con
   const g = geometry(x.shape, kShape, win);
   if (!own || !g) return undefined;
   const [n, , , ci, oh, ow, kh, kw] = g as [number, number, number, number, number, number, number, number];
+  const [sh, sw, dh, dw] = g.slice(8, 12) as [number, number, number, number];
   const cols = own.heap.alloc([n * oh * ow, kh * kw * ci]) as tf.Tensor2D;
-  own.kernels.im2col(own.heap.offsetOf(x)!, own.heap.offsetOf(cols)!, ...(g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number]));
+  // scratch for the zero-padded input that im2col copies from
+  const padded = own.heap.alloc([n * ((oh - 1) * sh + (kh - 1) * dh + 1) * ((ow - 1) * sw + (kw - 1) * dw + 1) * ci]);
+  const args = g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+  own.kernels.im2col(own.heap.offsetOf(x)!, own.heap.offsetOf(cols)!, ...args, own.heap.offsetOf(padded)!);
+  padded.dispose();
   return cols;
 }
 

@@ -35,7 +35,11 @@ EXPORT("pack_n") void pack_n(const float* b, int K, int N, const float* bias, fl
       }
     } else {
       for (int k = 0; k < K; k++) {
-        for (int jj = 0; jj < 8; jj++) bp[jj] = jj < w ? b[k * N + j0 + jj] : 0.0f;
+        const float* row = b + k * N + j0;
+        int jj = 0;
+        if (w >= 4) { wasm_v128_store(bp, wasm_v128_load(row)); jj = 4; }
+        for (; jj < w; jj++) bp[jj] = row[jj];
+        for (; jj < 8; jj++) bp[jj] = 0.0f;
         bp += 8;
       }
     }
@@ -87,55 +91,85 @@ INLINE v128_t act(v128_t v, int relu) { return relu ? wasm_f32x4_pmax(v, wasm_f3
 
 INLINE void store8(float* c, v128_t lo, v128_t hi, int w) {
   if (w == 8) { wasm_v128_store(c, lo); wasm_v128_store(c + 4, hi); return; }
-  float t0 = wasm_f32x4_extract_lane(lo, 0), t1 = wasm_f32x4_extract_lane(lo, 1), t2 = wasm_f32x4_extract_lane(lo, 2), t3 = wasm_f32x4_extract_lane(lo, 3);
-  float t4 = wasm_f32x4_extract_lane(hi, 0), t5 = wasm_f32x4_extract_lane(hi, 1), t6 = wasm_f32x4_extract_lane(hi, 2);
-  c[0] = t0; if (w > 1) c[1] = t1; if (w > 2) c[2] = t2; if (w > 3) c[3] = t3;
-  if (w > 4) c[4] = t4; if (w > 5) c[5] = t5; if (w > 6) c[6] = t6;
+  if (w >= 4) {
+    wasm_v128_store(c, lo);
+    float t4 = wasm_f32x4_extract_lane(hi, 0), t5 = wasm_f32x4_extract_lane(hi, 1), t6 = wasm_f32x4_extract_lane(hi, 2);
+    if (w > 4) c[4] = t4; if (w > 5) c[5] = t5; if (w > 6) c[6] = t6;
+    return;
+  }
+  float t0 = wasm_f32x4_extract_lane(lo, 0), t1 = wasm_f32x4_extract_lane(lo, 1), t2 = wasm_f32x4_extract_lane(lo, 2);
+  c[0] = t0; if (w > 1) c[1] = t1; if (w > 2) c[2] = t2;
 }
 
-/* C[M, N] = A · Bp (+bias, relu), a(i, k) = a[i*rs + k*ks]. */
-EXPORT("gemm") void gemm(const float* a, int rs, int ks, const float* bp, float* c, int M, int N, int K, int relu, int mc) {
+/* The first w (<= 8) values of a row of C, zeros after them (never reads past them). */
+INLINE void load8(const float* c, int w, v128_t* lo, v128_t* hi) {
+  if (w == 8) { *lo = wasm_v128_load(c); *hi = wasm_v128_load(c + 4); return; }
+  float t[8];
+  for (int j = 0; j < 8; j++) t[j] = j < w ? c[j] : 0.0f;
+  *lo = wasm_f32x4_make(t[0], t[1], t[2], t[3]);
+  *hi = wasm_f32x4_make(t[4], t[5], t[6], t[7]);
+}
+
+/*
+ * C[M, N] = A · Bp (+bias, relu), a(i, k) = a[i*rs + k*ks]. The sum over k runs in chunks of kc
+ * terms (kc >= K: one chunk, the order of XNNPACK); after the first chunk a tile starts from the
+ * partial sums it stored, so the order stays k = 0, 1, ... and deterministic, but the partial
+ * sums are rounded to float32 in C between chunks, as they are in registers anyway. Chunks keep
+ * a long product (a convolution's kernel gradient sums over every output pixel) in cache.
+ */
+EXPORT("gemm") void gemm(const float* a, int rs, int ks, const float* bp, float* c, int M, int N, int K, int relu, int mc, int kc) {
   const int panel = 8 + 8 * K;
-  for (int i0 = 0; i0 < M; i0 += mc) {
-    int i1 = i0 + mc < M ? i0 + mc : M;
-    for (int j0 = 0, p = 0; j0 < N; j0 += 8, p++) {
-      int w = N - j0 < 8 ? N - j0 : 8;
-      const float* pb = bp + p * panel;
-      v128_t bias0 = wasm_v128_load(pb), bias1 = wasm_v128_load(pb + 4);
-      int i = i0;
-      for (; i + 4 <= i1; i += 4) {
-        const float* a0 = a + i * rs; const float* a1 = a0 + rs; const float* a2 = a1 + rs; const float* a3 = a2 + rs;
-        v128_t c00 = bias0, c01 = bias1, c10 = bias0, c11 = bias1, c20 = bias0, c21 = bias1, c30 = bias0, c31 = bias1;
-        const float* b = pb + 8;
-        for (int k = 0; k < K; k++) {
-          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); b += 8;
-          v128_t v0 = wasm_v128_load32_splat(a0); a0 += ks;
-          v128_t v1 = wasm_v128_load32_splat(a1); a1 += ks;
-          v128_t v2 = wasm_v128_load32_splat(a2); a2 += ks;
-          v128_t v3 = wasm_v128_load32_splat(a3); a3 += ks;
-          c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(v0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(v0, b1));
-          c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(v1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(v1, b1));
-          c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(v2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(v2, b1));
-          c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(v3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(v3, b1));
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += kc) {
+    const int kn = K - k0 < kc ? K - k0 : kc;
+    const int first = k0 == 0, fuse = relu && k0 + kn >= K;
+    for (int i0 = 0; i0 < M; i0 += mc) {
+      int i1 = i0 + mc < M ? i0 + mc : M;
+      for (int j0 = 0, p = 0; j0 < N; j0 += 8, p++) {
+        int w = N - j0 < 8 ? N - j0 : 8;
+        const float* pb = bp + p * panel;
+        v128_t bias0 = wasm_v128_load(pb), bias1 = wasm_v128_load(pb + 4);
+        int i = i0;
+        for (; i + 4 <= i1; i += 4) {
+          const float* a0 = a + i * rs + k0 * ks; const float* a1 = a0 + rs; const float* a2 = a1 + rs; const float* a3 = a2 + rs;
+          float* cr = c + i * N + j0;
+          v128_t c00 = bias0, c01 = bias1, c10 = bias0, c11 = bias1, c20 = bias0, c21 = bias1, c30 = bias0, c31 = bias1;
+          if (!first) {
+            load8(cr, w, &c00, &c01); load8(cr + N, w, &c10, &c11);
+            load8(cr + 2 * N, w, &c20, &c21); load8(cr + 3 * N, w, &c30, &c31);
+          }
+          const float* b = pb + 8 + 8 * k0;
+          for (int k = 0; k < kn; k++) {
+            v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); b += 8;
+            v128_t v0 = wasm_v128_load32_splat(a0); a0 += ks;
+            v128_t v1 = wasm_v128_load32_splat(a1); a1 += ks;
+            v128_t v2 = wasm_v128_load32_splat(a2); a2 += ks;
+            v128_t v3 = wasm_v128_load32_splat(a3); a3 += ks;
+            c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(v0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(v0, b1));
+            c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(v1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(v1, b1));
+            c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(v2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(v2, b1));
+            c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(v3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(v3, b1));
+          }
+          store8(cr, act(c00, fuse), act(c01, fuse), w); cr += N;
+          store8(cr, act(c10, fuse), act(c11, fuse), w); cr += N;
+          store8(cr, act(c20, fuse), act(c21, fuse), w); cr += N;
+          store8(cr, act(c30, fuse), act(c31, fuse), w);
         }
-        float* cr = c + i * N + j0;
-        store8(cr, act(c00, relu), act(c01, relu), w); cr += N;
-        store8(cr, act(c10, relu), act(c11, relu), w); cr += N;
-        store8(cr, act(c20, relu), act(c21, relu), w); cr += N;
-        store8(cr, act(c30, relu), act(c31, relu), w);
-      }
-      for (; i < i1; i++) {
-        const float* a0 = a + i * rs;
-        v128_t c00 = bias0, c01 = bias1;
-        const float* b = pb + 8;
-        for (int k = 0; k < K; k++) {
-          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); b += 8;
-          v128_t v0 = wasm_v128_load32_splat(a0); a0 += ks;
-          c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(v0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(v0, b1));
+        for (; i < i1; i++) {
+          const float* a0 = a + i * rs + k0 * ks;
+          float* cr = c + i * N + j0;
+          v128_t c00 = bias0, c01 = bias1;
+          if (!first) load8(cr, w, &c00, &c01);
+          const float* b = pb + 8 + 8 * k0;
+          for (int k = 0; k < kn; k++) {
+            v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); b += 8;
+            v128_t v0 = wasm_v128_load32_splat(a0); a0 += ks;
+            c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(v0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(v0, b1));
+          }
+          store8(cr, act(c00, fuse), act(c01, fuse), w);
         }
-        store8(c + i * N + j0, act(c00, relu), act(c01, relu), w);
       }
     }
+    if (K == 0) break;
   }
 }
 
@@ -159,33 +193,49 @@ INLINE void add_floats(float* dst, const float* src, int count) {
   for (; c < count; c++) dst[c] += src[c];
 }
 
+/*
+ * im2col reads a zero-padded copy `xp` [n, hp, wp, ci] of x (hp = (oh-1)*sh + (kh-1)*dh + 1 rows,
+ * wp likewise), made first in scratch memory the caller provides, so that the main loop copies
+ * whole window rows with no bounds checks.
+ */
 EXPORT("im2col") void im2col(const float* x, float* cols, int n, int h, int w, int ci, int oh, int ow,
-                             int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) {
-  const int run = kw * ci; /* one window row, contiguous in x when kw's dilation is 1 */
+                             int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, float* xp) {
+  const int hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+  float* dst = xp;
+  for (int b = 0; b < n; b++)
+    for (int yy = 0; yy < hp; yy++) {
+      const int iy = yy - pt;
+      if (iy < 0 || iy >= h) {
+        for (int i = 0; i < wp * ci; i++) dst[i] = 0.0f;
+      } else {
+        const int left = pl < wp ? pl : wp;                           /* padded columns before x */
+        const int inner = (w < wp - left ? w : wp - left);             /* columns of x used */
+        for (int i = 0; i < left * ci; i++) dst[i] = 0.0f;
+        copy_floats(dst + left * ci, x + ((b * h + iy) * w) * ci, inner * ci);
+        for (int i = (left + inner) * ci; i < wp * ci; i++) dst[i] = 0.0f;
+      }
+      dst += wp * ci;
+    }
+  const int run = kw * ci;
   for (int b = 0; b < n; b++)
     for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++) {
-        const int ix0 = ox * sw - pl;
-        const int inside = dw == 1 && ix0 >= 0 && ix0 + kw <= w;
+      for (int ox = 0; ox < ow; ox++)
         for (int ky = 0; ky < kh; ky++) {
-          const int iy = oy * sh + ky * dh - pt;
-          if (iy < 0 || iy >= h) {
-            for (int c = 0; c < run; c++) cols[c] = 0.0f;
-          } else if (inside) {
-            copy_floats(cols, x + ((b * h + iy) * w + ix0) * ci, run);
-          } else {
-            for (int kx = 0; kx < kw; kx++) {
-              const int ix = ix0 + kx * dw;
-              if (ix < 0 || ix >= w) {
-                for (int c = 0; c < ci; c++) cols[kx * ci + c] = 0.0f;
-              } else {
-                copy_floats(cols + kx * ci, x + ((b * h + iy) * w + ix) * ci, ci);
-              }
+          const float* src = xp + ((b * hp + oy * sh + ky * dh) * wp + ox * sw) * ci;
+          if (dw == 1) {
+            /* one run of kw*ci floats; the last 4 overlap the previous ones when run % 4 != 0 */
+            if (run >= 4) {
+              int c = 0;
+              for (; c + 4 <= run; c += 4) wasm_v128_store(cols + c, wasm_v128_load(src + c));
+              if (c < run) wasm_v128_store(cols + run - 4, wasm_v128_load(src + run - 4));
+            } else {
+              for (int c = 0; c < run; c++) cols[c] = src[c];
             }
+          } else {
+            for (int kx = 0; kx < kw; kx++) copy_floats(cols + kx * ci, src + kx * dw * ci, ci);
           }
           cols += run;
         }
-      }
 }
 
 EXPORT("col2im") void col2im(const float* dcols, float* dx, int n, int h, int w, int ci, int oh, int ow,
@@ -210,6 +260,43 @@ EXPORT("col2im") void col2im(const float* dcols, float* dx, int n, int h, int w,
             }
           }
           dcols += run;
+        }
+      }
+}
+
+/*
+ * The gradient of a VALID max pool: each output's gradient goes to the first element of its
+ * window (row-major) that equals the pooled maximum, as tfjs's cpu kernel and TensorFlow route
+ * it; overlapping windows add up. Four channels at a time, with a mask of the channels whose
+ * maximum has been found. dx is zeroed first.
+ */
+EXPORT("maxpool_grad") void maxpool_grad(const float* x, const float* y, const float* dy, float* dx, int n, int h, int w, int c,
+                                         int oh, int ow, int kh, int kw, int sh, int sw) {
+  for (int i = 0, size = n * h * w * c; i < size; i++) dx[i] = 0.0f;
+  for (int b = 0; b < n; b++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const int out = ((b * oh + oy) * ow + ox) * c;
+        int ch = 0;
+        for (; ch + 4 <= c; ch += 4) {
+          const v128_t ym = wasm_v128_load(y + out + ch), g = wasm_v128_load(dy + out + ch);
+          v128_t open = wasm_i32x4_splat(-1); /* lanes still looking for their maximum */
+          for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < kw; kx++) {
+              const int at = ((b * h + oy * sh + ky) * w + ox * sw + kx) * c + ch;
+              const v128_t hit = wasm_v128_and(open, wasm_f32x4_eq(wasm_v128_load(x + at), ym));
+              wasm_v128_store(dx + at, wasm_f32x4_add(wasm_v128_load(dx + at), wasm_v128_and(hit, g)));
+              open = wasm_v128_andnot(open, hit);
+            }
+        }
+        for (; ch < c; ch++) {
+          const float ym = y[out + ch];
+          int found = 0;
+          for (int ky = 0; ky < kh && !found; ky++)
+            for (int kx = 0; kx < kw && !found; kx++) {
+              const int at = ((b * h + oy * sh + ky) * w + ox * sw + kx) * c + ch;
+              if (x[at] == ym) { dx[at] += dy[out + ch]; found = 1; }
+            }
         }
       }
 }

@@ -23,11 +23,12 @@ import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
 export interface GemmExports {
-  im2col(x: number, cols: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
+  im2col(x: number, cols: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, scratch: number): void;
+  maxpool_grad(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number): void;
   col2im(dcols: number, dx: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
   pack_n(b: number, k: number, n: number, bias: number, out: number): void;
   pack_t(src: number, k: number, n: number, bias: number, out: number): void;
-  gemm(a: number, rowStride: number, kStride: number, packed: number, c: number, m: number, n: number, k: number, relu: number, rowBlock: number): void;
+  gemm(a: number, rowStride: number, kStride: number, packed: number, c: number, m: number, n: number, k: number, relu: number, rowBlock: number, kChunk: number): void;
 }
 
 // One instance per wasm memory (a new backend has a new memory); null: it cannot run here.
@@ -68,6 +69,15 @@ export const gemmCounter = { calls: 0 };
 
 /** Rows of A per block: a block's rows stay in cache while every panel of B passes by. */
 const ROW_BLOCK = 64;
+
+/**
+ * Products of more than `LONG_SUM` terms (a convolution's kernel gradient sums over every output
+ * pixel: 50,176 terms for LeNet's first layer at batch 64) are summed in chunks of `SUM_CHUNK`
+ * terms, so that the chunk of A and of B stays in cache; the order of the sum is unchanged, and
+ * shorter products are XNNPACK's bit for bit.
+ */
+const LONG_SUM = 4096;
+const SUM_CHUNK = 512;
 
 /** How {@link gemm} reads its operands and what it adds. */
 export interface GemmOptions {
@@ -122,7 +132,7 @@ export function gemm(a: tf.Tensor, b: tf.Tensor, opts: GemmOptions = {}): tf.Ten
   if (opts.transposeB) kernels.pack_t(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
   else kernels.pack_n(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
   const [rowStride, kStride] = opts.transposeA ? [1, m] : [k, 1];
-  kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK);
+  kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK, k > LONG_SUM ? SUM_CHUNK : k);
   packed.dispose();
   gemmCounter.calls++;
   return out;

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { ConvGeometry, convGeneral, convOutputSize, padForType } from '../../lib/ops/conv.js';
 import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
-import { assertClose, backend } from '../setup.js';
+import { assertClose, backend, withOwnKernels } from '../setup.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -80,22 +80,9 @@ const cases: Case[] = [
   { name: 'one input channel, odd width (plain convolution)', xs: [2, 5, 5, 1], ws: [3, 3, 1, 2], g: geom({}) },
 ];
 
-/**
- * Runs `f` with flaxen's own products (im2col and matrix products on the one-thread wasm
- * backend) turned on or off; off, tfjs's convolutions run.
- */
-function withOwnProducts<T>(own: boolean, f: () => T): T {
-  const previous = setOwnGemm(own);
-  try {
-    return f();
-  } finally {
-    setOwnGemm(previous);
-  }
-}
-
 for (const c of cases) for (const own of [true, false]) {
   const path = own ? 'own products' : 'tfjs convolutions';
-  test(`convGeneral forward matches a naive convolution (${path}): ${c.name}`, () => withOwnProducts(own, () => {
+  test(`convGeneral forward matches a naive convolution (${path}): ${c.name}`, () => withOwnKernels(own, () => {
     const x = numbers(1, size(c.xs));
     const w = numbers(2, size(c.ws));
     const ref = refConv(x, c.xs, w, c.ws, c.g);
@@ -111,7 +98,7 @@ for (const c of cases) for (const own of [true, false]) {
     yb.dispose();
   }));
 
-  test(`convGeneral gradients match finite differences of the reference (${path}): ${c.name}`, () => withOwnProducts(own, () => {
+  test(`convGeneral gradients match finite differences of the reference (${path}): ${c.name}`, () => withOwnKernels(own, () => {
     const x = numbers(3, size(c.xs));
     const w = numbers(4, size(c.ws));
     const { ys } = refConv(x, c.xs, w, c.ws, c.g);
