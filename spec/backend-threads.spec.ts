@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as fx from '../lib/index.js';
 
 const indexUrl = pathToFileURL(fileURLToPath(new URL('../lib/index.js', import.meta.url))).href;
+const gemmUrl = pathToFileURL(fileURLToPath(new URL('../lib/ops/gemm.js', import.meta.url))).href;
 const CHILD_TIMEOUT_MS = 60_000;
 
 // Operands: A is 300×256, B is 256×200 (large enough for XNNPACK to split the output between
@@ -42,7 +43,24 @@ for (const kind of ['exact', 'random']) {
   const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [${M}, ${K}]), tf.tensor2d(b, [${K}, ${N}])).dataSync());
   out[kind] = Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('base64');
 }
-console.log(JSON.stringify({ name, info: fx.backendInfo(), tensorGrowth: tf.memory().numTensors - before, ...out }));
+// A Dense layer's kernel gradient (flaxen's own product runs under the gradient tape, on one
+// thread or several) and its inference (outside any tape: XNNPACK's threaded product when the
+// backend has threads).
+const { gemmCounter } = await import(${JSON.stringify(gemmUrl)});
+const [a, b] = operands('random');
+const layer = fx.nn.Dense(${N});
+const x = tf.tensor2d(a, [${M}, ${K}]);
+const params = { kernel: tf.tensor2d(b, [${K}, ${N}]), bias: tf.zeros([${N}]) };
+let calls = gemmCounter.calls;
+const grads = fx.grad((p) => tf.sum(tf.square(layer.apply({ params: p }, x))))(params);
+const gradProducts = gemmCounter.calls - calls;
+const dk = grads.kernel.dataSync();
+calls = gemmCounter.calls;
+const y = layer.apply({ params }, x);
+const inferenceProducts = gemmCounter.calls - calls;
+tf.dispose([x, params.kernel, params.bias, grads.kernel, grads.bias, y]);
+out.kernelGrad = Buffer.from(dk.buffer, dk.byteOffset, dk.byteLength).toString('base64');
+console.log(JSON.stringify({ name, info: fx.backendInfo(), tensorGrowth: tf.memory().numTensors - before, gradProducts, inferenceProducts, ...out }));
 // No process.exit: the worker threads must not keep the process alive.
 `;
 }
@@ -81,20 +99,23 @@ interface ChildReport {
   name: string;
   info: { name: string; simd: boolean; threads?: number };
   tensorGrowth: number;
+  gradProducts: number;
+  inferenceProducts: number;
   exact: Float32Array;
   random: Float32Array;
+  kernelGrad: Float32Array;
 }
 
 function report(r: ChildResult, what: string): ChildReport {
   assert.not.ok(r.timedOut, `${what}: the child did not exit within ${CHILD_TIMEOUT_MS} ms`);
   assert.is(r.code, 0, `${what}: exit code ${r.code}, stderr:\n${r.stderr}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  const parsed = JSON.parse(line) as Omit<ChildReport, 'exact' | 'random'> & { exact: string; random: string };
+  const parsed = JSON.parse(line) as Omit<ChildReport, 'exact' | 'random' | 'kernelGrad'> & { exact: string; random: string; kernelGrad: string };
   const floats = (b64: string) => {
     const bytes = Buffer.from(b64, 'base64');
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   };
-  return { ...parsed, exact: floats(parsed.exact), random: floats(parsed.random) };
+  return { ...parsed, exact: floats(parsed.exact), random: floats(parsed.random), kernelGrad: floats(parsed.kernelGrad) };
 }
 
 // Plain-loop reference in float64 of the child's operands.
@@ -150,6 +171,13 @@ test('threads: 2 runs on two threads, multiplies exactly like one thread, and th
   // Each output element is one microkernel's sum over all of K, whichever thread computes it:
   // the two-thread product is bit-identical to the one-thread product.
   assert.is(Buffer.from(t2.random.buffer).equals(Buffer.from(t1.random.buffer)), true, 'bitwise equal to one thread');
+  // Under a gradient, flaxen's own products run with threads too (forward and kernel gradient;
+  // the data needs none), with the same bits; inference uses them on one thread only.
+  assert.is(t1.gradProducts, 2, 'one thread: own products under the gradient');
+  assert.is(t2.gradProducts, 2, 'two threads: own products under the gradient');
+  assert.is(t1.inferenceProducts, 1, 'one thread: inference on the own product');
+  assert.is(t2.inferenceProducts, 0, "two threads: inference on XNNPACK's threaded product");
+  assert.is(Buffer.from(t2.kernelGrad.buffer).equals(Buffer.from(t1.kernelGrad.buffer)), true, 'kernel gradient: the same bits');
 });
 
 for (const [mode, cause] of [

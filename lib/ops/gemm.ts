@@ -12,13 +12,15 @@
  * products of a 784-256 layer at batch 256, against 35 for XNNPACK with its packing cached and 17
  * without.
  *
- * It runs on the one-thread wasm backend only; with WebAssembly threads (the backend's memory is
- * then shared) XNNPACK's threaded products are used, as on every other backend.
+ * The kernel runs on one thread. With WebAssembly threads (`fx.ready('wasm', { threads: 2 })`;
+ * the backend's memory is then shared) it still computes everything under a gradient tape,
+ * where it beats XNNPACK on two threads (which repacks the new weights every step), while a
+ * product outside any gradient (inference) goes to XNNPACK's threaded kernel.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GEMM_WASM_BASE64 } from './gemm-wasm.js';
+import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.js';
 import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
@@ -32,22 +34,28 @@ export interface GemmExports {
 }
 
 // One instance per wasm memory (a new backend has a new memory); null: it cannot run here.
-let instanceCache: { memory: WebAssembly.Memory; kernels: GemmExports | null } | undefined;
+let instanceCache: { memory: WebAssembly.Memory; shared: boolean; kernels: GemmExports | null } | undefined;
 
-function kernelsFor(memory: WebAssembly.Memory): GemmExports | null {
-  if (instanceCache?.memory === memory) return instanceCache.kernels;
+function kernelsFor(memory: WebAssembly.Memory): { shared: boolean; kernels: GemmExports | null } {
+  if (instanceCache?.memory === memory) return instanceCache;
+  const shared = typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
   let kernels: GemmExports | null = null;
   try {
-    // The module imports a non-shared memory: with threads (a shared memory) instantiation
-    // fails, and XNNPACK's threaded products do the work.
-    const bytes = Uint8Array.from(atob(GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
+    // A module must declare an imported memory shared to accept the threaded backend's.
+    const bytes = Uint8Array.from(atob(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
     kernels = instance.exports as unknown as GemmExports;
   } catch {
-    kernels = null;
+    kernels = null; // no WebAssembly SIMD (or threads) here: tfjs does the work
   }
-  instanceCache = { memory, kernels };
-  return kernels;
+  instanceCache = { memory, shared, kernels };
+  return instanceCache;
+}
+
+/** True while tfjs records or replays a gradient tape (forward under `tf.grads`, or its backward pass). */
+function underGradient(): boolean {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number; activeTape?: unknown } }).state;
+  return (state?.gradientDepth ?? 0) > 0 || (state?.activeTape ?? null) !== null;
 }
 
 let enabled = true;
@@ -98,15 +106,16 @@ function usable(t: tf.Tensor | undefined, heap: WasmHeap): boolean {
 /**
  * @internal
  * The backend's memory and the kernels of lib/ops/gemm.c, when they can run on these tensors
- * (the own product is on, the backend is the one-thread wasm one, every tensor is float32 and
- * held by it); otherwise undefined.
+ * (the own kernels are on, the backend is wasm, every tensor is float32 and held by it, and,
+ * on the threaded backend, a gradient tape is running); otherwise undefined.
  */
 export function ownKernels(...tensors: Array<tf.Tensor | undefined>): { heap: WasmHeap; kernels: GemmExports } | undefined {
   if (!enabled) return undefined;
   const heap = wasmHeap();
   if (!heap || !tensors.every((t) => usable(t, heap))) return undefined;
-  const kernels = kernelsFor(heap.memory);
-  return kernels ? { heap, kernels } : undefined;
+  const { shared, kernels } = kernelsFor(heap.memory);
+  if (!kernels || (shared && !underGradient())) return undefined;
+  return { heap, kernels };
 }
 
 /**
