@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './autodiff/register-gradients.js';
 import { FlaxenError, describeValue } from './core/errors.js';
 import { startWasmThreads, warnFallback } from './backend-threads.js';
+import { ownKernelsAvailable, prepareOwnKernels } from './ops/gemm.js';
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -15,6 +16,13 @@ export interface BackendInfo {
   readonly name: string;
   /** True when the wasm backend runs its SIMD build. */
   readonly simd: boolean;
+  /**
+   * True when flaxen's own WebAssembly kernels (matrix products, convolutions as products, the
+   * max-pool gradient; see the performance guide, docs/performance.md) run on this backend:
+   * the wasm backend with SIMD, after `fx.ready`. False elsewhere; tfjs's kernels then do all
+   * the work, with the same results.
+   */
+  readonly ownKernels: boolean;
   /**
    * The number of threads the wasm backend computes on. Present once `ready` has been asked for
    * threads (`fx.ready('wasm', { threads: 2 })`): the count actually in use, 1 after a fallback.
@@ -135,6 +143,8 @@ async function setUp(backend: BackendName, threads?: number): Promise<BackendNam
   const ok = await tf.setBackend(backend);
   if (!ok) throw new FlaxenError('', `the '${backend}' backend failed to start`);
   await tf.ready();
+  // Compiled here, asynchronously: a browser's main thread refuses to compile them on first use.
+  if (backend === 'wasm') await prepareOwnKernels();
   return backend;
 }
 
@@ -144,12 +154,13 @@ async function setUp(backend: BackendName, threads?: number): Promise<BackendNam
  * @example
  * ```ts
  * await fx.ready();
- * fx.backendInfo(); // { name: 'wasm', simd: true }
+ * fx.backendInfo(); // { name: 'wasm', simd: true, ownKernels: true }
  * ```
  */
 export function backendInfo(): BackendInfo {
   const name = tf.getBackend();
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  if (reportedThreads === undefined) return { name, simd };
-  return { name, simd, threads: name === 'wasm' ? reportedThreads : 1 };
+  const ownKernels = name === 'wasm' && ownKernelsAvailable();
+  if (reportedThreads === undefined) return { name, simd, ownKernels };
+  return { name, simd, ownKernels, threads: name === 'wasm' ? reportedThreads : 1 };
 }

@@ -97,7 +97,7 @@ function runChild(mode: string, threads: number): Promise<ChildResult> {
 
 interface ChildReport {
   name: string;
-  info: { name: string; simd: boolean; threads?: number };
+  info: { name: string; simd: boolean; ownKernels: boolean; threads?: number };
   tensorGrowth: number;
   gradProducts: number;
   inferenceProducts: number;
@@ -160,8 +160,8 @@ test('threads: 2 runs on two threads, multiplies exactly like one thread, and th
   const t2 = report(two, 'threads: 2');
   const t1 = report(one, 'threads: 1');
   assert.is(t2.name, 'wasm');
-  assert.equal(t2.info, { name: 'wasm', simd: true, threads: 2 });
-  assert.equal(t1.info, { name: 'wasm', simd: true, threads: 1 });
+  assert.equal(t2.info, { name: 'wasm', simd: true, ownKernels: true, threads: 2 });
+  assert.equal(t1.info, { name: 'wasm', simd: true, ownKernels: true, threads: 1 });
   assert.is(two.stderr.match(WARNING), null, `no warning expected, got:\n${two.stderr}`);
   assert.is(t2.tensorGrowth, 0);
   const exact = reference('exact');
@@ -188,7 +188,7 @@ for (const [mode, cause] of [
   test(`a failure (${mode}) falls back to one thread with one warning`, async () => {
     const r = await runChild(mode, 2);
     const t = report(r, mode);
-    assert.equal(t.info, { name: 'wasm', simd: true, threads: 1 });
+    assert.equal(t.info, { name: 'wasm', simd: true, ownKernels: true, threads: 1 });
     const warnings = [...r.stderr.matchAll(WARNING)];
     assert.is(warnings.length, 1, `exactly one warning expected, stderr:\n${r.stderr}`);
     assert.match(warnings[0]![1]!, cause);

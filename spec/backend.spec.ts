@@ -7,7 +7,7 @@ import { assertThrows } from './setup.js';
 test('ready() sets up wasm with SIMD by default', async () => {
   assert.is(await fx.ready(), 'wasm');
   assert.is(tf.getBackend(), 'wasm');
-  assert.equal(fx.backendInfo(), { name: 'wasm', simd: true });
+  assert.equal(fx.backendInfo(), { name: 'wasm', simd: true, ownKernels: true });
   // The flag tfjs uses to pick the SIMD binary, and the platform really validates SIMD code:
   // a module using v128 (i32x4.splat) only validates on engines with SIMD.
   assert.ok(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
@@ -19,6 +19,7 @@ test("ready('cpu') switches to the cpu backend and back", async () => {
   assert.is(await fx.ready('cpu'), 'cpu');
   assert.is(tf.getBackend(), 'cpu');
   assert.is(fx.backendInfo().simd, false);
+  assert.is(fx.backendInfo().ownKernels, false, 'the own kernels are WebAssembly: wasm only');
   assert.is(await fx.ready(), 'wasm');
 });
 

@@ -36,20 +36,58 @@ export interface GemmExports {
 // One instance per wasm memory (a new backend has a new memory); null: it cannot run here.
 let instanceCache: { memory: WebAssembly.Memory; shared: boolean; kernels: GemmExports | null } | undefined;
 
+function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  // A module must declare an imported memory shared to accept the threaded backend's.
+  return Uint8Array.from(atob(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
+}
+
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
+}
+
 function kernelsFor(memory: WebAssembly.Memory): { shared: boolean; kernels: GemmExports | null } {
   if (instanceCache?.memory === memory) return instanceCache;
-  const shared = typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
+  const shared = isShared(memory);
   let kernels: GemmExports | null = null;
   try {
-    // A module must declare an imported memory shared to accept the threaded backend's.
-    const bytes = Uint8Array.from(atob(shared ? GEMM_WASM_SHARED_BASE64 : GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    kernels = instance.exports as unknown as GemmExports;
+    // Synchronous compilation: fine in Node and in workers; a browser's main thread refuses it
+    // for modules over 4 KB, which is why `fx.ready` compiles the module beforehand.
+    kernels = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(shared)), { env: { memory } }).exports as unknown as GemmExports;
   } catch {
     kernels = null; // no WebAssembly SIMD (or threads) here: tfjs does the work
   }
   instanceCache = { memory, shared, kernels };
   return instanceCache;
+}
+
+/**
+ * @internal
+ * Compiles and instantiates the kernels for the current wasm backend asynchronously (`fx.ready`
+ * calls it), as a browser's main thread requires; true when they can run.
+ */
+export async function prepareOwnKernels(): Promise<boolean> {
+  const heap = wasmHeap();
+  if (!heap) return false;
+  const { memory } = heap;
+  if (instanceCache?.memory !== memory || !instanceCache.kernels) {
+    const shared = isShared(memory);
+    try {
+      const { instance } = await WebAssembly.instantiate(moduleBytes(shared), { env: { memory } });
+      instanceCache = { memory, shared, kernels: instance.exports as unknown as GemmExports };
+    } catch {
+      instanceCache = { memory, shared, kernels: null };
+    }
+  }
+  return instanceCache.kernels !== null;
+}
+
+/**
+ * @internal
+ * True when flaxen's own kernels can run on the current backend (wasm with SIMD, turned on).
+ */
+export function ownKernelsAvailable(): boolean {
+  const heap = enabled ? wasmHeap() : undefined;
+  return heap !== undefined && kernelsFor(heap.memory).kernels !== null;
 }
 
 /** True while tfjs records or replays a gradient tape (forward under `tf.grads`, or its backward pass). */

@@ -164,7 +164,8 @@ test('the demo page loads flaxen with no console error, page error or failed req
 
 test('the backend in the page is wasm with SIMD, from the SIMD build of the .wasm file', async () => {
   const { page, requests } = await browser();
-  assert.equal(await page.evaluate(() => window.fx.backendInfo()), { name: 'wasm', simd: true });
+  // ownKernels: compiled asynchronously by fx.ready, as the page's main thread requires
+  assert.equal(await page.evaluate(() => window.fx.backendInfo()), { name: 'wasm', simd: true, ownKernels: true });
   const wasm = requests.filter((url) => url.endsWith('.wasm')).map((url) => url.slice(url.lastIndexOf('/') + 1));
   assert.equal(wasm, ['tfjs-backend-wasm-simd.wasm']);
   assert.match(await page.locator('#backend').innerText(), 'wasm with SIMD');
