@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
 import { truncatedNormalTensor } from '../lib/random/samplers.js';
 import { matMulPeak } from './common-tf.js';
+import { ownKernelTime } from '../lib/ops/gemm.js';
 import { makeBatches, matMulFlops, median, mlpStepFlops, serve, timeEach, type Task, type Timing } from './protocol.js';
 
 const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
@@ -191,6 +192,7 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
       };
       for (let i = 0; i < 5; i++) step();
       const out: Record<string, number> = {};
+      const ownBefore = ownKernelTime.ms;
       const rounds = 5;
       let total = 0;
       for (let r = 0; r < rounds; r++) {
@@ -209,6 +211,7 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
         }
       }
       out['stepMs'] = total / rounds;
+      out['ownMs'] = (ownKernelTime.ms - ownBefore) / rounds;
       fx.tree.dispose(state.params);
       fx.tree.dispose(state.optState);
       return out;

@@ -198,7 +198,8 @@ async function main(): Promise<void> {
     const kernelMs = kernels.reduce((a, [, ms]) => a + ms, 0);
     const stepMs = num(p['stepMs']);
     kernels.sort((a, b) => b[1] - a[1]);
-    console.log(`\nWhere ${what} spends its time (flaxen, under tf.profile: ${fmt(stepMs)} ms/step, ${fmt(kernelMs)} ms in ${kernels.reduce((a, [, , c]) => a + c, 0).toFixed(0)} kernels, ${fmt(stepMs - kernelMs)} ms elsewhere):`);
+    const ownMs = num(p['ownMs']);
+    console.log(`\nWhere ${what} spends its time (flaxen, under tf.profile: ${fmt(stepMs)} ms/step, ${fmt(ownMs)} ms in flaxen's own WebAssembly kernels (products, im2col, pooling gradient, Adam), ${fmt(kernelMs)} ms in ${kernels.reduce((a, [, , c]) => a + c, 0).toFixed(0)} tfjs kernels, ${fmt(stepMs - ownMs - kernelMs)} ms elsewhere (JS, dispatch, garbage collection)):`);
     console.log(kernels.slice(0, 8).map(([name, ms, c]) => `  ${name.padEnd(14)} ${fmt(ms, 3).padStart(7)} ms  ×${c.toFixed(0)}`).join('\n'));
     if (what.includes('LeNet')) {
       const shaped = Object.keys(p).filter((k) => k.startsWith('shaped:')).map((k) => [k.slice(7), num(p[k])] as const).sort((a, b) => b[1] - a[1]);

@@ -113,6 +113,9 @@ export function setOwnGemm(on: boolean): boolean {
 /** @internal Products computed by the kernel so far (specs count them). */
 export const gemmCounter = { calls: 0 };
 
+/** @internal Milliseconds spent in flaxen's own WebAssembly kernels so far (these and the fused Adam step; the benchmark's profile reads it, tf.profile cannot see them). */
+export const ownKernelTime = { ms: 0 };
+
 /** Rows of A per block: a block's rows stay in cache while every panel of B passes by. */
 const ROW_BLOCK = 64;
 
@@ -179,7 +182,9 @@ export function gemm(a: tf.Tensor, b: tf.Tensor, opts: GemmOptions = {}): tf.Ten
   if (opts.transposeB) kernels.pack_t(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
   else kernels.pack_n(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
   const [rowStride, kStride] = opts.transposeA ? [1, m] : [k, 1];
+  const start = performance.now();
   kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK, k > LONG_SUM ? SUM_CHUNK : k);
+  ownKernelTime.ms += performance.now() - start;
   packed.dispose();
   gemmCounter.calls++;
   return out;
