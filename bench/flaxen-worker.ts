@@ -2,6 +2,7 @@
  * The flaxen side of the benchmark, in its own process: training steps (TrainState + trainStep
  * + Adam), inference, parameter drawing, initShapes and memory, on the WASM backend.
  *
+ * `--no-own-kernels` turns flaxen's own WebAssembly kernels off (tfjs's kernels do the work).
  * `--threads=N` starts the backend with `fx.ready('wasm', { threads: N })` instead of the
  * default `fx.ready('wasm')`; the `info` task reports the thread count actually in use (1 after
  * a fallback, which this process also reports on stderr).
@@ -12,9 +13,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
 import { truncatedNormalTensor } from '../lib/random/samplers.js';
 import { matMulPeak } from './common-tf.js';
-import { ownKernelTime } from '../lib/ops/gemm.js';
+import { ownKernelTime, setOwnGemm } from '../lib/ops/gemm.js';
 import { makeBatches, matMulFlops, median, mlpStepFlops, serve, timeEach, type Task, type Timing } from './protocol.js';
 
+// --no-own-kernels: flaxen on tfjs's kernels only (its own products, convolutions and pooling
+// gradient off), to show in the same run what they contribute.
+if (process.argv.includes('--no-own-kernels')) setOwnGemm(false);
 const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
 const askedThreads = threadsArg === undefined ? undefined : Number(threadsArg.slice('--threads='.length));
 if (askedThreads === undefined) await fx.ready('wasm');

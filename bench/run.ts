@@ -98,7 +98,9 @@ const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - 
 async function main(): Promise<void> {
   const fxw = new Worker('flaxen', './flaxen-worker.js');
   const tflw = new Worker('tfjs-layers', './layers-worker.js');
-  await Promise.all([fxw.started, tflw.started]);
+  // The same flaxen with its own WebAssembly kernels off: what they contribute, in the same run.
+  const offw = new Worker('flaxen, own kernels off', './flaxen-worker.js', ['--no-own-kernels']);
+  await Promise.all([fxw.started, tflw.started, offw.started]);
   const both = [tflw, fxw];
 
   log('matMul peak');
@@ -114,13 +116,15 @@ async function main(): Promise<void> {
     log(`MLP step, batch ${batch}`);
     // Many short rounds, alternating processes, so both sides see the same machine.
     const steps = batch === 64 ? 4 : 2;
-    const res = await interleaved(both, (w) => ({ kind: 'mlp', batch, steps: w === fxw ? steps * 3 : steps }), SHORT_ROUNDS);
+    const res = await interleaved([...both, offw], (w) => ({ kind: 'mlp', batch, steps: w === tflw ? steps : steps * 3 }), SHORT_ROUNDS);
     const f = med(res.get(fxw)!, 'cpuMs');
     const s = med(res.get(tflw)!, 'cpuMs');
     const fw = med(res.get(fxw)!, 'ms');
     const sw = med(res.get(tflw)!, 'ms');
     row(`MLP 784-256-10 Adam step, batch ${batch}: CPU ms (ratio flaxen/tfjs-layers)`, fmt(f), fmt(s), fmt(f / s, 3), '≤ 0.15', f / s <= 0.15);
     row(`  the same in wall ms`, fmt(fw), fmt(sw), fmt(fw / sw, 3), '', undefined);
+    const fo = med(res.get(offw)!, 'cpuMs');
+    row(`  flaxen with its own kernels off (tfjs's kernels only): CPU ms`, fmt(fo), fmt(s), fmt(fo / s, 3), '', undefined);
     const frac = med(res.get(fxw)!, 'cpuGflops') / fxCpuPeak;
     const tflFrac = mlpStepFlops(batch) / s / 1e6 / tflCpuPeak;
     row(`MLP step, batch ${batch}: GFLOPS / matMul peak (CPU time)`, pct(frac), pct(tflFrac), '', batch === 256 ? '≥ 70%' : '', batch === 256 ? frac >= 0.7 : undefined);
@@ -129,14 +133,19 @@ async function main(): Promise<void> {
   log('LeNet-5 step, batch 64');
   const lenetStock = await tflw.run({ kind: 'lenet', batch: 64, steps: 1 });
   let lenetFlaxen: Array<Record<string, number | string>> = [];
+  let lenetOff: Array<Record<string, number | string>> = [];
   try {
-    lenetFlaxen = (await interleaved([fxw], () => ({ kind: 'lenet', batch: 64, steps: 5 }), SHORT_ROUNDS)).get(fxw)!;
+    const lenet = await interleaved([fxw, offw], () => ({ kind: 'lenet', batch: 64, steps: 5 }), SHORT_ROUNDS);
+    lenetFlaxen = lenet.get(fxw)!;
+    lenetOff = lenet.get(offw)!;
   } catch (error) {
     log(`LeNet failed in flaxen: ${(error as Error).message}`);
   }
   const lenetFrac = lenetFlaxen.length ? med(lenetFlaxen, 'cpuGflops') / fxCpuPeak : NaN;
   row('LeNet-5 step, batch 64: CPU ms (wall ms)', lenetFlaxen.length ? `${fmt(med(lenetFlaxen, 'cpuMs'))} (${fmt(med(lenetFlaxen, 'ms'))})` : 'failed', lenetStock['status'] === 'failed' ? 'cannot train on wasm' : 'trained (!)', '', '', undefined);
   row('LeNet-5 step, batch 64: GFLOPS / matMul peak (CPU time)', pct(lenetFrac), '', '', '≥ 40%', lenetFrac >= 0.4);
+  const lenetOffFrac = lenetOff.length ? med(lenetOff, 'cpuGflops') / fxCpuPeak : NaN;
+  row(`  flaxen with its own kernels off: CPU ms (share of the peak)`, lenetOff.length ? `${fmt(med(lenetOff, 'cpuMs'))} (${pct(lenetOffFrac)})` : 'failed', '', '', '', undefined);
 
   log('inference');
   const infer = await interleaved(both, () => ({ kind: 'infer', batch: 256, steps: 5 }), SHORT_ROUNDS);
@@ -181,6 +190,7 @@ async function main(): Promise<void> {
 
   fxw.stop();
   tflw.stop();
+  offw.stop();
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`\nflaxen benchmark — ${os.cpus().length} × ${cpu}, Node ${process.version}, tfjs 4.22 WASM SIMD (1 thread)${quick ? ' [--quick]' : ''}`);
