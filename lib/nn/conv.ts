@@ -10,6 +10,7 @@ import { Module } from '../core/module.js';
 import type { Initializer } from '../core/scope.js';
 import { lecunNormal, zeros } from '../initializers/index.js';
 import { ConvGeometry, PadPair, convGeneral, convOutputSize, dilateSize, padForType } from '../ops/conv.js';
+import { takeReluRequest } from './fusion.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
 
@@ -117,6 +118,7 @@ function runConv(
   kernel: tf.Tensor,
   bias: tf.Tensor | undefined,
   pads: readonly PadPair[],
+  relu = false,
 ): tf.Tensor {
   const n = core.kernelSize.length;
   const shape = x.shape;
@@ -146,7 +148,7 @@ function runConv(
       groups: core.groups,
     };
     // The bias is fused into the convolution op (one kernel, and a cheap lazy gradient).
-    return tf.reshape(convGeneral(x4, k4, geometry, bias as tf.Tensor1D | undefined), outShape);
+    return tf.reshape(convGeneral(x4, k4, geometry, bias as tf.Tensor1D | undefined, { relu }), outShape);
   });
 }
 
@@ -208,12 +210,14 @@ export function Conv(features: number, kernelSize: number | readonly number[], o
     name: opts.name,
     abstractSafe: true,
     body: (scope, x: Input) => {
+      // A Sequential that runs a relu right after this layer asks for it to be fused (nn/fusion.ts).
+      const relu = takeReluRequest();
       const { inChannels } = checkConvInput(x, core, scope.path);
       const kernel = scope.param('kernel', kernelInit, [...ks, inChannels / core.groups, features]);
       const bias = useBias ? scope.param('bias', biasInit, [features]) : undefined;
       const spatial = x.shape.slice(x.shape.length - n - 1, -1);
       const pads = resolvePadding(padding, spatial, ks, core.strides, core.kernelDilation);
-      return runConv(scope.path, core, x, kernel, bias, pads);
+      return runConv(scope.path, core, x, kernel, bias, pads, relu);
     },
     summarize: (variables) => {
       const kernel = shapeOfLeaf(variables, 'params', 'kernel');

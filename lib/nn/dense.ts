@@ -10,6 +10,7 @@ import type { Initializer } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { lecunNormal, zeros } from '../initializers/index.js';
 import { dense } from '../ops/matmul.js';
+import { takeReluRequest } from './fusion.js';
 import { checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
 
@@ -80,6 +81,8 @@ export function Dense(features: number, opts: DenseOptions = {}): Module<DensePa
     name: opts.name,
     abstractSafe: true,
     body: (scope, x: tf.Tensor | ShapeDtype) => {
+      // A Sequential that runs a relu right after this layer asks for it to be fused (nn/fusion.ts).
+      const relu = takeReluRequest();
       checkInput(x, 'Dense', scope.path, 1);
       const inputFeatures = x.shape[x.shape.length - 1]!;
       if (inFeatures !== undefined && inputFeatures !== inFeatures) {
@@ -92,7 +95,7 @@ export function Dense(features: number, opts: DenseOptions = {}): Module<DensePa
       return tf.tidy(() => {
         const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inputFeatures]);
         // x·kernel + bias with a gradient on the fast untransposed matMul kernel (lib/ops/matmul.ts).
-        const y = dense(flat as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D | undefined);
+        const y = dense(flat as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D | undefined, { relu });
         return x.rank === 2 ? y : tf.reshape(y, outShape);
       });
     },

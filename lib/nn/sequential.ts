@@ -8,7 +8,11 @@ import { FlaxenError, describeValue } from '../core/errors.js';
 import { Describable, Module } from '../core/module.js';
 import { RUNNABLE, Scope } from '../core/scope.js';
 import { abstractOutput, concreteInputs, isAbstract } from '../core/shapes.js';
-import { SHAPE_PRESERVING } from './activations.js';
+import { SHAPE_PRESERVING, relu } from './activations.js';
+import { runWithReluRequest } from './fusion.js';
+
+/** The layer types that can apply a following relu themselves (they call `takeReluRequest`). */
+const FUSES_RELU = new Set(['Dense', 'Conv']);
 import { checkOptions } from './util.js';
 
 /** What `Sequential` accepts as a layer: a module or a plain function of the previous output. */
@@ -71,10 +75,20 @@ export function Sequential<const L extends readonly Layer[]>(
     body: (scope: Scope, ...inputs: unknown[]) => {
       let values = inputs;
       let output: unknown;
-      children.forEach((layer, i) => {
-        output = layer instanceof Module ? scope.child(`layers_${i}`).run(layer[RUNNABLE], values) : callFunction(scope, i, layer, values);
+      for (let i = 0; i < children.length; i++) {
+        const layer = children[i]!;
+        if (layer instanceof Module && children[i + 1] === relu && FUSES_RELU.has(layer.type) && !values.some(isAbstract)) {
+          // Dense or Conv, then relu: the layer applies the relu itself (nn/fusion.ts), and the
+          // relu layer is skipped; should the layer not take the request, the relu runs here.
+          const child = scope.child(`layers_${i}`);
+          const run = runWithReluRequest(() => child.run(layer[RUNNABLE], values));
+          output = run.fused ? run.output : callFunction(scope, i + 1, relu, [run.output]);
+          i++;
+        } else {
+          output = layer instanceof Module ? scope.child(`layers_${i}`).run(layer[RUNNABLE], values) : callFunction(scope, i, layer, values);
+        }
         values = Array.isArray(output) ? output : [output];
-      });
+      }
       return output;
     },
     summarize: () => ({

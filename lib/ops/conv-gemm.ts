@@ -74,16 +74,16 @@ export function im2colMatrix(x: tf.Tensor4D, kShape: readonly number[], win: Con
  * @internal
  * The convolution of `x` `[n, h, w, ci]` with the HWIO kernel `k` (plus `bias`): the numbers of
  * XNNPACK's convolution, same products summed in the same order. `keptCols`: the im2col matrix
- * of `x`, if the caller has it.
+ * of `x`, if the caller has it; `relu`: apply `max(0, ·)` as the product stores its output.
  */
-export function convByProduct(x: tf.Tensor4D, k: tf.Tensor4D, win: ConvWindow, bias?: tf.Tensor1D, keptCols?: tf.Tensor2D): tf.Tensor4D | undefined {
+export function convByProduct(x: tf.Tensor4D, k: tf.Tensor4D, win: ConvWindow, bias?: tf.Tensor1D, keptCols?: tf.Tensor2D, relu = false): tf.Tensor4D | undefined {
   if (!ownKernels(k, bias)) return undefined;
   const cols = keptCols ?? im2colMatrix(x, k.shape, win);
   if (!cols) return undefined;
   return tf.tidy(() => {
     const [kh, kw, ci, co] = k.shape;
     const [n, , , , oh, ow] = geometry(x.shape, k.shape, win)!;
-    const y = gemm(cols, tf.reshape(k, [kh * kw * ci, co]), { bias });
+    const y = gemm(cols, tf.reshape(k, [kh * kw * ci, co]), { bias, relu });
     if (cols !== keptCols) cols.dispose();
     return y ? tf.reshape(y, [n!, oh!, ow!, co]) : undefined;
   }) as tf.Tensor4D | undefined;

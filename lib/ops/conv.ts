@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
 import { convByProduct, convInputGradByProduct, convKernelGradByProduct, im2colMatrix, type ConvWindow } from './conv-gemm.js';
+import { keepOutput, mayFuseRelu, reluGradFromOutput } from './fused-relu.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 
@@ -275,7 +276,7 @@ function convKernelGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: readonly n
  * backend, each computed only when tfjs's backpropagation asks for it (`withLazyGradients`): the
  * input gradient of a network's first convolution, whose input is the data, is never computed.
  */
-function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number], bias?: tf.Tensor1D): tf.Tensor4D {
+function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number, number], pads: readonly [PadPair, PadPair], dilation: readonly [number, number], bias?: tf.Tensor1D, relu = false): tf.Tensor4D {
   // Inside fx.valueAndGrad, x and w are kept for the backward pass as aliases (no copy);
   // elsewhere tfjs's save copies them.
   const kept = keepForBackward([x, w]);
@@ -291,15 +292,21 @@ function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number
       cols.dispose();
     }
   }
-  return withLazyGradients(
+  // A relu fused into the product (ops/fused-relu.ts), with its output kept for the backward pass.
+  const fuse = relu && mayFuseRelu(kept);
+  let output: { readonly value: tf.Tensor | undefined } | undefined;
+  const y = withLazyGradients(
     bias ? [x, w, bias] : [x, w],
     (save) => {
       if (!kept) save([x, w]);
-      return convByProduct(x, w, win, bias, keptCols) ?? rawConv(x, w, strides, pads, dilation, bias);
+      const own = convByProduct(x, w, win, bias, keptCols, fuse);
+      if (own) return own;
+      return fuse ? tf.tidy(() => tf.relu(rawConv(x, w, strides, pads, dilation, bias))) : rawConv(x, w, strides, pads, dilation, bias);
     },
     (dy, saved) => {
       const [xs, ws] = (kept ?? saved) as [tf.Tensor4D, tf.Tensor4D];
-      const g = dy as tf.Tensor4D;
+      // Masked once, here (in the backward pass's scope), for the thunks below.
+      const g = (fuse ? reluGradFromOutput(output!.value!, dy) : dy) as tf.Tensor4D;
       const thunks = [
         () => convInputGradByProduct(g, ws, xs.shape, win) ?? convInputGrad(g, ws, xs.shape, strides, pads, dilation),
         () => convKernelGradByProduct(xs, g, ws.shape, win, keptCols) ?? convKernelGrad(xs, g, ws.shape, strides, pads, dilation),
@@ -307,6 +314,8 @@ function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number
       return bias ? [...thunks, () => biasGrad(g)] : thunks;
     },
   ) as tf.Tensor4D;
+  if (fuse) output = keepOutput(y);
+  return relu && !fuse ? tf.relu(y) : y;
 }
 
 /** `tf.depthwiseConv2d` that also accepts strides and dilations both above 1 (see {@link rawConv}). */
@@ -386,6 +395,8 @@ function blockDiagonal(w: tf.Tensor4D, groups: number): tf.Tensor4D {
  * when it is not depthwise), output `[n, oh, ow, features]`. Differentiable in every argument
  * on every backend, including wasm; each gradient is computed only when it is needed (the
  * first layer's input gradient, with respect to the data, never is).
+ * With `relu: true`, the relu of that, fused into the product where it can be (the relu of a
+ * depthwise convolution runs after it).
  *
  * @example
  * ```ts
@@ -394,7 +405,7 @@ function blockDiagonal(w: tf.Tensor4D, groups: number): tf.Tensor4D {
  * y.shape; // [1, 5, 5, 1]
  * ```
  */
-export function convGeneral(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, bias?: tf.Tensor1D): tf.Tensor4D {
+export function convGeneral(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, bias?: tf.Tensor1D, opts: { readonly relu?: boolean } = {}): tf.Tensor4D {
   if (x.rank !== 4 || w.rank !== 4) throw new FlaxenError('', `convGeneral needs a rank-4 input and kernel, found ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
   if (x.shape[3] !== w.shape[2] * g.groups) {
     throw new FlaxenError('', `convGeneral: the input has ${x.shape[3]} channels, the kernel ${formatShape(w.shape)} with ${g.groups} group(s) needs ${w.shape[2] * g.groups}`);
@@ -408,8 +419,9 @@ export function convGeneral(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, bia
       // Depthwise: output feature c·multiplier + m reads channel c only, as tfjs's depthwise kernel.
       const [kh, kw, , features] = w.shape;
       const depthwiseKernel = tf.reshape(w, [kh, kw, g.groups, features / g.groups]) as tf.Tensor4D;
-      return depthwiseWithGrads(dilated, depthwiseKernel, g.strides, g.padding, g.kernelDilation, bias);
+      const y = depthwiseWithGrads(dilated, depthwiseKernel, g.strides, g.padding, g.kernelDilation, bias);
+      return opts.relu ? tf.relu(y) : y;
     }
-    return convWithGrads(dilated, blockDiagonal(w, g.groups), g.strides, g.padding, g.kernelDilation, bias);
+    return convWithGrads(dilated, blockDiagonal(w, g.groups), g.strides, g.padding, g.kernelDilation, bias, opts.relu === true);
   });
 }

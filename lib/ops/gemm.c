@@ -300,3 +300,12 @@ EXPORT("maxpool_grad") void maxpool_grad(const float* x, const float* y, const f
         }
       }
 }
+
+/* The gradient of y = relu(z) from its output: dz = dy where y > 0, else 0. */
+EXPORT("relu_grad") void relu_grad(const float* y, const float* dy, float* dz, int size) {
+  int i = 0;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (; i + 4 <= size; i += 4)
+    wasm_v128_store(dz + i, wasm_v128_and(wasm_f32x4_gt(wasm_v128_load(y + i), zero), wasm_v128_load(dy + i)));
+  for (; i < size; i++) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}

@@ -26,6 +26,7 @@ import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
 export interface GemmExports {
   im2col(x: number, cols: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, scratch: number): void;
+  relu_grad(y: number, dy: number, dz: number, size: number): void;
   maxpool_grad(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number): void;
   col2im(dcols: number, dx: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
   pack_n(b: number, k: number, n: number, bias: number, out: number): void;
@@ -90,8 +91,8 @@ export function ownKernelsAvailable(): boolean {
   return heap !== undefined && kernelsFor(heap.memory).kernels !== null;
 }
 
-/** True while tfjs records or replays a gradient tape (forward under `tf.grads`, or its backward pass). */
-function underGradient(): boolean {
+/** @internal True while tfjs records or replays a gradient tape (forward under `tf.grads`, or its backward pass). */
+export function underGradient(): boolean {
   const state = (tf.engine() as unknown as { state?: { gradientDepth?: number; activeTape?: unknown } }).state;
   return (state?.gradientDepth ?? 0) > 0 || (state?.activeTape ?? null) !== null;
 }

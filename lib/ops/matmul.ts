@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
+import { keepOutput, mayFuseRelu, reluGradFromOutput } from './fused-relu.js';
 import { gemm } from './gemm.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
@@ -102,38 +103,43 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * The affine map of a dense layer, `x · kernel + bias`, for `x` of shape `[n, in]`, `kernel`
- * `[in, out]` and an optional `bias` `[out]`. Forward: one XNNPACK matMul, the bias fused into
- * it (`tf.fused.matMul`). Backward: `dx = dy · transpose(kernel)`, `dkernel = transpose(x) · dy`,
- * `dbias = sum(dy, 0)`, each computed only when needed. The numbers are those of
- * `tf.add(tf.matMul(x, kernel), bias)` and its stock gradient, up to float32 rounding (the fused
- * kernel adds the bias before the products rather than after).
+ * `[in, out]` and an optional `bias` `[out]`, and with `relu: true` the relu of it. Forward: one
+ * matrix product, the bias (and the relu) fused into it. Backward: `dx = dy · transpose(kernel)`,
+ * `dkernel = transpose(x) · dy`, `dbias = sum(dy, 0)`, each computed only when needed (after a
+ * fused relu, `dy` is first masked by `y > 0`). The numbers are those of
+ * `tf.add(tf.matMul(x, kernel), bias)` (then `tf.relu`) and its stock gradient, up to float32
+ * rounding (the bias is added before the products rather than after).
  *
  * @example
  * ```ts
  * const y = dense(tf.ones([2, 3]), tf.ones([3, 4]), tf.zeros([4])); // [2, 4], every entry 3
  * ```
  */
-export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
-  if (bias === undefined) return matMul(x, kernel);
-  check(x instanceof tf.Tensor && kernel instanceof tf.Tensor && bias instanceof tf.Tensor, 'dense(x, kernel, bias) needs tensors');
-  check(x.rank === 2 && kernel.rank === 2 && bias.rank === 1, `dense needs x [n, in], kernel [in, out] and bias [out], found ${formatShape(x.shape)}, ${formatShape(kernel.shape)} and ${formatShape(bias.shape)}`);
-  check(x.shape[1] === kernel.shape[0] && bias.shape[0] === kernel.shape[1], `dense: sizes do not fit: x ${formatShape(x.shape)}, kernel ${formatShape(kernel.shape)}, bias ${formatShape(bias.shape)}`);
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D, opts: { readonly relu?: boolean } = {}): tf.Tensor2D {
+  const relu = opts.relu === true;
+  if (bias === undefined && !relu) return matMul(x, kernel);
+  check(x instanceof tf.Tensor && kernel instanceof tf.Tensor && (bias === undefined || bias instanceof tf.Tensor), 'dense(x, kernel, bias) needs tensors');
+  check(x.rank === 2 && kernel.rank === 2 && (bias === undefined || bias.rank === 1), `dense needs x [n, in], kernel [in, out] and bias [out], found ${formatShape(x.shape)}, ${formatShape(kernel.shape)} and ${formatShape(bias?.shape ?? [])}`);
+  check(x.shape[1] === kernel.shape[0] && (bias === undefined || bias.shape[0] === kernel.shape[1]), `dense: sizes do not fit: x ${formatShape(x.shape)}, kernel ${formatShape(kernel.shape)}, bias ${formatShape(bias?.shape ?? [])}`);
   // Inside fx.valueAndGrad, x and kernel are kept for the backward pass as aliases (no copy);
   // elsewhere tfjs's save copies them.
   const kept = keepForBackward([x, kernel]);
-  return withLazyGradients(
-    [x, kernel, bias],
+  const fuse = relu && mayFuseRelu(kept);
+  let output: { readonly value: tf.Tensor | undefined } | undefined;
+  const y = withLazyGradients(
+    bias ? [x, kernel, bias] : [x, kernel],
     (save) => {
       if (!kept) save([x, kernel]);
-      return gemm(x, kernel, { bias }) ?? tf.fused.matMul({ a: x, b: kernel, bias });
+      return gemm(x, kernel, { bias, relu: fuse }) ?? tf.fused.matMul({ a: x, b: kernel, bias, activation: fuse ? 'relu' : 'linear' });
     },
-    (dy, saved) => {
+    (dyIn, saved) => {
       const [sx, sk] = kept ?? saved;
-      return [
-        () => timesTransposed(dy as tf.Tensor2D, sk as tf.Tensor2D),
-        () => transposedTimes(sx as tf.Tensor2D, dy as tf.Tensor2D),
-        () => columnSums(dy as tf.Tensor2D),
-      ];
+      // Masked once, here (in the backward pass's scope), for the two or three thunks below.
+      const dy = (fuse ? reluGradFromOutput(output!.value!, dyIn) : dyIn) as tf.Tensor2D;
+      const thunks = [() => timesTransposed(dy, sk as tf.Tensor2D), () => transposedTimes(sx as tf.Tensor2D, dy)];
+      return bias ? [...thunks, () => columnSums(dy)] : thunks;
     },
   ) as tf.Tensor2D;
+  if (fuse) output = keepOutput(y);
+  return relu && !fuse ? tf.relu(y) : y;
 }

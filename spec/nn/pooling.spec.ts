@@ -184,3 +184,56 @@ test(`MaxPool gradient with tiling windows equals a plain first-maximum loop exa
 }));
 }
 
+test('GlobalAvgPool averages every spatial axis; Flatten keeps the batch axis', () => {
+  const x = numbers(7, 2 * 3 * 4 * 5);
+  const g = fx.nn.GlobalAvgPool().apply({}, t32(x, [2, 3, 4, 5]));
+  const ref = new Float64Array(10);
+  for (let b = 0; b < 2; b++) for (let i = 0; i < 12; i++) for (let c = 0; c < 5; c++) ref[b * 5 + c]! += x[(b * 12 + i) * 5 + c]! / 12;
+  assert.equal(g.shape, [2, 5]);
+  assertClose(g.dataSync(), ref);
+  const f = fx.nn.Flatten().apply({}, t32(x, [2, 3, 4, 5]));
+  assert.equal(f.shape, [2, 60]);
+  assertClose(f.dataSync(), x);
+  checkGradients((t) => fx.nn.GlobalAvgPool().apply({}, t!), (v) => {
+    const out = new Float64Array(10);
+    for (let b = 0; b < 2; b++) for (let i = 0; i < 12; i++) for (let c = 0; c < 5; c++) out[b * 5 + c]! += v![(b * 12 + i) * 5 + c]! / 12;
+    return out;
+  }, [{ values: x, shape: [2, 3, 4, 5] }]);
+  tf.dispose([g, f]);
+});
+
+test('the Dense after Flatten is sized by the image: 28x28 and 32x32 give different kernels', () => {
+  const net = fx.nn.Sequential([fx.nn.Conv(6, [5, 5], { padding: 'VALID' }), fx.nn.MaxPool([2, 2], { strides: 2 }), fx.nn.Flatten(), fx.nn.Dense(10)]);
+  const s28 = net.initShapes(k0, [1, 28, 28, 1]);
+  const s32 = net.initShapes(k0, [1, 32, 32, 1]);
+  assert.equal(s28.params.layers_3.kernel.shape, [12 * 12 * 6, 10]);
+  assert.equal(s32.params.layers_3.kernel.shape, [14 * 14 * 6, 10]);
+});
+
+test('pooling errors name the path; initShapes and apply leave no tensors', () => {
+  const net = fx.nn.Sequential([fx.nn.MaxPool([2, 2])]);
+  assertThrows(() => net.init(k0, [4, 4]), fx.ShapeError, 'layers_0', 'MaxPool', 'rank 3');
+  assertThrows(() => net.init(k0, [1, 1, 4, 2]), fx.ShapeError, 'layers_0', 'smaller than the window');
+  assertThrows(() => fx.nn.MaxPool([2, 2], { padding: [[2, 0], [0, 0]] }).init(k0, [1, 4, 4, 1]), fx.FlaxenError, 'smaller than the window');
+  assertThrows(() => fx.nn.MaxPool([0, 2]), fx.FlaxenError, 'window');
+  assertThrows(() => fx.nn.AvgPool([2, 2], { countIncludePad: false, stride: 2 } as fx.nn.AvgPoolOptions), fx.FlaxenError, "'stride'");
+  assertThrows(() => fx.nn.GlobalAvgPool().init(k0, [2, 5]), fx.ShapeError, 'GlobalAvgPool', 'rank 3');
+  for (const layer of [fx.nn.MaxPool([2, 2], { padding: 'SAME' }), fx.nn.AvgPool([3, 3], { padding: 'SAME', countIncludePad: false }), fx.nn.GlobalAvgPool(), fx.nn.Flatten()]) {
+    const { result: shapes, delta } = tensorDelta(() => layer.initShapes(k0, [2, 6, 6, 3]));
+    assert.is(delta, 0);
+    assert.equal(shapes, {});
+    const x = tf.ones([2, 6, 6, 3]);
+    const { result: y, delta: d } = tensorDelta(() => layer.apply({}, x));
+    assert.is(d, 1);
+    tf.dispose([x, y]);
+  }
+  const M = fx.nn.module('Head', (scope, x: tf.Tensor) => scope.call(fx.nn.Dense(3), scope.call(fx.nn.Flatten(), scope.call(fx.nn.AvgPool([2, 2], { strides: 2 }), x))));
+  const vars = M.init(k0, [1, 4, 4, 2]);
+  assert.equal(Object.keys(vars.params), ['Dense_0']);
+  assert.equal(vars.params.Dense_0!.kernel.shape, [8, 3]);
+  fx.tree.dispose(vars);
+  assert.is(fx.nn.Sequential([fx.nn.MaxPool([2, 2], { strides: 2 }), fx.nn.AvgPool(3, { padding: 'SAME' }), fx.nn.Flatten(), fx.nn.GlobalAvgPool()]).describe(),
+    'Sequential(\n  (layers_0): MaxPool([2, 2], strides [2, 2])\n  (layers_1): AvgPool([3], padding SAME)\n  (layers_2): Flatten\n  (layers_3): GlobalAvgPool\n)');
+});
+
+test.run();
