@@ -5,7 +5,7 @@
  * @module
  */
 import { FlaxenError } from '../core/errors.js';
-import type { GradientTransformation, OptState, ScalarOrSchedule } from './base.js';
+import { UPDATE_AND_APPLY, type GradientTransformation, type OptState, type ScalarOrSchedule, type UpdateAndApply } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, adamStep, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
@@ -106,30 +106,40 @@ function fusedAdam(what: string, learningRate: ScalarOrSchedule, hyper: Required
   const reference = chain(...stages);
   const keys = stages.map((_, i) => String(i));
   const lrKey = keys[keys.length - 1]!;
-  return Object.freeze({
+  // One Adam step; with `apply`, the new parameters instead of the updates: the decay term with
+  // factor 1 adds `1 · param` to the update, which is `param + update` exactly.
+  const step = <G>(grads: G, state: ChainState, params: unknown, apply: boolean): readonly [G, ChainState] => {
+    checkState(what, state, keys);
+    let lr: number;
+    let nextLrState: OptState;
+    if (typeof learningRate === 'number') {
+      lr = learningRate;
+      nextLrState = state[lrKey]!;
+    } else {
+      const { count } = checkState('scaleBySchedule', state[lrKey], ['count']) as { count: number };
+      lr = evalSchedule('scaleBySchedule', learningRate, count);
+      nextLrState = Object.freeze({ count: count + 1 });
+    }
+    if ((weightDecay !== undefined || apply) && params === undefined) {
+      throw new FlaxenError('', 'addDecayedWeights: update needs the parameters; pass them as the third argument, update(grads, state, params)');
+    }
+    const decay = apply ? { params, factor: 1 } : weightDecay === undefined ? undefined : { params, factor: -lr * weightDecay };
+    const [out, adamState] = adamStep('scaleByAdam', grads, state['0'], hyper, -lr, decay);
+    const next: Record<string, OptState> = { '0': adamState };
+    // The stateless middle stage (weight decay) keeps its empty state; it holds no tensors.
+    if (weightDecay !== undefined) next['1'] = state['1']!;
+    next[lrKey] = nextLrState;
+    return Object.freeze([out, Object.freeze(next) as ChainState] as const);
+  };
+  const tx: GradientTransformation<ChainState> & Partial<UpdateAndApply<ChainState>> = {
     init: reference.init,
-    update: <G>(grads: G, state: ChainState, params?: unknown): readonly [G, ChainState] => {
-      checkState(what, state, keys);
-      let lr: number;
-      let nextLrState: OptState;
-      if (typeof learningRate === 'number') {
-        lr = learningRate;
-        nextLrState = state[lrKey]!;
-      } else {
-        const { count } = checkState('scaleBySchedule', state[lrKey], ['count']) as { count: number };
-        lr = evalSchedule('scaleBySchedule', learningRate, count);
-        nextLrState = Object.freeze({ count: count + 1 });
-      }
-      if (weightDecay !== undefined && params === undefined) {
-        throw new FlaxenError('', 'addDecayedWeights: update needs the parameters; pass them as the third argument, update(grads, state, params)');
-      }
-      const decay = weightDecay === undefined ? undefined : { params, factor: -lr * weightDecay };
-      const [updates, adamState] = adamStep('scaleByAdam', grads, state['0'], hyper, -lr, decay);
-      const next: Record<string, OptState> = { '0': adamState };
-      // The stateless middle stage (weight decay) keeps its empty state; it holds no tensors.
-      if (weightDecay !== undefined) next['1'] = state['1']!;
-      next[lrKey] = nextLrState;
-      return Object.freeze([updates, Object.freeze(next) as ChainState] as const);
-    },
-  });
+    update: <G>(grads: G, state: ChainState, params?: unknown): readonly [G, ChainState] => step(grads, state, params, false),
+  };
+  // The fused update-and-apply path (TrainState.applyGradients) exists without weight decay,
+  // whose term would need a second addition.
+  if (weightDecay === undefined) {
+    (tx as { [UPDATE_AND_APPLY]?: UpdateAndApply<ChainState>[typeof UPDATE_AND_APPLY] })[UPDATE_AND_APPLY] = <P>(grads: unknown, state: ChainState, params: P) =>
+      step(grads, state, params, true) as unknown as readonly [P, ChainState];
+  }
+  return Object.freeze(tx);
 }

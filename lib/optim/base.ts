@@ -85,3 +85,17 @@ export interface GradientTransformation<S extends OptState = OptState> {
  * ```
  */
 export type TensorTree = tf.Tensor | { readonly [key: string]: TensorTree };
+
+/**
+ * @internal
+ * An optional fast path of a transformation: `update` and `applyUpdates` in one, returning the
+ * new parameters (the same numbers as `applyUpdates(params, updates)`) instead of the updates.
+ * `TrainState.applyGradients` uses it when the transformation has it (`adam` does: one pass of
+ * its fused kernel writes the new parameters, and the updates are never materialized).
+ */
+export const UPDATE_AND_APPLY: unique symbol = Symbol('flaxen.optim.updateAndApply');
+
+/** @internal A transformation with the {@link UPDATE_AND_APPLY} fast path. */
+export interface UpdateAndApply<S extends OptState = OptState> {
+  readonly [UPDATE_AND_APPLY]: <P>(grads: unknown, state: S, params: P) => readonly [P, S];
+}

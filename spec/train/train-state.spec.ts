@@ -47,6 +47,35 @@ test('applyGradients follows SGD by hand and disposes the grads and the previous
   state.dispose();
 });
 
+test('with adam, applyGradients updates and applies in one pass: the bits of tx.update then applyUpdates', () => {
+  // adam's fused path (UPDATE_AND_APPLY: the fused kernel on wasm, tfjs ops elsewhere) against
+  // the two public steps, over several steps, with a schedule, on odd leaf sizes (SIMD tails)
+  const params = { w: fx.random.normal(fx.random.key(5), [7, 3]), b: fx.random.normal(fx.random.key(6), [5]) };
+  const tx = fx.optim.adam(fx.optim.schedules.cosineDecay(0.1, 10));
+  const clone = () => fx.tree.map(params, (t: tf.Tensor) => t.clone());
+  let state = TrainState.create({ apply: () => tf.scalar(0), params: clone(), tx });
+  let refParams = clone() as typeof params;
+  let refOpt = tx.init(refParams);
+  for (let step = 0; step < 4; step++) {
+    const grads = { w: fx.random.normal(fx.random.key(10 + step), [7, 3]), b: fx.random.normal(fx.random.key(20 + step), [5]) };
+    const [updates, nextOpt] = tx.update(grads, refOpt, refParams);
+    const nextParams = fx.optim.applyUpdates(refParams, updates) as typeof params;
+    fx.tree.dispose([updates, refParams]);
+    fx.tree.dispose(refOpt);
+    refParams = nextParams;
+    refOpt = nextOpt;
+    state = state.applyGradients(grads);
+  }
+  const got = fx.tree.flatten(state.params), want = fx.tree.flatten(refParams);
+  assert.equal(got.map(([path]) => path), want.map(([path]) => path));
+  got.forEach(([path, t], i) => assert.equal(Array.from((t as tf.Tensor).dataSync()), Array.from((want[i]![1] as tf.Tensor).dataSync()), path));
+  // the optimizer state: moments (tensors) and step counts (numbers)
+  const bits = (v: unknown) => (v instanceof tf.Tensor ? Array.from(v.dataSync()) : v);
+  assert.equal(fx.tree.leaves(state.optState).map(bits), fx.tree.leaves(refOpt).map(bits));
+  state.dispose();
+  fx.tree.dispose([refParams, refOpt, params]);
+});
+
 test('state tensors that the optimizer carries over unchanged are not disposed', () => {
   // A transform whose update returns the very same state object.
   const tx: fx.optim.GradientTransformation<{ marker: tf.Tensor }> = {
