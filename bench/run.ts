@@ -31,7 +31,7 @@ class Worker {
   readonly started: Promise<void>;
 
   constructor(readonly name: string, file: string, args: string[] = []) {
-    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
     let ready: () => void;
     this.started = new Promise((resolve) => (ready = resolve));
     this.child.on('message', (reply: Reply) => {

@@ -10,6 +10,7 @@ import { Module } from '../core/module.js';
 import type { Initializer } from '../core/scope.js';
 import { lecunNormal, zeros } from '../initializers/index.js';
 import { ConvGeometry, PadPair, convGeneral, convOutputSize, dilateSize, padForType } from '../ops/conv.js';
+import { asShape } from '../ops/reshape.js';
 import { takeReluRequest } from './fusion.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
@@ -138,7 +139,7 @@ function runConv(
   return abstractOr(x, outShape, () => {
     const t = x as tf.Tensor;
     const merged = batch.reduce((a, b) => a * b, 1);
-    const x4 = tf.reshape<tf.Rank>(t, [merged, ...(n === 1 ? [1] : []), ...spatial, shape[shape.length - 1]!]) as tf.Tensor4D;
+    const x4 = asShape(t, [merged, ...(n === 1 ? [1] : []), ...spatial, shape[shape.length - 1]!]) as tf.Tensor4D;
     const k4 = (n === 1 ? tf.expandDims(kernel, 0) : kernel) as tf.Tensor4D;
     const geometry: ConvGeometry = {
       strides: to2d(core.strides, 1),
@@ -148,7 +149,8 @@ function runConv(
       groups: core.groups,
     };
     // The bias is fused into the convolution op (one kernel, and a cheap lazy gradient).
-    return tf.reshape(convGeneral(x4, k4, geometry, bias as tf.Tensor1D | undefined, { relu }), outShape);
+    // convGeneral's output is new: asShape may return it as it is
+    return asShape(convGeneral(x4, k4, geometry, bias as tf.Tensor1D | undefined, { relu }), outShape);
   });
 }
 

@@ -10,6 +10,7 @@ import type { Initializer } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { lecunNormal, zeros } from '../initializers/index.js';
 import { dense } from '../ops/matmul.js';
+import { reshape } from '../ops/reshape.js';
 import { takeReluRequest } from './fusion.js';
 import { checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
@@ -93,10 +94,10 @@ export function Dense(features: number, opts: DenseOptions = {}): Module<DensePa
       const outShape = [...x.shape.slice(0, -1), features];
       if (isAbstract(x)) return new ShapeDtype(outShape);
       return tf.tidy(() => {
-        const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inputFeatures]);
+        const flat = x.rank === 2 ? x : reshape(x, [x.size / inputFeatures, inputFeatures]);
         // x·kernel + bias with a gradient on the fast untransposed matMul kernel (lib/ops/matmul.ts).
         const y = dense(flat as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D | undefined, { relu });
-        return x.rank === 2 ? y : tf.reshape(y, outShape);
+        return x.rank === 2 ? y : reshape(y, outShape);
       });
     },
     summarize: (variables) => {

@@ -11,6 +11,7 @@ import { Module } from '../core/module.js';
 import { PadPair, convOutputSize, dilateSpatial, padForType } from '../ops/conv.js';
 import { withLazyGradients } from '../ops/lazy-grad.js';
 import { maxPoolGradByKernel } from '../ops/max-pool-grad.js';
+import { asShape, reshape } from '../ops/reshape.js';
 import { keepForBackward } from '../autodiff/grad.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkOptions } from './util.js';
@@ -190,7 +191,7 @@ function pool(kind: PoolKind, layer: string, windowIn: number | readonly number[
       const outShape = [...batch, ...outSpatial, channels];
       return abstractOr(x, outShape, () => {
         const merged = batch.reduce((a, b) => a * b, 1);
-        const x4 = tf.reshape<tf.Rank>(x as tf.Tensor, [merged, ...(n === 1 ? [1] : []), ...spatial, channels]) as tf.Tensor4D;
+        const x4 = asShape(x as tf.Tensor, [merged, ...(n === 1 ? [1] : []), ...spatial, channels]) as tf.Tensor4D;
         const win: [number, number] = n === 2 ? [window[0]!, window[1]!] : [1, window[0]!];
         const str: [number, number] = n === 2 ? [strides[0]!, strides[1]!] : [1, strides[0]!];
         const p4: Array<[number, number]> = [[0, 0], ...(n === 1 ? [[0, 0] as [number, number]] : []), ...pads.map((p) => [p[0], p[1]] as [number, number]), [0, 0]];
@@ -206,7 +207,7 @@ function pool(kind: PoolKind, layer: string, windowIn: number | readonly number[
             y = tf.div(y, share);
           }
         }
-        return tf.reshape(y, outShape);
+        return asShape(y, outShape); // y is new
       });
     },
     summarize: () => {
@@ -297,7 +298,7 @@ export function Flatten(opts: { readonly name?: string } = {}): Module<{}> {
       const shape = x.shape;
       if (shape.length < 1) throw new ShapeError(scope.path, `Flatten needs an input with a batch axis (rank 1 or more), found a scalar`);
       const outShape = [shape[0]!, shape.slice(1).reduce((a, b) => a * b, 1)];
-      return abstractOr(x, outShape, () => tf.reshape(x as tf.Tensor, outShape), x.dtype);
+      return abstractOr(x, outShape, () => reshape(x as tf.Tensor, outShape), x.dtype);
     },
     summarize: () => ({ header: 'Flatten' }),
   });
