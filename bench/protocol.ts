@@ -47,9 +47,24 @@ export function cpuNow(): number {
   return (user + system) / 1000;
 }
 
-/** Per-call medians over `n` calls of `fn` after `warmup` calls. */
-export function timeEach(fn: () => void, n: number, warmup = 3): Timing {
-  for (let i = 0; i < warmup; i++) fn();
+/**
+ * The warm-up of a measurement's first round, on either side: calls for this long (and at least
+ * 5). V8 is still compiling hot JS on background threads for the first seconds of a training
+ * loop (about one TurboFan job every two LeNet steps, 1–3 ms each), which counts in the
+ * process's CPU time; later rounds measure the steady state.
+ */
+export const FIRST_WARMUP_MS = 1500;
+
+/** How many warm-up calls: a count, or `'first'` for {@link FIRST_WARMUP_MS} of calls. */
+export type Warmup = number | 'first';
+
+function warmupDone(warmup: Warmup, calls: number, started: number): boolean {
+  return warmup === 'first' ? calls >= 5 && performance.now() - started >= FIRST_WARMUP_MS : calls >= warmup;
+}
+
+/** Per-call medians over `n` calls of `fn` after the warm-up calls. */
+export function timeEach(fn: () => void, n: number, warmup: Warmup = 3): Timing {
+  for (let i = 0, t0 = performance.now(); !warmupDone(warmup, i, t0); i++) fn();
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -63,8 +78,8 @@ export function timeEach(fn: () => void, n: number, warmup = 3): Timing {
 }
 
 /** Like {@link timeEach} for an async step. */
-export async function timeEachAsync(fn: () => Promise<void>, n: number, warmup = 3): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) await fn();
+export async function timeEachAsync(fn: () => Promise<void>, n: number, warmup: Warmup = 3): Promise<Timing> {
+  for (let i = 0, t0 = performance.now(); !warmupDone(warmup, i, t0); i++) await fn();
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < n; i++) {
