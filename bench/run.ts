@@ -2,7 +2,8 @@
  * `npm run bench`: flaxen against stock `@tensorflow/tfjs-layers` on the same WASM backend.
  *
  * Each side runs in its own child process (tfjs-layers registers its own gradients; flaxen never
- * loads there), started once; the parent sends one round of a measurement at a time, alternating
+ * loads there), started once; a third process runs flaxen with its own WebAssembly kernels off
+ * (`--no-own-kernels`), to show what they contribute; the parent sends one round of a measurement at a time, alternating
  * between the processes, so slow drifts of a shared machine hit both sides alike. Every figure is
  * the median over rounds (each round itself a median over steps); ratios compare figures of the
  * same run. `--quick` runs fewer rounds (for a smoke test).
