@@ -10,10 +10,10 @@ import { RUNNABLE, Scope } from '../core/scope.js';
 import { abstractOutput, concreteInputs, isAbstract } from '../core/shapes.js';
 import { SHAPE_PRESERVING, relu } from './activations.js';
 import { runWithReluRequest } from './fusion.js';
+import { checkOptions } from './util.js';
 
 /** The layer types that can apply a following relu themselves (they call `takeReluRequest`). */
 const FUSES_RELU = new Set(['Dense', 'Conv']);
-import { checkOptions } from './util.js';
 
 /** What `Sequential` accepts as a layer: a module or a plain function of the previous output. */
 export type Layer = Module<any, any, any> | ((x: any) => any);

@@ -8,8 +8,9 @@
  *
  * On tfjs-backend-wasm 4.22 XNNPACK runs LeNet's convolutions at 5–10 GFLOPS (one input channel,
  * 6 or 16 features, and the kernel gradient as a convolution with the batch as channels); these
- * products run at the speed of the matrix product. One thread only (see `gemm.ts`); every
- * function returns undefined when it cannot run here, and the caller uses tfjs's convolutions.
+ * products run at the speed of the matrix product. Where the kernels run is decided in `gemm.ts`
+ * (`ownKernels`); every function returns undefined when they cannot run, and the caller uses
+ * tfjs's convolutions.
  *
  * @module
  */

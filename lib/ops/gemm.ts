@@ -101,9 +101,11 @@ let enabled = true;
 
 /**
  * @internal
- * Turns flaxen's own product on or off (on by default); returns the previous setting. Off, the
- * dense ops use tfjs's matMul with explicit transposes. For specs and the benchmark, which
- * compare both paths.
+ * Turns flaxen's own kernels of gemm.c (products, convolutions as products, the max-pool and
+ * relu gradients) on or off (on by default); returns the previous setting. Off, the ops use
+ * tfjs's kernels (matMul with explicit transposes, XNNPACK convolutions, the portable max-pool
+ * gradient). The fused Adam step is separate. For specs and the benchmark, which compare both
+ * paths.
  */
 export function setOwnGemm(on: boolean): boolean {
   const previous = enabled;

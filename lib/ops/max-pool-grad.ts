@@ -1,6 +1,6 @@
 /**
  * The gradient of a VALID max pool in one pass of flaxen's own kernel (`maxpool_grad` in
- * `gemm.c`), on the one-thread wasm backend.
+ * `gemm.c`), wherever those kernels run (see `ownKernels` in `gemm.ts`).
  *
  * @module
  */
