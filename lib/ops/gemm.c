@@ -272,6 +272,37 @@ EXPORT("col2im") void col2im(const float* dcols, float* dx, int n, int h, int w,
  */
 EXPORT("maxpool_grad") void maxpool_grad(const float* x, const float* y, const float* dy, float* dx, int n, int h, int w, int c,
                                          int oh, int ow, int kh, int kw, int sh, int sw) {
+  if (kh == sh && kw == sw && c >= 4) {
+    /*
+     * Windows that tile the input (the common 2x2, stride 2): every element belongs to one
+     * window at most, so dx is written, not accumulated, and only the part no window covers is
+     * zeroed. The last group of 4 channels overlaps the one before when c % 4 != 0: it computes
+     * the same values for the shared channels, so writing them twice is harmless.
+     */
+    for (int b = 0; b < n; b++)
+      for (int yy = 0; yy < h; yy++)
+        for (int xx = (yy < oh * kh ? ow * kw : 0); xx < w; xx++)
+          for (int ch = 0; ch < c; ch++) dx[((b * h + yy) * w + xx) * c + ch] = 0.0f;
+    for (int b = 0; b < n; b++)
+      for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++) {
+          const int out = ((b * oh + oy) * ow + ox) * c;
+          for (int ch0 = 0;; ch0 += 4) {
+            const int ch = ch0 + 4 > c ? c - 4 : ch0;
+            const v128_t ym = wasm_v128_load(y + out + ch), g = wasm_v128_load(dy + out + ch);
+            v128_t open = wasm_i32x4_splat(-1);
+            for (int ky = 0; ky < kh; ky++)
+              for (int kx = 0; kx < kw; kx++) {
+                const int at = ((b * h + oy * kh + ky) * w + ox * kw + kx) * c + ch;
+                const v128_t hit = wasm_v128_and(open, wasm_f32x4_eq(wasm_v128_load(x + at), ym));
+                wasm_v128_store(dx + at, wasm_v128_and(hit, g));
+                open = wasm_v128_andnot(open, hit);
+              }
+            if (ch + 4 >= c) break;
+          }
+        }
+    return;
+  }
   for (int i = 0, size = n * h * w * c; i < size; i++) dx[i] = 0.0f;
   for (int b = 0; b < n; b++)
     for (int oy = 0; oy < oh; oy++)

@@ -158,6 +158,9 @@ test(`MaxPool gradient with tiling windows equals a plain first-maximum loop exa
     { name: '2x2 SAME on 5x5 (-Infinity padding after)', shape: [2, 5, 5, 3], win: [2, 2], padding: 'SAME', pads: [[0, 1], [0, 1]] },
     { name: '3x2 windows', shape: [2, 6, 6, 2], win: [3, 2] },
     { name: '1x3 windows', shape: [1, 2, 9, 4], win: [1, 3] },
+    // 4 channels or more: groups of 4 channels at a time, the last group overlapping (6 = 4 + 2)
+    { name: '2x2 VALID on 5x7, 6 channels (edges dropped, overlapping channel groups)', shape: [2, 5, 7, 6], win: [2, 2] },
+    { name: '2x2 with infinities, 6 channels', shape: [2, 4, 6, 6], win: [2, 2], extra: [Infinity, -Infinity, 3.4028234663852886e38 * 0.5] },
   ];
   for (const c of cases) {
     const size = c.shape.reduce((a, b) => a * b, 1);
