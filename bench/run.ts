@@ -284,6 +284,23 @@ async function threadTable(): Promise<void> {
   log('threads: inference');
   timeRows('Inference (apply), MLP batch 256', await interleaved(pair, () => ({ kind: 'infer', batch: 256, steps: 5 }), SHORT_ROUNDS), 3);
 
+  // The rest of the main table, once per process (drawing runs in JS, initShapes does no math:
+  // threads should change neither; memory growth must stay zero either way).
+  log('threads: parameter drawing, initShapes, memory');
+  const draws = await interleaved(pair, () => ({ kind: 'draw', size: 0 }), 2);
+  const d1 = med(draws.get(one)!.slice(1), 'initMs');
+  const d2 = med(draws.get(two)!.slice(1), 'initMs');
+  body.push(['Drawing a 50.3M-parameter model (init, LeCun normal): wall ms', fmt(d1, 0), fmt(d2, 0), ratio(d1, d2), verdict(d2 / d1)]);
+  const shapes = await interleaved(pair, () => ({ kind: 'initShapes' }), 1);
+  const s1 = med(shapes.get(one)!, 'ms');
+  const s2 = med(shapes.get(two)!, 'ms');
+  body.push(['initShapes of a 1.07B-parameter description: ms', fmt(s1, 3), fmt(s2, 3), ratio(s1, s2), '']);
+  const memory = await interleaved(pair, () => ({ kind: 'memory', steps: [10, 1000] }), 1);
+  const growth = (w: Worker, unit: 'tensors' | 'bytes') => num(memory.get(w)![0]![`${unit}1000`]) - num(memory.get(w)![0]![`${unit}10`]);
+  const signed = (g: number) => `${g >= 0 ? '+' : ''}${g}`;
+  body.push(['Live tensors, growth from 10 to 1,000 MLP steps', signed(growth(one, 'tensors')), signed(growth(two, 'tensors')), '', '']);
+  body.push(['Live bytes, growth from 10 to 1,000 MLP steps', signed(growth(one, 'bytes')), signed(growth(two, 'bytes')), '', '']);
+
   one.stop();
   two.stop();
 
