@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
 import { convByProduct, convInputGradByProduct, convKernelGradByProduct, im2colMatrix, type ConvWindow } from './conv-gemm.js';
-import { keepOutput, mayFuseRelu, reluGradFromOutput } from './fused-relu.js';
+import { withFusedRelu } from './fused-relu.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 
@@ -292,30 +292,28 @@ function convWithGrads(x: tf.Tensor4D, w: tf.Tensor4D, strides: readonly [number
       cols.dispose();
     }
   }
-  // A relu fused into the product (ops/fused-relu.ts), with its output kept for the backward pass.
-  const fuse = relu && mayFuseRelu(kept);
-  let output: { readonly value: tf.Tensor | undefined } | undefined;
-  const y = withLazyGradients(
-    bias ? [x, w, bias] : [x, w],
-    (save) => {
-      if (!kept) save([x, w]);
-      const own = convByProduct(x, w, win, bias, keptCols, fuse);
-      if (own) return own;
-      return fuse ? tf.tidy(() => tf.relu(rawConv(x, w, strides, pads, dilation, bias))) : rawConv(x, w, strides, pads, dilation, bias);
-    },
-    (dy, saved) => {
-      const [xs, ws] = (kept ?? saved) as [tf.Tensor4D, tf.Tensor4D];
-      // Masked once, here (in the backward pass's scope), for the thunks below.
-      const g = (fuse ? reluGradFromOutput(output!.value!, dy) : dy) as tf.Tensor4D;
-      const thunks = [
-        () => convInputGradByProduct(g, ws, xs.shape, win) ?? convInputGrad(g, ws, xs.shape, strides, pads, dilation),
-        () => convKernelGradByProduct(xs, g, ws.shape, win, keptCols) ?? convKernelGrad(xs, g, ws.shape, strides, pads, dilation),
-      ];
-      return bias ? [...thunks, () => biasGrad(g)] : thunks;
-    },
-  ) as tf.Tensor4D;
-  if (fuse) output = keepOutput(y);
-  return relu && !fuse ? tf.relu(y) : y;
+  // A relu fused into the product (ops/fused-relu.ts).
+  return withFusedRelu(relu, kept, (fuse, mask) =>
+    withLazyGradients(
+      bias ? [x, w, bias] : [x, w],
+      (save) => {
+        if (!kept) save([x, w]);
+        const own = convByProduct(x, w, win, bias, keptCols, fuse);
+        if (own) return own;
+        return fuse ? tf.tidy(() => tf.relu(rawConv(x, w, strides, pads, dilation, bias))) : rawConv(x, w, strides, pads, dilation, bias);
+      },
+      (dy, saved) => {
+        const [xs, ws] = (kept ?? saved) as [tf.Tensor4D, tf.Tensor4D];
+        // Masked once, here (in the backward pass's scope), for the thunks below.
+        const g = mask(dy) as tf.Tensor4D;
+        const thunks = [
+          () => convInputGradByProduct(g, ws, xs.shape, win) ?? convInputGrad(g, ws, xs.shape, strides, pads, dilation),
+          () => convKernelGradByProduct(xs, g, ws.shape, win, keptCols) ?? convKernelGrad(xs, g, ws.shape, strides, pads, dilation),
+        ];
+        return bias ? [...thunks, () => biasGrad(g)] : thunks;
+      },
+    ) as tf.Tensor4D,
+  );
 }
 
 /** `tf.depthwiseConv2d` that also accepts strides and dilations both above 1 (see {@link rawConv}). */

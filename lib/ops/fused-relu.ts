@@ -13,32 +13,30 @@ import { ownKernelTime, ownKernels, underGradient } from './gemm.js';
 
 /**
  * @internal
- * Whether an op may fuse a relu here: outside any gradient tape (nothing to differentiate), or
- * inside `fx.valueAndGrad`, where the op keeps its output for the backward pass as an alias
- * (`kept`: what `keepForBackward` gave for its inputs). Under a user's own `tf.grads` the op
- * runs unfused and `tf.relu` follows, with tfjs's stock gradient.
+ * Runs an op that can apply a relu to its output itself, and owns the protocol around it.
+ * `op(fuse, mask)` computes the output, with the relu applied when `fuse` is true; its gradient
+ * function passes the output gradient through `mask` first (the identity when not fused).
+ *
+ * The relu is fused outside any gradient tape (nothing to differentiate) or inside
+ * `fx.valueAndGrad`, where the op's output is kept for the backward pass as an alias (`kept`:
+ * what `keepForBackward` gave for the op's inputs); under a user's own `tf.grads` the op runs
+ * unfused and `tf.relu` follows, with tfjs's stock gradient.
  */
-export function mayFuseRelu(kept: tf.Tensor[] | undefined): boolean {
-  return kept !== undefined || !underGradient();
+export function withFusedRelu<T extends tf.Tensor>(relu: boolean, kept: tf.Tensor[] | undefined, op: (fuse: boolean, mask: (dy: tf.Tensor) => tf.Tensor) => T): T {
+  const fuse = relu && (kept !== undefined || !underGradient());
+  // Set right after the op (outside its forward function), read by its backward pass.
+  let output: tf.Tensor | undefined;
+  const y = op(fuse, (dy) => (fuse ? reluGradFromOutput(output!, dy) : dy));
+  if (fuse) output = keepForBackward([y])?.[0];
+  return (relu && !fuse ? tf.relu(y) : y) as T;
 }
 
 /**
- * @internal
- * Keeps the output `y` of an op with a fused relu for its backward pass (inside
- * `fx.valueAndGrad`; outside any tape there is no backward pass): call it right after the op,
- * and read the kept tensor in the gradient with `.value`.
- */
-export function keepOutput(y: tf.Tensor): { readonly value: tf.Tensor | undefined } {
-  return { value: keepForBackward([y])?.[0] };
-}
-
-/**
- * @internal
  * `dz = dy · [y > 0]`, the gradient before a relu from the gradient after it, given the relu's
  * output. One pass of the own kernel on wasm; `dy · step(y)` (tfjs's stock relu gradient, which
  * reads the input: `y > 0` exactly where the input is) elsewhere.
  */
-export function reluGradFromOutput(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+function reluGradFromOutput(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const own = y.size > 0 ? ownKernels(y, dy) : undefined;
   if (!own) return tf.tidy(() => tf.mul(dy, tf.step(y)));
   const dz = own.heap.alloc([...dy.shape]);

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../core/errors.js';
-import { keepOutput, mayFuseRelu, reluGradFromOutput } from './fused-relu.js';
+import { withFusedRelu } from './fused-relu.js';
 import { gemm } from './gemm.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
@@ -124,22 +124,20 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D, o
   // Inside fx.valueAndGrad, x and kernel are kept for the backward pass as aliases (no copy);
   // elsewhere tfjs's save copies them.
   const kept = keepForBackward([x, kernel]);
-  const fuse = relu && mayFuseRelu(kept);
-  let output: { readonly value: tf.Tensor | undefined } | undefined;
-  const y = withLazyGradients(
-    bias ? [x, kernel, bias] : [x, kernel],
-    (save) => {
-      if (!kept) save([x, kernel]);
-      return gemm(x, kernel, { bias, relu: fuse }) ?? tf.fused.matMul({ a: x, b: kernel, bias, activation: fuse ? 'relu' : 'linear' });
-    },
-    (dyIn, saved) => {
-      const [sx, sk] = kept ?? saved;
-      // Masked once, here (in the backward pass's scope), for the two or three thunks below.
-      const dy = (fuse ? reluGradFromOutput(output!.value!, dyIn) : dyIn) as tf.Tensor2D;
-      const thunks = [() => timesTransposed(dy, sk as tf.Tensor2D), () => transposedTimes(sx as tf.Tensor2D, dy)];
-      return bias ? [...thunks, () => columnSums(dy)] : thunks;
-    },
-  ) as tf.Tensor2D;
-  if (fuse) output = keepOutput(y);
-  return relu && !fuse ? tf.relu(y) : y;
+  return withFusedRelu(relu, kept, (fuse, mask) =>
+    withLazyGradients(
+      bias ? [x, kernel, bias] : [x, kernel],
+      (save) => {
+        if (!kept) save([x, kernel]);
+        return gemm(x, kernel, { bias, relu: fuse }) ?? tf.fused.matMul({ a: x, b: kernel, bias, activation: fuse ? 'relu' : 'linear' });
+      },
+      (dyIn, saved) => {
+        const [sx, sk] = kept ?? saved;
+        // Masked once, here (in the backward pass's scope), for the two or three thunks below.
+        const dy = mask(dyIn) as tf.Tensor2D;
+        const thunks = [() => timesTransposed(dy, sk as tf.Tensor2D), () => transposedTimes(sx as tf.Tensor2D, dy)];
+        return bias ? [...thunks, () => columnSums(dy)] : thunks;
+      },
+    ) as tf.Tensor2D,
+  );
 }
