@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { PadPair } from './conv.js';
-import { gemm, ownKernelTime, ownKernels } from './gemm.js';
+import { gemm, ownKernels, timeOwnKernel } from './gemm.js';
 
 /** The window of a stride-`s`, kernel-dilation-`d` convolution with non-negative padding. */
 export interface ConvWindow {
@@ -64,9 +64,7 @@ export function im2colMatrix(x: tf.Tensor4D, kShape: readonly number[], win: Con
   // scratch for the zero-padded input that im2col copies from
   const padded = own.heap.alloc([n * ((oh - 1) * sh + (kh - 1) * dh + 1) * ((ow - 1) * sw + (kw - 1) * dw + 1) * ci]);
   const args = g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
-  const start = performance.now();
-  own.kernels.im2col(own.heap.offsetOf(x)!, own.heap.offsetOf(cols)!, ...args, own.heap.offsetOf(padded)!);
-  ownKernelTime.ms += performance.now() - start;
+  timeOwnKernel(() => own.kernels.im2col(own.heap.offsetOf(x)!, own.heap.offsetOf(cols)!, ...args, own.heap.offsetOf(padded)!));
   padded.dispose();
   return cols;
 }
@@ -113,9 +111,8 @@ export function convInputGradByProduct(dy: tf.Tensor4D, k: tf.Tensor4D, xShape: 
     const dcols = gemm(tf.reshape(dy, [dy.size / co, co]), tf.reshape(k, [kh * kw * ci, co]), { transposeB: true });
     if (!dcols) return undefined;
     const dx = own.heap.alloc([...xShape]);
-    const start = performance.now();
-    own.kernels.col2im(own.heap.offsetOf(dcols)!, own.heap.offsetOf(dx)!, ...(g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number]));
-    ownKernelTime.ms += performance.now() - start;
+    const args = g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+    timeOwnKernel(() => own.kernels.col2im(own.heap.offsetOf(dcols)!, own.heap.offsetOf(dx)!, ...args));
     return dx;
   }) as tf.Tensor4D | undefined;
 }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
-import { ownKernelTime, ownKernels, underGradient } from './gemm.js';
+import { ownKernels, timeOwnKernel, underGradient } from './gemm.js';
 
 /**
  * @internal
@@ -40,8 +40,6 @@ function reluGradFromOutput(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const own = y.size > 0 ? ownKernels(y, dy) : undefined;
   if (!own) return tf.tidy(() => tf.mul(dy, tf.step(y)));
   const dz = own.heap.alloc([...dy.shape]);
-  const start = performance.now();
-  own.kernels.relu_grad(own.heap.offsetOf(y)!, own.heap.offsetOf(dy)!, own.heap.offsetOf(dz)!, y.size);
-  ownKernelTime.ms += performance.now() - start;
+  timeOwnKernel(() => own.kernels.relu_grad(own.heap.offsetOf(y)!, own.heap.offsetOf(dy)!, own.heap.offsetOf(dz)!, y.size));
   return dz;
 }

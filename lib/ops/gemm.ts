@@ -119,6 +119,13 @@ export const gemmCounter = { calls: 0 };
 /** @internal Milliseconds spent in flaxen's own WebAssembly kernels so far (these and the fused Adam step; the benchmark's profile reads it, tf.profile cannot see them). */
 export const ownKernelTime = { ms: 0 };
 
+/** @internal Runs `call` (calls into an own kernel), adding its time to {@link ownKernelTime}. */
+export function timeOwnKernel(call: () => void): void {
+  const start = performance.now();
+  call();
+  ownKernelTime.ms += performance.now() - start;
+}
+
 /** Rows of A per block: a block's rows stay in cache while every panel of B passes by. */
 const ROW_BLOCK = 64;
 
@@ -182,12 +189,12 @@ export function gemm(a: tf.Tensor, b: tf.Tensor, opts: GemmOptions = {}): tf.Ten
   const out = heap.alloc([m, n]) as tf.Tensor2D;
   const biasOffset = opts.bias ? heap.offsetOf(opts.bias)! : 0;
   const packedOffset = heap.offsetOf(packed)!;
-  if (opts.transposeB) kernels.pack_t(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
-  else kernels.pack_n(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
   const [rowStride, kStride] = opts.transposeA ? [1, m] : [k, 1];
-  const start = performance.now();
-  kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK, k > LONG_SUM ? SUM_CHUNK : k);
-  ownKernelTime.ms += performance.now() - start;
+  timeOwnKernel(() => {
+    if (opts.transposeB) kernels.pack_t(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
+    else kernels.pack_n(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
+    kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK, k > LONG_SUM ? SUM_CHUNK : k);
+  });
   packed.dispose();
   gemmCounter.calls++;
   return out;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { ownKernelTime } from '../../ops/gemm.js';
+import { timeOwnKernel } from '../../ops/gemm.js';
 import { wasmHeap } from '../../ops/wasm-heap.js';
 import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves, type NamedTree } from '../util.js';
 
@@ -295,10 +295,11 @@ export function fusedAdamLeaf(g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, p: tf.Te
   const f = Math.fround;
   const [cB1, c1mB1, cB2, c1mB2, cNum, cEps, cDecay] = c.map((x) => f(x)) as [number, number, number, number, number, number, number];
   const vectorBytes = Math.floor(size / 4) * 16;
-  const start = performance.now();
   if (vectorBytes > 0) {
-    if (p) kernels.adamDecay(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps, op!, cDecay);
-    else kernels.adam(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps);
+    timeOwnKernel(() => {
+      if (p) kernels.adamDecay(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps, op!, cDecay);
+      else kernels.adam(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps);
+    });
   }
   // The tail (size mod 4 elements) in JS, rounding to float32 after every operation. The heap
   // view is taken after the allocations (growing the heap replaces its buffer).
@@ -313,6 +314,5 @@ export function fusedAdamLeaf(g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, p: tf.Te
     if (p) ui = f(ui + f(f32[(op! >>> 2) + i]! * cDecay));
     f32[(ou >>> 2) + i] = ui;
   }
-  ownKernelTime.ms += performance.now() - start;
   return outs;
 }
