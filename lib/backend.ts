@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './autodiff/register-gradients.js';
-import { FlaxenError, describeValue } from './core/errors.js';
+import { FlaxenError, describeValue } from './errors.js';
 import { startWasmThreads, warnFallback } from './backend-threads.js';
 import { ownKernelsAvailable, prepareOwnKernels } from './ops/gemm.js';
 

@@ -21,7 +21,7 @@ export {
   UnexpectedVariableError,
   MissingRngError,
   ImmutableCollectionError,
-} from './core/errors.js';
+} from './errors.js';
 export { CheckpointError, CheckpointMismatchError } from './checkpoint/errors.js';
 export { Module } from './core/module.js';
 export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';

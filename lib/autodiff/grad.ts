@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { MapLeaves, flatten, isNode, map } from '../tree/index.js';
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { CheckpointError } from './errors.js';
 import { parseHeader } from './header.js';
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FlaxenError, formatShape } from '../core/errors.js';
+import { FlaxenError, formatShape } from '../errors.js';
 
 /**
  * A checkpoint could not be written or read: the file is damaged, truncated or hostile, an

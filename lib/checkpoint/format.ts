@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Either, left, right } from 'fp-ts/lib/Either.js';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import type { Variables } from '../core/module.js';
 import { DeepReadonly, MapLeaves, flatten, isNode, unflatten } from '../tree/index.js';
 import { DTYPES, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';

@@ -7,7 +7,7 @@
  * @module
  * @internal
  */
-import { describeValue, formatShape } from '../core/errors.js';
+import { describeValue, formatShape } from '../errors.js';
 import { DTYPES, SafeDtype, isSafeDtype } from './dtypes.js';
 import { CheckpointError } from './errors.js';
 

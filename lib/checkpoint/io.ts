@@ -15,7 +15,7 @@
  */
 import { Either, left, right } from 'fp-ts/lib/Either.js';
 import type { TaskEither } from 'fp-ts/lib/TaskEither.js';
-import { FlaxenError } from '../core/errors.js';
+import { FlaxenError } from '../errors.js';
 import type { Variables } from '../core/module.js';
 import { CheckpointError } from './errors.js';
 import { CheckpointInfo, Metadata, ReadOptions, Restored, fromBytes, infoOf, toBytes } from './format.js';

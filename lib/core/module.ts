@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, UnexpectedVariableError, describeValue } from './errors.js';
+import { FlaxenError, UnexpectedVariableError, describeValue } from '../errors.js';
 import { Key, assertKey, foldIn, isKey } from '../random/key.js';
 import { ShapeDtype, abstractInputs } from './shapes.js';
 import { ModuleCall, RUNNABLE, RunContext, Runnable, Scope, VariableRecord } from './scope.js';

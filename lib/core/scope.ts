@@ -14,7 +14,7 @@ import {
   ShapeError,
   describeValue,
   formatShape,
-} from './errors.js';
+} from '../errors.js';
 import { Key, foldIn, isKey } from '../random/key.js';
 import { ShapeDtype, Value, abstractOutput, concreteInputs } from './shapes.js';
 import { isNode } from '../tree/index.js';

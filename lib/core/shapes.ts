@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue, formatShape } from './errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 
 /**
  * A shape and a dtype: the leaf type of `initShapes` trees, and the value that flows through a

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { Key, assertKey } from '../random/key.js';
 import { permutationArray } from '../random/samplers.js';
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { Key, foldIn, isKey, key as makeKey } from '../random/key.js';
 import { permutationArray } from '../random/samplers.js';
 import type { Dataset } from './dataset.js';

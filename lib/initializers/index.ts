@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import type { Initializer } from '../core/scope.js';
 import { normalTensor, truncatedNormalTensor, uniformArray } from '../random/samplers.js';
 

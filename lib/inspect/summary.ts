@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { Module, Rngs } from '../core/module.js';
 import type { ModuleCall } from '../core/scope.js';
 import { isNode } from '../tree/index.js';

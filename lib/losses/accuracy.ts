@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, formatShape } from '../errors.js';
 import { LabelsLike, checkFloat, integerLabels } from './util.js';
 
 /**

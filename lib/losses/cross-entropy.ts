@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, formatShape } from '../core/errors.js';
+import { ShapeError, formatShape } from '../errors.js';
 import { LabelsLike, checkFloat, integerLabels } from './util.js';
 
 // log softmax over the last axis, shifted by the maximum so that no exp overflows. Written

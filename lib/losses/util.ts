@@ -6,7 +6,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, describeValue, formatShape } from '../errors.js';
 
 /**
  * Integer class labels given as a tensor or as JS numbers (a typed array or an array).

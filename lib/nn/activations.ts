@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { isAbstract } from '../core/shapes.js';
 
 /** Marks functions that pass `ShapeDtype` values through (same shape out as in). @internal */

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, formatShape } from '../errors.js';
 import { Module } from '../core/module.js';
 import type { Initializer } from '../core/scope.js';
 import { lecunNormal, zeros } from '../initializers/index.js';

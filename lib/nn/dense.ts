@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, formatShape } from '../core/errors.js';
+import { ShapeError, formatShape } from '../errors.js';
 import { Module } from '../core/module.js';
 import type { Initializer } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';

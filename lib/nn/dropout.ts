@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, MissingRngError, describeValue } from '../core/errors.js';
+import { FlaxenError, MissingRngError, describeValue } from '../errors.js';
 import { Module } from '../core/module.js';
 import { isAbstract } from '../core/shapes.js';
 import { bernoulli } from '../random/samplers.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, describeValue, formatShape } from '../errors.js';
 import { Module } from '../core/module.js';
 import type { Initializer, Scope } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, describeValue, formatShape } from '../errors.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';
 
 /** A tensor or its abstract stand-in, as a layer body receives it. @internal */

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { Module, Variables } from '../core/module.js';
 import type { Scope } from '../core/scope.js';
 import { flatten, isNode } from '../tree/index.js';

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ImmutableCollectionError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, ImmutableCollectionError, ShapeError, describeValue, formatShape } from '../errors.js';
 import { Module, Variables } from '../core/module.js';
 import type { Initializer, Scope } from '../core/scope.js';
 import { ShapeDtype, isAbstract } from '../core/shapes.js';

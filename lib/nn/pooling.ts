@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, describeValue, formatShape } from '../errors.js';
 import { isAbstract } from '../core/shapes.js';
 import { Module } from '../core/module.js';
 import { PadPair, convOutputSize, dilateSpatial, padForType } from '../ops/conv.js';

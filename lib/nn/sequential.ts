@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { Describable, Module } from '../core/module.js';
 import { RUNNABLE, Scope } from '../core/scope.js';
 import { abstractOutput, concreteInputs, isAbstract } from '../core/shapes.js';

@@ -2,7 +2,7 @@
  * Argument checks shared by the layers, so every layer words its errors the same way.
  * @module
  */
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import type { Variables } from '../core/module.js';
 import { isNode } from '../tree/index.js';
 

@@ -15,8 +15,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { PadPair } from './conv.js';
 import { gemm, ownKernels, timeOwnKernel } from './gemm.js';
+
+/** A pair of paddings `[before, after]` for one spatial axis. */
+export type PadPair = readonly [number, number];
 
 /** The window of a stride-`s`, kernel-dilation-`d` convolution with non-negative padding. */
 export interface ConvWindow {

@@ -12,14 +12,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, formatShape } from '../core/errors.js';
-import { convByProduct, convInputGradByProduct, convKernelGradByProduct, im2colMatrix, type ConvWindow } from './conv-gemm.js';
+import { FlaxenError, formatShape } from '../errors.js';
+import { convByProduct, convInputGradByProduct, convKernelGradByProduct, im2colMatrix, type ConvWindow, type PadPair } from './conv-gemm.js';
 import { withFusedRelu } from './fused-relu.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 
-/** A pair of paddings `[before, after]` for one spatial axis. */
-export type PadPair = readonly [number, number];
+export type { PadPair } from './conv-gemm.js';
 
 /**
  * The geometry of a 2-D convolution, every field per spatial axis `[height, width]`.

@@ -12,7 +12,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, formatShape } from '../core/errors.js';
+import { FlaxenError, formatShape } from '../errors.js';
 import { withFusedRelu } from './fused-relu.js';
 import { gemm } from './gemm.js';
 import { withLazyGradients } from './lazy-grad.js';

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FlaxenError } from '../core/errors.js';
+import { FlaxenError } from '../errors.js';
 import { UPDATE_AND_APPLY, type GradientTransformation, type OptState, type ScalarOrSchedule, type UpdateAndApply } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './scale.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import type { GradientTransformation, OptState } from './base.js';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { defineEntry } from '../tree/index.js';
 import { identityUpdates } from './identity.js';
 import { checkState, tidy } from './util.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError } from '../core/errors.js';
+import { FlaxenError } from '../errors.js';
 import type { GradientTransformation } from './base.js';
 import type { EmptyState } from './identity.js';
 import { masked, type Mask, type MaskedState } from './masked.js';

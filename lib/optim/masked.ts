@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { defineEntry, isNode } from '../tree/index.js';
 import type { GradientTransformation, OptState } from './base.js';
 import { alias, checkState, tidy } from './util.js';

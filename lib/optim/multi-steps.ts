@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import type { GradientTransformation, OptState } from './base.js';
 import { aliasTree, checkNumber, checkState, mapTensors, tidy, zipLeaves } from './util.js';
 

@@ -5,7 +5,7 @@
  */
 import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
-import { FlaxenError } from '../core/errors.js';
+import { FlaxenError } from '../errors.js';
 import { identity } from './identity.js';
 import { scaleByLearningRate } from './scale.js';
 import { RMS_OPTIONS, scaleByRms, scaleByStddev, type ScaleByRmsOptions } from './transforms/scale-by-rms.js';

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import type { GradientTransformation, ScalarOrSchedule, Schedule } from './base.js';
 import type { EmptyState } from './identity.js';
 import { checkNumber, checkOptions, checkScalarOrSchedule, checkState, evalSchedule, mapTensors, tidy } from './util.js';

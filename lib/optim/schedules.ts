@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import type { Schedule } from './base.js';
 import { checkNumber, checkOptions } from './util.js';
 

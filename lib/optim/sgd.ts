@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { FlaxenError } from '../core/errors.js';
+import { FlaxenError } from '../errors.js';
 import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { identity } from './identity.js';

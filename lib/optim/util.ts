@@ -6,7 +6,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, ShapeError, describeValue, formatShape } from '../core/errors.js';
+import { FlaxenError, ShapeError, describeValue, formatShape } from '../errors.js';
 import { defineEntry, isNode } from '../tree/index.js';
 import type { ScalarOrSchedule, Schedule } from './base.js';
 

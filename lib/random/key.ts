@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 
 const KEY_BRAND: unique symbol = Symbol('flaxen.Key');
 

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import seedrandom from 'seedrandom';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { Key, assertKey } from './key.js';
 import { wasmHeap } from '../ops/wasm-heap.js';
 

@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { freeze, isNode, leaves } from '../tree/index.js';
 import { applyUpdates } from '../optim/apply-updates.js';
 import { UPDATE_AND_APPLY, type GradientTransformation, type OptState, type UpdateAndApply } from '../optim/base.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 import { valueAndGrad } from '../autodiff/grad.js';
 import type { OptState } from '../optim/base.js';
 import { TrainState } from './train-state.js';

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../core/errors.js';
+import { FlaxenError, describeValue } from '../errors.js';
 
 /** A nested record whose leaves are `L`. */
 export type Tree<L = tf.Tensor> = L | { readonly [key: string]: Tree<L> };
