@@ -78,14 +78,15 @@ async function register(name: BackendName): Promise<void> {
  * WebAssembly threads for the wasm backend, an integer ≥ 1 (default 1).
  *
  * @example
- * ```ts
+ * ```ts own-process
  * import * as fx from 'flaxen';
- * await fx.ready();        // 'wasm'
+ * // Opt-in WebAssembly threads (Node or a cross-origin-isolated page), asked for in the call
+ * // that first starts the wasm backend; falls back to 1 thread with a console.warn when they
+ * // cannot be used:
+ * await fx.ready('wasm', { threads: 2 });   // 'wasm'
+ * fx.backendInfo().threads;                 // 2
  * await fx.ready('cpu');   // the pure-JS backend, e.g. for debugging
- * // Opt-in WebAssembly threads (Node or a cross-origin-isolated page); falls back to 1 thread
- * // with a console.warn when they cannot be used:
- * await fx.ready('wasm', { threads: 2 });
- * fx.backendInfo().threads; // 2
+ * await fx.ready();        // 'wasm' again
  * ```
  */
 export async function ready(

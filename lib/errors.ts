@@ -55,8 +55,11 @@ export class ShapeError extends FlaxenError {}
  *
  * @example
  * ```ts
- * try { fx.nn.Dense(2).apply({ params: {} }, tf.ones([1, 3])); }
+ * // The variables' type rules this out at compile time; it happens with trees made at run time.
+ * const loaded: any = { params: {} };
+ * try { fx.nn.Dense(2).apply(loaded, tf.ones([1, 3])); }
  * catch (e) { console.log(e instanceof fx.MissingVariableError); }
+ * // true
  * ```
  */
 export class MissingVariableError extends FlaxenError {}
@@ -68,8 +71,10 @@ export class MissingVariableError extends FlaxenError {}
  * @example
  * ```ts
  * const vars = fx.nn.Dense(2).init(fx.random.key(0), [1, 3]);
- * try { fx.nn.Dense(2).apply({ params: { ...vars.params, extra: tf.ones([1]) } }, tf.ones([1, 3])); }
+ * const another = { params: { ...vars.params, extra: tf.ones([1]) } };   // e.g. made for another model
+ * try { fx.nn.Dense(2).apply(another, tf.ones([1, 3])); }
  * catch (e) { console.log(e instanceof fx.UnexpectedVariableError); }
+ * // true
  * ```
  */
 export class UnexpectedVariableError extends FlaxenError {}

@@ -349,6 +349,7 @@ export function fromBytes(bytes: Uint8Array | ArrayBuffer, target?: unknown, opt
  *
  * @example
  * ```ts
+ * // fp-ts in your own code: npm install fp-ts
  * import { pipe } from 'fp-ts/lib/function.js';
  * import * as E from 'fp-ts/lib/Either.js';
  * const result = pipe(fx.checkpoint.decode(new Uint8Array(4)), E.match((e) => e.message, () => 'ok'));

@@ -142,10 +142,12 @@ export function saveTask(file: string, variables: unknown, metadata?: Metadata):
  *
  * @example
  * ```ts
+ * // fp-ts in your own code: npm install fp-ts
  * import { pipe } from 'fp-ts/lib/function.js';
  * import * as TE from 'fp-ts/lib/TaskEither.js';
- * const task = pipe(fx.checkpoint.loadTask('/tmp/dense.safetensors'), TE.map((vars) => fx.tree.count(vars)));
- * const count = await task();    // right(210) or left(error)
+ * await fx.checkpoint.save('dense.safetensors', fx.nn.Dense(10).init(fx.random.key(0), [1, 20]));
+ * const task = pipe(fx.checkpoint.loadTask('dense.safetensors'), TE.map((vars) => fx.tree.count(vars)));
+ * const count = await task();    // { _tag: 'Right', right: 210 }
  * ```
  */
 export function loadTask(file: string, target?: undefined, opts?: ReadOptions): TaskEither<FlaxenError, Variables>;

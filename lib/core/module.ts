@@ -278,8 +278,10 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
    *
    * @example
    * ```ts
+   * const net = fx.nn.Sequential([fx.nn.Dense(4), fx.nn.relu, fx.nn.Dense(2)]);
+   * const variables = net.init(fx.random.key(0), [1, 20]);
    * const f = net.bind(variables);
-   * const y = f(tf.ones([1, 20]));
+   * f(tf.ones([3, 20])).shape; // [3, 2]
    * ```
    */
   bind(variables: DeepReadonly<V>, opts: ApplyOptions = {}): (...inputs: In) => Out {

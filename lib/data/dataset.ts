@@ -41,8 +41,9 @@ export interface Dataset {
  *
  * @example
  * ```ts
- * for (const batch of fx.data.batches(train, 64)) {
- *   const { images, labels, size }: fx.data.Batch = batch;
+ * const data: fx.data.Dataset = { images: new Float32Array(10 * 4), labels: new Int32Array(10), count: 10, shape: [4], numClasses: 2 };
+ * for (const batch of fx.data.batches(data, 4)) {
+ *   const { images, labels, size }: fx.data.Batch = batch;   // images [4, 4], labels [4], size 4; the last batch 2
  *   tf.dispose([images, labels]);
  * }
  * ```
@@ -99,7 +100,9 @@ function checkBatchSize(batchSize: unknown, fnName: string): asserts batchSize i
  *
  * @example
  * ```ts
- * fx.data.batchCount(train, 64, { dropRemainder: true }); // 125 for 8000 examples
+ * const { train } = await fx.data.mnist.load();            // train.count is 8000
+ * fx.data.batchCount(train, 48);                          // 167
+ * fx.data.batchCount(train, 48, { dropRemainder: true }); // 166
  * ```
  */
 export function batchCount(data: Dataset, batchSize: number, opts: { readonly dropRemainder?: boolean } = {}): number {
@@ -121,8 +124,9 @@ export function batchCount(data: Dataset, batchSize: number, opts: { readonly dr
  * @example
  * ```ts
  * const { train } = await fx.data.mnist.load();
+ * const epoch = 1;
  * for (const batch of fx.data.batches(train, 64, fx.random.foldIn(fx.random.key(0), epoch))) {
- *   // batch.images: [64, 784], batch.labels: [64]
+ *   // batch.images: [64, 28, 28, 1], batch.labels: [64]
  *   tf.dispose([batch.images, batch.labels]);
  * }
  * ```

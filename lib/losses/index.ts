@@ -4,7 +4,9 @@
  *
  * @example
  * ```ts
- * const loss = tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, labels));
+ * const logits = tf.tensor2d([[2, 1], [0, 0]]);
+ * const labels = [0, 1];
+ * const loss = tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, labels)); // 0.5032
  * ```
  *
  * @module

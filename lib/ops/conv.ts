@@ -25,6 +25,7 @@ export type { PadPair } from './conv-gemm.js';
  *
  * @example
  * ```ts
+ * import type { ConvGeometry } from './conv.js';
  * const g: ConvGeometry = { strides: [2, 2], padding: [[1, 1], [1, 1]], inputDilation: [1, 1], kernelDilation: [1, 1], groups: 1 };
  * ```
  */
@@ -52,6 +53,7 @@ export function dilateSize(n: number, d: number): number {
  *
  * @example
  * ```ts
+ * import { padForType } from './conv.js';
  * padForType('SAME', 28, 5, 1); // [2, 2]
  * ```
  */
@@ -69,6 +71,7 @@ export function padForType(type: 'SAME' | 'VALID', inSize: number, effectiveKern
  *
  * @example
  * ```ts
+ * import { convOutputSize } from './conv.js';
  * convOutputSize(28, 5, { stride: 1, pad: [0, 0], inputDilation: 1, kernelDilation: 1 }); // 24
  * ```
  */
@@ -397,6 +400,7 @@ function blockDiagonal(w: tf.Tensor4D, groups: number): tf.Tensor4D {
  *
  * @example
  * ```ts
+ * import { convGeneral } from './conv.js';
  * const y = convGeneral(tf.ones([1, 5, 5, 1]), tf.ones([3, 3, 1, 1]),
  *   { strides: [1, 1], padding: [[1, 1], [1, 1]], inputDilation: [1, 1], kernelDilation: [1, 1], groups: 1 });
  * y.shape; // [1, 5, 5, 1]

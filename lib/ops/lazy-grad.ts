@@ -36,6 +36,8 @@ interface EngineWithKernelFunc {
  * @param gradients - one thunk per input, from the output gradient `dy` and the saved tensors.
  * @example
  * ```ts
+ * import { withLazyGradients } from './lazy-grad.js';
+ * const a = tf.ones([2, 3]), b = tf.ones([3, 4]);
  * // y = a · b with gradients da = dy·bᵀ and db = aᵀ·dy, each computed only if needed
  * const y = withLazyGradients([a, b], (save) => { save([a, b]); return tf.matMul(a, b); },
  *   (dy, [sa, sb]) => [() => tf.matMul(dy, tf.transpose(sb!)), () => tf.matMul(tf.transpose(sa!), dy)]);

@@ -82,6 +82,7 @@ function check(ok: boolean, what: string): void {
  *
  * @example
  * ```ts
+ * import { matMul } from './matmul.js';
  * const y = matMul(tf.ones([2, 3]), tf.ones([3, 4])); // [2, 4], every entry 3
  * ```
  */
@@ -112,6 +113,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  *
  * @example
  * ```ts
+ * import { dense } from './matmul.js';
  * const y = dense(tf.ones([2, 3]), tf.ones([3, 4]), tf.zeros([4])); // [2, 4], every entry 3
  * ```
  */

@@ -150,8 +150,13 @@ export class TrainState<P = any, S extends OptState = OptState> {
    * @param grads - gradients with the structure of `params` (e.g. from `fx.valueAndGrad`).
    * @example
    * ```ts
-   * const [loss, grads] = fx.valueAndGrad(lossFn)(state.params, batch);
+   * const net = fx.nn.Dense(2);
+   * let state = fx.train.TrainState.create({ apply: net, params: net.init(fx.random.key(0), [1, 3]).params, tx: fx.optim.sgd(0.1) });
+   * const lossFn = (params: typeof state.params) => tf.sum(state.apply({ params }, tf.ones([1, 3])));
+   * const [loss, grads] = fx.valueAndGrad(lossFn)(state.params);
    * state = state.applyGradients(grads);
+   * state.step; // 1
+   * loss.dispose();
    * ```
    */
   applyGradients(grads: unknown): TrainState<P, S> {
@@ -182,6 +187,8 @@ export class TrainState<P = any, S extends OptState = OptState> {
    *
    * @example
    * ```ts
+   * const net = fx.nn.Dense(2);
+   * const state = fx.train.TrainState.create({ apply: net, params: net.init(fx.random.key(0), [1, 3]).params, tx: fx.optim.sgd(0.1) });
    * state.dispose();
    * ```
    */
@@ -196,8 +203,13 @@ export class TrainState<P = any, S extends OptState = OptState> {
    *
    * @example
    * ```ts
+   * const net = fx.nn.Dense(2);
+   * let state = fx.train.TrainState.create({ apply: net, params: net.init(fx.random.key(0), [1, 3]).params, tx: fx.optim.sgd(0.1) });
+   * const lossFn = (params: typeof state.params) => tf.sum(state.apply({ params }, tf.ones([1, 3])));
+   * const [loss, grads] = fx.valueAndGrad(lossFn)(state.params);
    * const next = state.applyGradients(grads);
    * state.isSpent; // true
+   * next.isSpent;  // false
    * ```
    */
   get isSpent(): boolean {

@@ -39,7 +39,10 @@ export type StepLossFnWithAux<P, B, Aux> = (params: P, batch: B, state: TrainSta
  *
  * @example
  * ```ts
- * const { state: next, loss }: fx.train.StepResult<any, any> = fx.train.trainStep(state, lossFn, batch);
+ * const net = fx.nn.Dense(2);
+ * const state = fx.train.TrainState.create({ apply: net, params: net.init(fx.random.key(0), [1, 3]).params, tx: fx.optim.sgd(0.1) });
+ * const lossFn = (params: typeof state.params, x: tf.Tensor) => tf.sum(state.apply({ params }, x));
+ * const { state: next, loss }: fx.train.StepResult<typeof state.params, fx.optim.OptState> = fx.train.trainStep(state, lossFn, tf.ones([1, 3]));
  * ```
  */
 export interface StepResult<P, S extends OptState, Aux = undefined> {
@@ -64,8 +67,11 @@ export interface StepResult<P, S extends OptState, Aux = undefined> {
  *
  * @example
  * ```ts
- * const lossFn = (params: any, batch: { x: tf.Tensor; y: tf.Tensor }, state: fx.train.TrainState) =>
- *   tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(state.apply({ params }, batch.x), batch.y));
+ * const net = fx.nn.Dense(10);
+ * let state = fx.train.TrainState.create({ apply: net, params: net.init(fx.random.key(0), [1, 4]).params, tx: fx.optim.adam(1e-2) });
+ * const lossFn = (params: typeof state.params, batch: { x: tf.Tensor; y: tf.Tensor }, s: typeof state) =>
+ *   tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(s.apply({ params }, batch.x), batch.y));
+ * const batches = [{ x: tf.ones([2, 4]), y: tf.tensor1d([3, 3], 'int32') }, { x: tf.ones([2, 4]), y: tf.tensor1d([3, 3], 'int32') }];
  * for (const batch of batches) {
  *   const result = fx.train.trainStep(state, lossFn, batch);
  *   state = result.state;
