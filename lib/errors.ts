@@ -95,6 +95,35 @@ export class MissingRngError extends FlaxenError {}
  */
 export class ImmutableCollectionError extends FlaxenError {}
 
+/**
+ * A tensor did not fit in memory: the wasm heap (at most 4 GiB) or, on the cpu backend, the same
+ * budget for all live tensors. The message names the size asked for, where, and what is left.
+ * Nothing was written: every live tensor keeps its values, and smaller work still runs.
+ *
+ * @example
+ * ```ts
+ * try { fx.nn.Dense(4).init(fx.random.key(0), [1, 1e9]); }
+ * catch (e) { console.log(e instanceof fx.OutOfMemoryError); }
+ * ```
+ */
+export class OutOfMemoryError extends FlaxenError {
+  /** The bytes that were asked for. */
+  readonly requestedBytes: number;
+  /** At most this many bytes were left when the request failed (the memory may be fragmented). */
+  readonly availableBytes: number;
+  /**
+   * @param path - where the memory was needed (a module or parameter path, or `''`).
+   * @param detail - what was being allocated, the size and what is left.
+   * @param requestedBytes - the bytes asked for.
+   * @param availableBytes - the bytes left at most.
+   */
+  constructor(path: string, detail: string, requestedBytes: number, availableBytes: number) {
+    super(path, detail);
+    this.requestedBytes = requestedBytes;
+    this.availableBytes = availableBytes;
+  }
+}
+
 /** Describes a value briefly for an error message (`a string "x"`, `null`, `a Tensor of shape [2]`). */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

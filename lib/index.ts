@@ -21,6 +21,7 @@ export {
   UnexpectedVariableError,
   MissingRngError,
   ImmutableCollectionError,
+  OutOfMemoryError,
 } from './errors.js';
 export { CheckpointError, CheckpointMismatchError } from './checkpoint/errors.js';
 export { Module } from './core/module.js';
