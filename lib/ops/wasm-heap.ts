@@ -3,9 +3,9 @@
  * product of `gemm.ts`, the fused Adam step) and for writing random numbers in place, and the
  * guard that keeps a full heap from corrupting tensors.
  *
- * It uses public fields of tfjs-backend-wasm 4.22's `BackendWasm` that are not part of tfjs's
- * documented API: `write(null, shape, dtype)` (allocates a tensor's memory), `move` (every
- * allocation goes through it), `dataIdMap` (a tensor's `memoryOffset`) and the Emscripten
+ * It reaches tfjs-backend-wasm's backend through the door to tfjs internals
+ * (`lib/tfjs-internals.ts`): `write(null, shape, dtype)` (allocates a tensor's memory), `move`
+ * (every allocation goes through it), `dataIdMap` (a tensor's `memoryOffset`) and the Emscripten
  * module's memory and `_malloc`. When any of them is missing (a future tfjs, another backend)
  * {@link wasmHeap} returns undefined and callers use tfjs ops.
  *
@@ -28,23 +28,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OutOfMemoryError, formatShape } from '../errors.js';
+import { tensorFromDataId, wasmBackend } from '../tfjs-internals.js';
 import { allocationPath, describeBytes, heapBytesAvailable } from './heap-budget.js';
-
-/** The parts of the Emscripten module used here. */
-interface WasmModuleView {
-  HEAPU8: Uint8Array;
-  asm?: { memory?: unknown };
-  wasmMemory?: unknown;
-  _malloc(bytes: number): number;
-}
-
-/** The parts of tfjs-backend-wasm's backend used here. */
-interface WasmBackendView {
-  write(values: null, shape: number[], dtype: 'float32'): object;
-  move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: WasmModuleView;
-}
 
 /** @internal The wasm backend's memory, and tensors in it. */
 export interface WasmHeap {
@@ -94,26 +79,20 @@ function outOfMemory(bytes: number, memoryBytes: number, addressRoom: boolean): 
  * tfjs's internals differ from 4.22's. `wasmHeap()` calls it, so does `fx.ready('wasm')`.
  */
 export function guardWasmAllocations(): void {
-  if (tf.getBackend() !== 'wasm') return;
-  const backend = tf.backend() as unknown as Partial<WasmBackendView>;
-  if (guarded.has(backend)) return;
+  const found = wasmBackend();
+  if (!found) return;
+  const { backend, memory } = found;
   const wasm = backend.wasm;
-  if (!wasm || typeof wasm._malloc !== 'function' || typeof backend.move !== 'function') return;
+  if (guarded.has(backend) || typeof wasm._malloc !== 'function' || typeof backend.move !== 'function') return;
   guarded.add(backend);
   // The Emscripten glue replaces `_malloc` by the raw export on its first call: keep whatever it
   // assigns as the inner function, and always hand out the checked one.
   let inner = wasm._malloc.bind(wasm);
-  const memory = (): WebAssembly.Memory | undefined => {
-    const m = wasm.asm?.memory ?? wasm.wasmMemory;
-    return m instanceof WebAssembly.Memory ? m : undefined;
-  };
   const checked = (bytes: number): number => {
-    const memoryBytes = memory()?.buffer.byteLength ?? wasm.HEAPU8.length;
-    if (bytes > 0 && memoryBytes + bytes + ADDRESS_SLACK > ADDRESS_END) {
-      throw outOfMemory(bytes, memoryBytes, true);
-    }
+    const memoryBytes = memory.buffer.byteLength;
+    if (bytes > 0 && memoryBytes + bytes + ADDRESS_SLACK > ADDRESS_END) throw outOfMemory(bytes, memoryBytes, true);
     const offset = inner(bytes);
-    if (offset === 0 && bytes > 0) throw outOfMemory(bytes, memory()?.buffer.byteLength ?? wasm.HEAPU8.length, false);
+    if (offset === 0 && bytes > 0) throw outOfMemory(bytes, memory.buffer.byteLength, false);
     return offset;
   };
   Object.defineProperty(wasm, '_malloc', {
@@ -143,21 +122,17 @@ export function guardWasmAllocations(): void {
  * (growing the memory replaces its buffer).
  */
 export function wasmHeap(): WasmHeap | undefined {
-  if (tf.getBackend() !== 'wasm') return undefined;
-  const backend = tf.backend() as unknown as Partial<WasmBackendView>;
-  if (typeof backend.write !== 'function' || !backend.dataIdMap || !backend.wasm?.HEAPU8) return undefined;
-  // The one-thread build exports its memory as asm.memory, the threaded build as wasmMemory.
-  const memory = backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
-  if (typeof WebAssembly !== 'object' || !(memory instanceof WebAssembly.Memory)) return undefined;
+  const wasm = wasmBackend();
+  if (!wasm) return undefined;
   guardWasmAllocations();
-  const view = backend as WasmBackendView;
+  const { backend: view, memory } = wasm;
   const offsetOf = (t: tf.Tensor): number | undefined => view.dataIdMap.get(t.dataId)?.memoryOffset;
   return {
     memory,
     offsetOf,
     alloc: (shape) => {
       const size = shape.reduce((a, b) => a * b, 1);
-      const t = tf.engine().makeTensorFromDataId(view.write(null, shape, 'float32') as tf.DataId, shape, 'float32', tf.backend());
+      const t = tensorFromDataId(view.write(null, shape, 'float32'), shape);
       // Belt and braces: offset 0 is never a valid place for values (the guard throws first).
       if (size > 0 && !offsetOf(t)) {
         t.dispose();
