@@ -9,8 +9,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendNotReadyError, OutOfMemoryError } from './errors.js';
 
-interface EngineView {
-  pendingBackendInit?: unknown;
+/** How many `fx.ready()` calls are still running. */
+let starting = 0;
+
+/**
+ * Records a running `fx.ready()` call until it settles, so that a call made before it resolves
+ * can say "still starting" rather than "not set up".
+ * @internal
+ */
+export function trackReady(run: Promise<unknown>): void {
+  starting++;
+  const done = () => {
+    starting--;
+  };
+  run.then(done, done);
 }
 
 /**
@@ -23,12 +35,12 @@ interface EngineView {
  */
 export function requireBackend(where: string): void {
   if (tf.getBackend() != null) return;
-  const engine = tf.engine();
-  const starting = (engine as unknown as EngineView).pendingBackendInit != null;
-  if (!starting && engine.backendNames().length > 0) return; // tfjs sets up a registered sync backend itself
+  if (starting === 0 && tf.engine().backendNames().length > 0) return; // tfjs starts a registered backend itself
   throw new BackendNotReadyError(
     '',
-    `${where}: no tfjs backend is ${starting ? 'ready yet (one is still starting)' : 'set up'}; call \`await fx.ready()\` once at start-up, before the first init, apply or random draw`,
+    starting > 0
+      ? `${where}: the backend is still starting; \`await fx.ready()\` (it returns a promise) before the first init, apply or random draw`
+      : `${where}: no tfjs backend is set up; call \`await fx.ready()\` once at start-up, before the first init, apply or random draw`,
   );
 }
 
