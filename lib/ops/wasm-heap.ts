@@ -29,7 +29,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OutOfMemoryError, formatShape } from '../errors.js';
 import { tensorFromDataId, wasmBackend } from '../tfjs-internals.js';
-import { allocationPath, describeBytes, heapBytesAvailable } from './heap-budget.js';
+import { formatBytes, memoryLimit } from '../backend-state.js';
 
 /** @internal The wasm backend's memory, and tensors in it. */
 export interface WasmHeap {
@@ -56,19 +56,12 @@ const ADDRESS_END = 2 ** 32;
 
 function outOfMemory(bytes: number, memoryBytes: number, addressRoom: boolean): OutOfMemoryError {
   const what = allocating ? `a ${allocating.dtype} tensor of shape ${formatShape(allocating.shape)}` : 'backend memory';
-  const live = describeBytes(tf.memory().numBytes);
-  const grown = `the wasm memory has grown to ${describeBytes(memoryBytes)} of at most 4 GiB`;
-  const placeable = Math.max(0, ADDRESS_END - ADDRESS_SLACK - memoryBytes);
-  const left = addressRoom ? placeable : heapBytesAvailable();
+  const used = tf.memory().numBytes;
+  const grown = `the wasm memory has grown to ${formatBytes(memoryBytes)} of at most 4.29 GB`;
   const why = addressRoom
-    ? `${grown}, and a block this large could end past 4 GiB, where tfjs's wasm allocator miscomputes block sizes (blocks of up to ${describeBytes(placeable)} can still be placed; live tensors hold ${live})`
-    : `the wasm heap cannot grow further (${grown}; live tensors hold ${live}, so at most ${describeBytes(left)} is left, less fragmentation)`;
-  return new OutOfMemoryError(
-    allocationPath(),
-    `cannot allocate ${describeBytes(bytes)} for ${what}: ${why}; no tensor was changed; dispose tensors you no longer need, or use smaller batches or layers`,
-    bytes,
-    left,
-  );
+    ? `${grown}, and a block this large could end past 2^32 bytes, where tfjs's wasm allocator miscomputes block sizes (blocks of up to ${formatBytes(Math.max(0, ADDRESS_END - ADDRESS_SLACK - memoryBytes))} can still be placed; tensors use ${formatBytes(used)})`
+    : `the wasm heap cannot grow further (${grown}; tensors use ${formatBytes(used)}, so at most ${formatBytes(Math.max(0, memoryLimit().bytes - used))} is left, less fragmentation)`;
+  return new OutOfMemoryError('', `cannot allocate ${formatBytes(bytes)} for ${what}: ${why}; no tensor was changed; dispose tensors you no longer need, or use smaller batches or layers`);
 }
 
 /**

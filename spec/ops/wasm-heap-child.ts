@@ -38,12 +38,12 @@ report({ step: 'filled', memoryBytes: wasmHeap()?.memory.buffer.byteLength ?? 0,
 function attempt(name: string, fn: () => unknown): void {
   const tensors = tf.memory().numTensors;
   const start = Date.now();
-  let error: { name: string; message: string; isFlaxen: boolean; requestedBytes?: number; availableBytes?: number } | undefined;
+  let error: { name: string; message: string; isFlaxen: boolean } | undefined;
   try {
     disposeAll(fn());
   } catch (e) {
-    const err = e as fx.OutOfMemoryError;
-    error = { name: err.constructor.name, message: err.message, isFlaxen: err instanceof fx.FlaxenError, requestedBytes: err.requestedBytes, availableBytes: err.availableBytes };
+    const err = e as Error;
+    error = { name: err.constructor.name, message: err.message, isFlaxen: err instanceof fx.FlaxenError };
   }
   const after = snapshot();
   report({ step: name, error, leaked: tf.memory().numTensors - tensors, unchanged: after.every((b, i) => b === before[i]), ms: Date.now() - start });

@@ -8,10 +8,6 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
-import * as fx from '../../lib/index.js';
-import { assertAllocatable, heapBytesAvailable, HEAP_LIMIT_BYTES, withAllocationPath } from '../../lib/ops/heap-budget.js';
-import { assertThrows } from '../setup.js';
 
 const CHILD = fileURLToPath(new URL('./wasm-heap-child.js', import.meta.url));
 const TIMEOUT_MS = 90_000;
@@ -19,7 +15,7 @@ const RSS_LIMIT_KB = 1024 * 1024;
 
 interface Line {
   step: string;
-  error?: { name: string; message: string; isFlaxen: boolean; requestedBytes: number; availableBytes: number };
+  error?: { name: string; message: string; isFlaxen: boolean };
   leaked?: number;
   unchanged?: boolean;
   sameOutput?: boolean;
@@ -69,9 +65,8 @@ function checkRefusal(line: Line | undefined, what: string): void {
   assert.ok(line!.error, `${what}: refused (it returned a tensor instead)`);
   assert.is(line!.error!.name, 'OutOfMemoryError', `${what}: ${line!.error!.message}`);
   assert.ok(line!.error!.isFlaxen, `${what}: a FlaxenError`);
-  assert.ok(line!.error!.requestedBytes > line!.error!.availableBytes, `${what}: asked for more than was left`);
   // The message names the size asked for and what is left.
-  assert.match(line!.error!.message, /cannot allocate [\d.]+ (MiB|GiB) \(\d+ bytes\)/);
+  assert.match(line!.error!.message, /[\d.]+ (MB|GB)/);
   assert.match(line!.error!.message, /left|can still be placed/);
   assert.is(line!.leaked, 0, `${what}: leaked no tensor`);
   assert.ok(line!.unchanged, `${what}: every live tensor kept its bytes`);
@@ -95,29 +90,6 @@ test('on the cpu backend a 16 GB kernel is refused before any allocation (it use
   checkRefusal(by.get('init'), 'init');
   assert.match(by.get('init')!.error!.message, /\[1000000000, 4\]/);
   assert.ok(by.get('after')!.sameOutput && by.get('after')!.finite);
-});
-
-test('assertAllocatable names the path, the size and what is left, and passes what fits', () => {
-  const left = heapBytesAvailable();
-  assert.ok(left > 0 && left <= HEAP_LIMIT_BYTES);
-  assertAllocatable(1024, 'Dense_0/kernel');
-  const error = assertThrows(() => assertAllocatable(2 ** 40, 'Dense_0/kernel', 'the parameters'), fx.OutOfMemoryError, 'Dense_0/kernel: cannot allocate 1.00 TiB (1099511627776 bytes) for the parameters', 'is left') as fx.OutOfMemoryError;
-  assert.is(error.path, 'Dense_0/kernel');
-  assert.is(error.requestedBytes, 2 ** 40);
-  assert.ok(error.availableBytes <= left);
-  // An overflowing size (a product of huge dimensions) is refused too.
-  assertThrows(() => assertAllocatable(Infinity, ''), fx.OutOfMemoryError, 'Infinity');
-  assertThrows(() => assertAllocatable(Number.NaN, ''), fx.OutOfMemoryError);
-  // The path of the running withAllocationPath is the default.
-  assertThrows(() => withAllocationPath('Block_1/Dense_0', () => assertAllocatable(2 ** 40)), fx.OutOfMemoryError, 'Block_1/Dense_0: ');
-});
-
-test('the budget counts live tensors: it shrinks by the bytes of a new tensor', () => {
-  const before = heapBytesAvailable();
-  const t = tf.zeros([1000]);
-  assert.is(before - heapBytesAvailable(), 4000);
-  t.dispose();
-  assert.is(heapBytesAvailable(), before);
 });
 
 test.run();
