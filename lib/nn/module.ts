@@ -38,8 +38,18 @@ export type VariableDeclEntry = 'tensor' | Module<any, any, any> | { readonly [n
  */
 export type VariableDecl = { readonly [collection: string]: { readonly [name: string]: VariableDeclEntry } };
 
-type EntryType<E, C> =
-  E extends 'tensor' ? tf.Tensor : E extends Module<infer V, any, any> ? (C extends keyof V ? V[C] : never) : { -readonly [K in keyof E]: EntryType<E[K], C> };
+/**
+ * The type of one declared entry `E` in collection `C`: a tensor for `'tensor'`, the module's
+ * own `C` subtree for a module, and the same rule again inside a plain object.
+ *
+ * @example
+ * ```ts
+ * type Leaf = fx.nn.DeclaredEntry<'tensor', 'params'>;   // tf.Tensor
+ * const t: Leaf = tf.ones([1]);
+ * ```
+ */
+export type DeclaredEntry<E, C> =
+  E extends 'tensor' ? tf.Tensor : E extends Module<infer V, any, any> ? (C extends keyof V ? V[C] : never) : { -readonly [K in keyof E]: DeclaredEntry<E[K], C> };
 
 /**
  * The variables type declared by `D`: `'tensor'` entries become tensors, module entries the
@@ -51,10 +61,21 @@ type EntryType<E, C> =
  * // { params: { w: tf.Tensor; Dense_0: { kernel: tf.Tensor; bias: tf.Tensor } } }
  * ```
  */
-export type DeclaredVariables<D extends VariableDecl> = { -readonly [C in keyof D]: EntryType<D[C], C> };
+export type DeclaredVariables<D extends VariableDecl> = { -readonly [C in keyof D]: DeclaredEntry<D[C], C> };
 
-/** The parameter names a body may give `scope.param`: the `'tensor'` entries of `params`. */
-type OwnParamNames<D extends VariableDecl> = D extends { readonly params: infer P } ? { [K in keyof P]: P[K] extends 'tensor' ? K : never }[keyof P] & string : never;
+/**
+ * The parameter names a typed module's body may give `scope.param`: the `'tensor'` entries of
+ * its declared `params`.
+ *
+ * @example
+ * ```ts
+ * type Names = fx.nn.DeclaredParamNames<{ params: { w: 'tensor'; b: 'tensor'; Dense_0: ReturnType<typeof fx.nn.Dense> } }>;
+ * const name: Names = 'w';   // 'w' | 'b'
+ * ```
+ */
+export type DeclaredParamNames<D extends VariableDecl> = 'params' extends keyof D
+  ? { [K in keyof D['params']]: D['params'][K] extends 'tensor' ? K : never }[keyof D['params']] & string
+  : never;
 
 /** Options of {@link module}. */
 export interface CustomModuleOptions {
@@ -182,6 +203,10 @@ export function module<V extends Variables = Variables, In extends unknown[] = [
   opts?: CustomModuleOptions,
 ): Module<V, In, Out>;
 /**
+ * Defines a typed module: `variables` declares the variables the body creates (see
+ * {@link VariableDecl}); `init`'s tree is typed from it, `scope.param` accepts the declared names
+ * only, and `init` checks that the body creates exactly these variables.
+ *
  * @param name - the type name, used for auto-naming (`MLP_0`) and `describe`.
  * @param variables - the variables the body creates, by collection (see {@link VariableDecl}).
  * @param body - `(scope, ...inputs) => output`; `scope.param` takes the declared names only.
@@ -189,7 +214,7 @@ export function module<V extends Variables = Variables, In extends unknown[] = [
 export function module<const D extends VariableDecl, In extends unknown[] = [tf.Tensor], Out = tf.Tensor>(
   name: string,
   variables: D,
-  body: (scope: Scope<OwnParamNames<D>>, ...inputs: In) => Out,
+  body: (scope: Scope<DeclaredParamNames<D>>, ...inputs: In) => Out,
   opts?: CustomModuleOptions,
 ): Module<DeclaredVariables<D>, In, Out>;
 export function module(name: string, ...rest: unknown[]): Module<Variables, unknown[], unknown> {
