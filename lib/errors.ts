@@ -130,7 +130,11 @@ export class MissingRngError extends FlaxenError {}
  *
  * @example
  * ```ts
- * // BatchNorm in training mode without `mutable: ['batch_stats']` raises it.
+ * const net = fx.nn.BatchNorm();
+ * const vars = net.init(fx.random.key(0), [2, 3]);
+ * // Training mode updates batch_stats: without mutable: ['batch_stats'] it raises.
+ * try { net.apply(vars, tf.ones([2, 3]), { train: true }); }
+ * catch (e) { console.log(e instanceof fx.ImmutableCollectionError); }
  * ```
  */
 export class ImmutableCollectionError extends FlaxenError {}
@@ -155,10 +159,11 @@ export function describeValue(value: unknown): string {
  *
  * @example
  * ```ts
- * // In a fresh program, without `await fx.ready()`:
- * // fx.nn.Dense(2).init(fx.random.key(0), [1, 3]) throws BackendNotReadyError:
- * // "init: no tfjs backend is set up; call `await fx.ready()` once at start-up, before ..."
- * const ok: boolean = new fx.BackendNotReadyError('', 'example') instanceof fx.FlaxenError;
+ * // Raised by init, apply and the samplers in a program that has not awaited fx.ready(); the
+ * // message says to call `await fx.ready()` once at start-up.
+ * function isSetUpMistake(e: unknown): boolean {
+ *   return e instanceof fx.BackendNotReadyError;
+ * }
  * ```
  */
 export class BackendNotReadyError extends FlaxenError {}
@@ -170,8 +175,9 @@ export class BackendNotReadyError extends FlaxenError {}
  *
  * @example
  * ```ts
- * try { fx.nn.Dense(4).init(fx.random.key(0), [1, 1e9]); }   // a 16 GB kernel
- * catch (e) { console.log(e instanceof fx.OutOfMemoryError); } // true
+ * // A 16 GB kernel: refused before anything is allocated.
+ * try { fx.nn.Dense(4).init(fx.random.key(0), [1, 1e9]); }
+ * catch (e) { console.log(e instanceof fx.OutOfMemoryError); }
  * ```
  */
 export class OutOfMemoryError extends FlaxenError {}

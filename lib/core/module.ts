@@ -75,10 +75,8 @@ export interface Description {
   readonly children?: ReadonlyArray<readonly [string, Describable]>;
 }
 
-/** A module as `describe` sees it. */
+/** A module as `describe` sees it: anything that can summarize itself given its variables. */
 export interface DescribableModule {
-  /** @internal */
-  readonly [RUNNABLE]: Runnable;
   /** The module's one-line header and children, given its variables if known. */
   summarize(variables?: Variables): Description;
 }

@@ -39,6 +39,8 @@ export interface VariableRecord {
   readonly collection: string;
   /** The module path as names, e.g. `['layers_0']`. */
   readonly path: string[];
+  /** The variable's own name, e.g. `kernel`. */
+  readonly name: string;
   /** The initializer that draws the variable. */
   readonly init: Initializer;
   /** The shape inferred from the inputs. */
@@ -162,6 +164,10 @@ export interface VariableRef {
  * What a module's body receives: declare parameters with {@link Scope.param}, run children
  * with {@link Scope.call}, get keys with {@link Scope.rng}.
  *
+ * `P` is the union of the parameter names the body may declare: any string by default; the
+ * names declared in `fx.nn.module(name, { params: {...} }, body)` for a typed module, so that a
+ * misspelt `scope.param('wieght', ...)` does not compile.
+ *
  * @example
  * ```ts
  * const Affine = fx.nn.module('Affine', (scope, x: tf.Tensor) => {
@@ -170,7 +176,7 @@ export interface VariableRef {
  * });
  * ```
  */
-export class Scope {
+export class Scope<P extends string = string> {
   private readonly childCounts = new Map<string, number>();
   private readonly reserved = new Set<string>();
 
@@ -201,7 +207,7 @@ export class Scope {
    * depend on the inputs: this is where lazy initialization happens. During `apply` the stored
    * tensor must have exactly this shape, or a `ShapeError` names the module and both shapes.
    */
-  param(name: string, init: Initializer, shape: readonly number[], dtype: tf.DataType = 'float32'): tf.Tensor {
+  param(name: P, init: Initializer, shape: readonly number[], dtype: tf.DataType = 'float32'): tf.Tensor {
     return this.declare('params', name, init, shape, dtype, 'parameter');
   }
 
@@ -250,7 +256,7 @@ export class Scope {
       if (previous && (previous.shape.length !== shape.length || previous.shape.some((d, i) => d !== shape[i]))) {
         throw new ShapeError(this.path, `${kind} '${name}' was declared twice with different shapes: first ${formatShape(previous.shape)}, now ${formatShape(shape)}`);
       }
-      if (!previous) context.records.set(key, { collection, path: [...this.pathParts], init, shape: [...shape], dtype });
+      if (!previous) context.records.set(key, { collection, path: [...this.pathParts], name, init, shape: [...shape], dtype });
       // A stand-in while inferring shapes; zeros when a body needs real math to find them.
       if (context.abstract) return new ShapeDtype(shape, dtype) as unknown as tf.Tensor;
       checkFits(shape.reduce((a, b) => a * b, 1) * bytesPerElement(dtype), `${kind} '${name}' ${dtype}${formatShape(shape)}`, this.path);
@@ -328,6 +334,20 @@ export class Scope {
     }
     this.reserved.add(name);
     return this.child(name).run(runnable, inputs) as Out;
+  }
+
+  /**
+   * The variables `init` recorded so far at or below this module, as `collection/relative/path`
+   * (e.g. `params/w`, `params/Dense_0/kernel`). Empty during `apply`.
+   * @internal
+   */
+  recordedBelow(): string[] {
+    const out: string[] = [];
+    for (const rec of this.context.records.values()) {
+      if (rec.path.length < this.pathParts.length || this.pathParts.some((p, i) => rec.path[i] !== p)) continue;
+      out.push([rec.collection, ...rec.path.slice(this.pathParts.length), rec.name].join('/'));
+    }
+    return out;
   }
 
   /** A child scope with the given name (used by containers such as `Sequential`). */
