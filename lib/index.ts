@@ -21,10 +21,16 @@ export {
   UnexpectedVariableError,
   MissingRngError,
   ImmutableCollectionError,
+  BackendNotReadyError,
+  OutOfMemoryError,
 } from './errors.js';
+export type { ErrorLocation } from './errors.js';
+export { checkOptions } from './check-options.js';
+export type { OptionKind, OptionKinds } from './check-options.js';
+export { options } from './core/options.js';
 export { CheckpointError, CheckpointMismatchError } from './checkpoint/errors.js';
 export { Module } from './core/module.js';
-export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';
+export type { ApplyOptions, MutableApplyOptions, InitInput, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';
 export { Scope } from './core/scope.js';
 export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions, ModuleCall } from './core/scope.js';
 export { ShapeDtype, isAbstract } from './core/shapes.js';
