@@ -85,6 +85,11 @@ function toRngs(rngs: unknown, what: string): Record<string, Key> {
   return out;
 }
 
+/** True for a non-empty array of tensors and tuples of tensors, such as an LSTM carry `[c, h]`. */
+function isTensorTuple(value: readonly unknown[]): boolean {
+  return value.length > 0 && value.every((v) => v instanceof tf.Tensor || (Array.isArray(v) && isTensorTuple(v)));
+}
+
 function toMutable(mutable: unknown): ReadonlySet<string> | 'all' {
   if (mutable === undefined || mutable === false) return new Set();
   if (mutable === true) return 'all';
@@ -243,7 +248,8 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
       if (unknown.length) throw new FlaxenError('', `apply: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; options are train, rngs, mutable`);
     }
     inputs.forEach((input, i) => {
-      if (Array.isArray(input)) throw new FlaxenError('', `apply: input ${i} is an array; apply takes tensors (shapes are accepted by init and initShapes only)`);
+      // A tuple of tensors (an LSTM carry [c, h]) is an input; an array of numbers is a shape.
+      if (Array.isArray(input) && !isTensorTuple(input)) throw new FlaxenError('', `apply: input ${i} is an array; apply takes tensors or tuples of tensors (shapes are accepted by init and initShapes only)`);
     });
     const rngs = opts.rngs === undefined ? {} : toRngs(opts.rngs, 'apply: rngs');
     const mutable = toMutable(opts.mutable);

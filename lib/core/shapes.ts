@@ -77,6 +77,10 @@ export function checkInputShape(shape: unknown, what: string, path = ''): number
  */
 export function abstractInputs(inputs: readonly unknown[]): unknown[] {
   return inputs.map((input, i) => {
+    // A tuple (an LSTM carry [c, h]) of tensors or shapes: each element on its own.
+    if (Array.isArray(input) && input.length > 0 && input.every((v) => v instanceof tf.Tensor || v instanceof ShapeDtype || Array.isArray(v))) {
+      return abstractInputs(input);
+    }
     let abstract: ShapeDtype | undefined;
     if (input instanceof tf.Tensor) abstract = new ShapeDtype(input.shape, input.dtype);
     else if (input instanceof ShapeDtype) abstract = input;
