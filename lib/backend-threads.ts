@@ -34,6 +34,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { backendRegistries } from './tfjs-internals.js';
 
 /** What {@link startWasmThreads} did. @internal */
 export interface ThreadsOutcome {
@@ -246,8 +247,8 @@ function threadsSupportedByWasm(): boolean {
  * @internal
  */
 export async function startWasmThreads(wasm: WasmModule, threads: number, timeoutMs = THREAD_START_TIMEOUT_MS): Promise<ThreadsOutcome> {
-  const engine = tf.engine();
-  const entry = (engine.registryFactory as Record<string, FactoryEntry | undefined>)['wasm'];
+  const engine = backendRegistries();
+  const entry = engine.registryFactory['wasm'] as FactoryEntry | undefined;
   if (!entry || typeof entry.factory !== 'function') return { threads: 1, reason: "tfjs has no 'wasm' backend factory" };
   if (engine.registry['wasm']) return { threads: 1, reason: 'the wasm backend was already started on one thread' };
   try {

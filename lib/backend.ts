@@ -9,6 +9,7 @@ import './autodiff/register-gradients.js';
 import { FlaxenError, describeValue } from './errors.js';
 import { startWasmThreads, warnFallback } from './backend-threads.js';
 import { ownKernelsAvailable, prepareOwnKernels } from './ops/gemm.js';
+import { backendRegistries } from './tfjs-internals.js';
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -41,7 +42,7 @@ let threadsStart: Promise<void> | undefined;
 
 async function startThreads(threads: number): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  if (tf.engine().registry['wasm']) {
+  if (backendRegistries().registry['wasm']) {
     warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
     reportedThreads = 1;
     return;

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { MapLeaves, flatten, isNode, map } from '../tree/index.js';
+import { engineState } from '../tfjs-internals.js';
 
 /**
  * The gradients of a parameter tree: the same structure, a tensor at every leaf.
@@ -61,16 +62,11 @@ export type LossFn<P, A extends unknown[]> = (params: P, ...args: A) => tf.Tenso
  */
 export type LossFnWithAux<P, A extends unknown[], Aux> = (params: P, ...args: A) => readonly [tf.Tensor, Aux];
 
-interface Tape {
-  gradientDepth: number;
-  activeTape: Array<{ saved?: tf.Tensor[] }> | null;
-}
-
 // When the forward pass throws, tfjs leaves the tape (and the tensors it saved for the
 // backward pass) behind; release them so that a failing loss does not leak.
 function releaseTape(): void {
-  const state = (tf.engine() as unknown as { state: Tape }).state;
-  if (state.gradientDepth === 0 && state.activeTape) {
+  const state = engineState();
+  if (state && state.gradientDepth === 0 && state.activeTape) {
     for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
     state.activeTape = null;
   }
@@ -98,8 +94,8 @@ let keptForBackward: tf.Tensor[] | undefined;
  */
 export function keepForBackward(tensors: tf.Tensor[]): tf.Tensor[] | undefined {
   if (keptForBackward === undefined) return undefined;
-  const state = (tf.engine() as unknown as { state: Tape & { kernelDepth: number } }).state;
-  if (state.gradientDepth !== 1 || state.kernelDepth !== 0 || !state.activeTape) return undefined;
+  const state = engineState();
+  if (!state || state.gradientDepth !== 1 || state.kernelDepth !== 0 || !state.activeTape) return undefined;
   const list = keptForBackward;
   // Off the tape (as inside a kernel): a taped reshape would save, i.e. copy, its input.
   state.kernelDepth++;

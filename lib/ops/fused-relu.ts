@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
-import { ownKernels, timeOwnKernel, underGradient } from './gemm.js';
+import { ownKernels, timeOwnKernel } from './gemm.js';
+import { underGradient } from '../tfjs-internals.js';
 
 /**
  * @internal

@@ -22,6 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.js';
 import { wasmHeap, type WasmHeap } from './wasm-heap.js';
+import { underGradient } from '../tfjs-internals.js';
 
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
 export interface GemmExports {
@@ -89,12 +90,6 @@ export async function prepareOwnKernels(): Promise<boolean> {
 export function ownKernelsAvailable(): boolean {
   const heap = enabled ? wasmHeap() : undefined;
   return heap !== undefined && kernelsFor(heap.memory).kernels !== null;
-}
-
-/** @internal True while tfjs records or replays a gradient tape (forward under `tf.grads`, or its backward pass). */
-export function underGradient(): boolean {
-  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number; activeTape?: unknown } }).state;
-  return (state?.gradientDepth ?? 0) > 0 || (state?.activeTape ?? null) !== null;
 }
 
 let enabled = true;

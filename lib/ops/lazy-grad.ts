@@ -10,25 +10,17 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { runKernelFunc } from '../tfjs-internals.js';
 
 /** The gradient thunks of one op, by input index; tfjs calls only those of inputs on the path. */
 type GradientThunks = Record<string, () => tf.Tensor>;
-
-/** The part of tfjs-core's engine used here (present in tfjs-core 4.x; the function behind `tf.customGrad`). */
-interface EngineWithKernelFunc {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => GradientThunks;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor;
-}
 
 /**
  * Runs `forward` as one node of tfjs's gradient tape, with one lazy gradient thunk per input:
  * tfjs's backpropagation calls only the thunks of the inputs that lead to the differentiated
  * variables, so an unneeded gradient (e.g. of the data) is never computed. `forward(save)` must
  * `save` the tensors the thunks use (they arrive as `saved`), as with `tf.customGrad`. Uses the
- * engine's `runKernelFunc` (the function behind `tf.customGrad`); if a tfjs version lacks it,
+ * engine's `runKernelFunc` (the function behind `tf.customGrad`, through `lib/tfjs-internals.ts`); if a tfjs version lacks it,
  * falls back to `tf.customGrad`, which computes every gradient. Registers nothing globally.
  *
  * @param inputs - the op's tensor inputs, in the order of the gradient thunks.
@@ -46,11 +38,11 @@ export function withLazyGradients(
   forward: (save: (tensors: tf.Tensor[]) => void) => tf.Tensor,
   gradients: (dy: tf.Tensor, saved: tf.Tensor[]) => Array<() => tf.Tensor>,
 ): tf.Tensor {
-  const engine = tf.engine() as unknown as Partial<EngineWithKernelFunc>;
-  if (typeof engine.runKernelFunc === 'function') {
+  const kernelFunc = runKernelFunc();
+  if (kernelFunc) {
     const inputMap: Record<string, tf.Tensor> = {};
     inputs.forEach((t, i) => (inputMap[i] = t));
-    return engine.runKernelFunc.call(engine, {
+    return kernelFunc({
       forwardFunc: (_backend, save) => forward(save),
       backwardsFunc: (dy, saved) => {
         const thunks: GradientThunks = {};
