@@ -14,6 +14,7 @@ import { asShape } from '../ops/reshape.js';
 import { takeReluRequest } from './fusion.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link Conv}.
@@ -47,6 +48,18 @@ export interface ConvOptions {
   /** A fixed name inside a parent module (default `Conv_<k>`). */
   readonly name?: string;
 }
+
+const CONV_OPTIONS: OptionKinds<ConvOptions> = {
+  strides: 'any',
+  padding: 'any',
+  inputDilation: 'any',
+  kernelDilation: 'any',
+  featureGroupCount: 'any',
+  useBias: 'boolean',
+  kernelInit: 'function',
+  biasInit: 'function',
+  name: 'string',
+};
 
 /**
  * The variables of a `Conv` or `ConvTranspose` layer.
@@ -190,7 +203,7 @@ function checkConvInput(x: unknown, core: ConvCore, path: string): { inChannels:
 export function Conv(features: number, kernelSize: number | readonly number[], opts: ConvOptions = {}): Module<ConvParams> {
   checkFeatures(features, 'Conv(features)');
   const ks = checkKernelSize(kernelSize, 'Conv');
-  checkOptions(opts, ['strides', 'padding', 'inputDilation', 'kernelDilation', 'featureGroupCount', 'useBias', 'kernelInit', 'biasInit', 'name'], 'Conv');
+  checkOptions(opts, CONV_OPTIONS, 'Conv');
   const n = ks.length;
   const core: ConvCore = {
     layer: 'Conv',
@@ -266,6 +279,17 @@ export interface ConvTransposeOptions {
   readonly name?: string;
 }
 
+const CONV_TRANSPOSE_OPTIONS: OptionKinds<ConvTransposeOptions> = {
+  strides: 'any',
+  padding: 'any',
+  kernelDilation: 'any',
+  useBias: 'boolean',
+  transposeKernel: 'boolean',
+  kernelInit: 'function',
+  biasInit: 'function',
+  name: 'string',
+};
+
 /** `lax._conv_transpose_padding`: the padding of the stride-dilated input for one axis. */
 function transposePadding(kernel: number, stride: number, padding: 'SAME' | 'VALID'): PadPair {
   let padLen: number;
@@ -299,7 +323,7 @@ function transposePadding(kernel: number, stride: number, padding: 'SAME' | 'VAL
 export function ConvTranspose(features: number, kernelSize: number | readonly number[], opts: ConvTransposeOptions = {}): Module<ConvParams> {
   checkFeatures(features, 'ConvTranspose(features)');
   const ks = checkKernelSize(kernelSize, 'ConvTranspose');
-  checkOptions(opts, ['strides', 'padding', 'kernelDilation', 'useBias', 'transposeKernel', 'kernelInit', 'biasInit', 'name'], 'ConvTranspose');
+  checkOptions(opts, CONV_TRANSPOSE_OPTIONS, 'ConvTranspose');
   const n = ks.length;
   const strides = toTuple(opts.strides ?? 1, n, 'ConvTranspose: strides');
   const core: ConvCore = {

@@ -14,6 +14,7 @@ import { reshape } from '../ops/reshape.js';
 import { takeReluRequest } from './fusion.js';
 import { checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link Dense}.
@@ -35,6 +36,8 @@ export interface DenseOptions {
   /** A fixed name inside a parent module (default `Dense_<k>`). */
   readonly name?: string;
 }
+
+const DENSE_OPTIONS: OptionKinds<DenseOptions> = { useBias: 'boolean', kernelInit: 'function', biasInit: 'function', inFeatures: 'any', name: 'string' };
 
 /** The variables of a `Dense` layer with a bias. */
 export interface DenseParams {
@@ -74,7 +77,7 @@ export function Dense(features: number, opts: DenseOptions & { readonly useBias:
 export function Dense(features: number, opts?: DenseOptions): Module<DenseParams>;
 export function Dense(features: number, opts: DenseOptions = {}): Module<DenseParams> {
   checkFeatures(features, 'Dense(features)');
-  checkOptions(opts, ['useBias', 'kernelInit', 'biasInit', 'inFeatures', 'name'], 'Dense');
+  checkOptions(opts, DENSE_OPTIONS, 'Dense');
   const { useBias = true, kernelInit = lecunNormal(), biasInit = zeros, inFeatures } = opts;
   if (inFeatures !== undefined) checkFeatures(inFeatures, 'Dense: inFeatures');
   return new Module({
