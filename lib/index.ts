@@ -44,6 +44,7 @@ export * as optim from './optim/index.js';
 export * as losses from './losses/index.js';
 export * as train from './train/index.js';
 export * as checkpoint from './checkpoint/index.js';
+export * as interop from './interop/index.js';
 export * as data from './data/index.js';
 export * from './autodiff/index.js';
 export * from './inspect/index.js';
