@@ -39,7 +39,10 @@ export function checkShape(shape: unknown, what: string): number {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new FlaxenError('', `${what}: a shape must be an array of non-negative integers, found ${describeValue(shape)}`);
   }
-  return (shape as number[]).reduce((a, b) => a * b, 1);
+  const size = (shape as number[]).reduce((a, b) => a * b, 1);
+  // Before any JS array is made: drawing billions of numbers would run for minutes.
+  checkFits(size * 4, `${what}: a tensor of shape ${formatShape(shape as number[])}`);
+  return size;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -364,6 +367,7 @@ export function permutationArray(k: Key, n: number): Int32Array {
 export function permutation(k: Key, n: number): tf.Tensor1D {
   assertKey(k, 'permutation(key, n)');
   if (!Number.isSafeInteger(n) || n < 0) throw new FlaxenError('', `permutation(key, n) needs a non-negative integer n, found ${describeValue(n)}`);
+  checkShape([n], 'permutation(key, n)');
   return tf.tensor1d(permutationArray(k, n), 'int32');
 }
 

@@ -109,6 +109,23 @@ test('uniform over the widest ranges gives finite, correct float32 samples; beyo
   assert.ok(u.filter((v) => v > max / 2).length / u.length > 0.23, 'a quarter of the samples above max/2');
 });
 
+test('every sampler refuses a shape too large for memory at once, with an OutOfMemoryError', () => {
+  // Before: uniform, truncatedNormal, bernoulli and permutation made the JS array first (a
+  // RangeError for 2^40 numbers; minutes of drawing for 2^31 on cpu).
+  const k = fx.random.key(0);
+  const start = Date.now();
+  for (const draw of [
+    () => fx.random.normal(k, [2 ** 20, 2 ** 20]),
+    () => fx.random.uniform(k, [2 ** 20, 2 ** 20]),
+    () => fx.random.truncatedNormal(k, [2 ** 40]),
+    () => fx.random.bernoulli(k, 0.5, [2 ** 40]),
+    () => fx.random.permutation(k, 2 ** 40),
+  ]) {
+    assertThrows(draw, fx.OutOfMemoryError, '4.4 TB');
+  }
+  assert.ok(Date.now() - start < 1000, 'refused before drawing');
+});
+
 test('bad arguments raise FlaxenError', () => {
   assertThrows(() => fx.random.normal(fx.random.key(0), [2, -1]), fx.FlaxenError, 'shape');
   assertThrows(() => fx.random.normal(3 as unknown as fx.random.Key, [2]), fx.FlaxenError, 'random key');

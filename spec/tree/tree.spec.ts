@@ -101,4 +101,11 @@ test('a shared subtree (not a cycle) is walked at each of its places; nesting pa
   assert.equal(fx.tree.leaves(fine), [0]);
 });
 
+test("a key that is empty or holds '/' is a FlaxenError in flatten (two trees would flatten to the same paths)", () => {
+  // Before: { 'a/b': 1 } and { a: { b: 1 } } both flattened to [['a/b', 1]], and { '': { a: 1 } } to [['a', 1]].
+  assertThrows(() => fx.tree.flatten({ 'a/b': 1 }), fx.FlaxenError, 'free of \'/\'', '"a/b"');
+  assertThrows(() => fx.tree.leaves({ x: { '': { a: 1 } } }), fx.FlaxenError, 'non-empty', "at 'x'");
+  assert.equal(fx.tree.flatten({ a: { b: 1 } }), [['a/b', 1]]);
+});
+
 test.run();
