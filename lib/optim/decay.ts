@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError } from '../errors.js';
-import type { GradientTransformation } from './base.js';
+import type { GradientTransformation, Scaling } from './base.js';
 import type { EmptyState } from './identity.js';
 import { masked, type Mask, type MaskedState } from './masked.js';
 import { checkNumber, checkOptions, tidy, zipLeaves } from './util.js';
@@ -65,6 +65,7 @@ export function addDecayedWeights(weightDecay = 0, opts: AddDecayedWeightsOption
         state,
       ] as const);
     },
+    scaling: (state: EmptyState): readonly [Scaling, EmptyState] => [{ scale: 1, decay: weightDecay }, state],
   });
   return (opts.mask === undefined ? plain : masked(plain, opts.mask)) as GradientTransformation<EmptyState | MaskedState>;
 }

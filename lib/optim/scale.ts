@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue } from '../errors.js';
-import type { GradientTransformation, ScalarOrSchedule, Schedule } from './base.js';
+import type { GradientTransformation, ScalarOrSchedule, Scaling, Schedule } from './base.js';
 import type { EmptyState } from './identity.js';
 import { checkNumber, checkOptions, checkScalarOrSchedule, checkState, evalSchedule, mapTensors, tidy } from './util.js';
 
@@ -38,6 +38,7 @@ export function scale(factor: number): GradientTransformation<EmptyState> {
   return Object.freeze({
     init: (): EmptyState => EMPTY,
     update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([scaleTree('scale', grads, factor), state] as const),
+    scaling: (state: EmptyState): readonly [Scaling, EmptyState] => [{ scale: factor }, state],
   });
 }
 
@@ -73,13 +74,18 @@ export interface ScaleByScheduleState {
  */
 export function scaleBySchedule(schedule: Schedule): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== 'function') throw new FlaxenError('', `scaleBySchedule: schedule must be a function (step) => number, found ${describeValue(schedule)}`);
+  // The one place that reads the count, evaluates the schedule and advances the count.
+  const scaling = (state: ScaleByScheduleState): readonly [Scaling, ScaleByScheduleState] => {
+    const { count } = checkState('scaleBySchedule', state, ['count']) as { count: number };
+    return [{ scale: evalSchedule('scaleBySchedule', schedule, count) }, Object.freeze({ count: count + 1 })];
+  };
   return Object.freeze({
     init: (): ScaleByScheduleState => Object.freeze({ count: 0 }),
     update: <G>(grads: G, state: ScaleByScheduleState): readonly [G, ScaleByScheduleState] => {
-      const { count } = checkState('scaleBySchedule', state, ['count']) as { count: number };
-      const factor = evalSchedule('scaleBySchedule', schedule, count);
-      return Object.freeze([scaleTree('scaleBySchedule', grads, factor), Object.freeze({ count: count + 1 })] as const);
+      const [{ scale: factor }, next] = scaling(state);
+      return Object.freeze([scaleTree('scaleBySchedule', grads, factor), next] as const);
     },
+    scaling,
   });
 }
 
