@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './autodiff/register-gradients.js';
 import { FlaxenError, describeValue } from './errors.js';
+import { trackReady } from './backend-state.js';
 import { startWasmThreads, warnFallback } from './backend-threads.js';
 import { ownKernelsAvailable, prepareOwnKernels } from './ops/gemm.js';
 import { backendRegistries } from './tfjs-internals.js';
@@ -117,6 +118,7 @@ export async function ready(
   // Calls run one after another, so that no call can start the one-thread wasm backend while
   // another is starting the threaded one.
   const run = serial.then(() => setUp(backend, threads));
+  trackReady(run);
   serial = run.catch(() => undefined);
   return run;
 }

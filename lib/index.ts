@@ -21,10 +21,16 @@ export {
   UnexpectedVariableError,
   MissingRngError,
   ImmutableCollectionError,
+  BackendNotReadyError,
+  OutOfMemoryError,
 } from './errors.js';
+export type { ErrorLocation } from './errors.js';
+export { checkOptions } from './check-options.js';
+export type { OptionKind, OptionKinds } from './check-options.js';
+export { options } from './core/options.js';
 export { CheckpointError, CheckpointMismatchError } from './checkpoint/errors.js';
 export { Module } from './core/module.js';
-export type { ApplyOptions, MutableApplyOptions, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';
+export type { ApplyOptions, MutableApplyOptions, InitInput, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';
 export { Scope } from './core/scope.js';
 export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions, ModuleCall } from './core/scope.js';
 export { ShapeDtype, isAbstract } from './core/shapes.js';
@@ -38,6 +44,7 @@ export * as optim from './optim/index.js';
 export * as losses from './losses/index.js';
 export * as train from './train/index.js';
 export * as checkpoint from './checkpoint/index.js';
+export * as interop from './interop/index.js';
 export * as data from './data/index.js';
 export * from './autodiff/index.js';
 export * from './inspect/index.js';

@@ -9,7 +9,9 @@
  * - the engine's backend registries `registry` (started backends) and `registryFactory`;
  * - the engine's `makeTensorFromDataId` (a tensor on memory the backend already holds);
  * - tfjs-backend-wasm's `write(null, shape, dtype)`, `dataIdMap` and the Emscripten module's
- *   memory (`wasm.HEAPU8`, `wasm.asm.memory` or `wasm.wasmMemory`).
+ *   memory (`wasm.HEAPU8`, `wasm.asm.memory` or `wasm.wasmMemory`);
+ * - tfjs-backend-wasm's `move` and the module's `_malloc`, which `ops/wasm-heap.ts` wraps so that
+ *   a failed allocation throws instead of writing at offset 0.
  *
  * Every accessor degrades instead of failing: when a member is missing (a future tfjs, another
  * backend) it returns undefined and the caller uses tfjs's public ops. A tfjs upgrade that
@@ -50,8 +52,10 @@ export interface WasmBackendView {
   write(values: null, shape: number[], dtype: 'float32'): object;
   /** Where each tensor's values live in the backend's memory. */
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  /** The Emscripten module: its memory (one-thread build: `asm.memory`; threaded: `wasmMemory`). */
-  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown };
+  /** Allocates (with `wasm._malloc`) and registers a tensor's memory, then writes `values` if given; `write` calls it. */
+  move?(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  /** The Emscripten module: its memory (one-thread build: `asm.memory`; threaded: `wasmMemory`) and allocator. */
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown; _malloc?: (bytes: number) => number };
 }
 
 /** The engine with the members used here, each possibly missing. */
@@ -151,6 +155,8 @@ export function missingInternals(view: { engine?: unknown; backend?: unknown; ba
   if ((view.backendName ?? tf.getBackend()) === 'wasm') {
     const b = (view.backend ?? tf.backend()) as Partial<WasmBackendView>;
     if (typeof b.write !== 'function') missing.push(`wasm backend.write: expected a function, found ${typeof b.write}`);
+    if (typeof b.move !== 'function') missing.push(`wasm backend.move: expected a function, found ${typeof b.move}`);
+    if (typeof b.wasm?._malloc !== 'function') missing.push(`wasm backend.wasm._malloc: expected a function, found ${typeof b.wasm?._malloc}`);
     if (typeof b.dataIdMap?.get !== 'function') missing.push('wasm backend.dataIdMap.get: expected a function, found none');
     if (!(b.wasm?.HEAPU8 instanceof Uint8Array)) missing.push('wasm backend.wasm.HEAPU8: expected a Uint8Array, found none');
     const memory = b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;

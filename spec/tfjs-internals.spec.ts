@@ -28,7 +28,7 @@ test('the probe names each member that is missing or changed', () => {
   const engine = tf.engine() as unknown as Record<string, unknown>;
   const changed = Object.assign(Object.create(engine), { runKernelFunc: undefined, registry: null, state: { gradientDepth: 0, activeTape: 5 } });
   const missing = missingInternals({ engine: changed, backend: { wasm: {} }, backendName: 'wasm' });
-  for (const fragment of ['engine.runKernelFunc', 'engine.registry:', 'engine.state.kernelDepth', 'engine.state.activeTape', 'wasm backend.write', 'wasm backend.dataIdMap.get', 'wasm backend.wasm.HEAPU8', 'WebAssembly.Memory']) {
+  for (const fragment of ['engine.runKernelFunc', 'engine.registry:', 'engine.state.kernelDepth', 'engine.state.activeTape', 'wasm backend.write', 'wasm backend.move', 'wasm backend.wasm._malloc', 'wasm backend.dataIdMap.get', 'wasm backend.wasm.HEAPU8', 'WebAssembly.Memory']) {
     assert.ok(missing.some((line) => line.includes(fragment)), `the probe should name ${fragment}: ${missing.join('; ')}`);
   }
   assert.not.ok(missing.some((line) => line.includes('makeTensorFromDataId')), 'members that are present are not named');

@@ -127,6 +127,31 @@ function checkParams(params: unknown, fnName: string): Array<[string, tf.Tensor]
   return entries as Array<[string, tf.Tensor]>;
 }
 
+/**
+ * Checks the tensors in the arguments after params (tensors, and trees and arrays of them): a
+ * disposed tensor would fail deep inside tfjs, and an empty one (a batch of no examples) has no
+ * defined loss: a mean over none is 0/0, which tfjs's cpu backend returns as 0 and its wasm
+ * backend as left-over memory. Both are refused on every backend, naming the argument.
+ */
+function checkArgs(args: readonly unknown[], fnName: string): void {
+  const seen = new Set<unknown>();
+  const walk = (value: unknown, arg: number, path: string): void => {
+    if (value instanceof tf.Tensor) {
+      const where = `argument ${arg} after params${path === '' ? '' : ` at '${path}'`}`;
+      if (value.isDisposed) throw new FlaxenError('', `${fnName}: the tensor in ${where} was disposed`);
+      if (value.size === 0) {
+        throw new FlaxenError('', `${fnName}: ${where} is an empty tensor of shape ${formatShape(value.shape)}: a loss over no examples is undefined (a mean over none is 0/0), so flaxen refuses it on every backend; skip empty batches`);
+      }
+      return;
+    }
+    if (!(isNode(value) || Array.isArray(value)) || seen.has(value)) return;
+    seen.add(value);
+    const keys = Object.keys(value);
+    for (const key of keys) walk((value as Record<string, unknown>)[key], arg, path === '' ? key : `${path}/${key}`);
+  };
+  args.forEach((value, i) => walk(value, i + 1, ''));
+}
+
 function checkLoss(value: unknown, fnName: string, hasAux: boolean): tf.Tensor {
   if (!(value instanceof tf.Tensor)) {
     const hint = !hasAux && Array.isArray(value) ? ' (a loss that returns [loss, aux] needs { hasAux: true })' : '';
@@ -147,7 +172,10 @@ function run(
   args: unknown[],
 ): { value: tf.Tensor; aux: unknown; grads: unknown } {
   const entries = checkParams(params, fnName);
+  checkArgs(args, fnName);
   const xs = entries.map(([, t]) => t);
+  // The loss value once the forward pass returned it: tfjs leaves it alive when the backward pass throws.
+  let forwardValue: tf.Tensor | undefined;
   let auxKept: unknown = undefined;
   let keptTensors: tf.Tensor[] = [];
   let result: { value: tf.Tensor; grads: tf.Tensor[] };
@@ -158,7 +186,7 @@ function run(
     result = tf.engine().gradients(
       () => {
         const out = lossFn(params, ...args);
-        if (!hasAux) return checkLoss(out, fnName, false);
+        if (!hasAux) return (forwardValue = checkLoss(out, fnName, false));
         if (!Array.isArray(out) || out.length !== 2) {
           throw new FlaxenError('', `${fnName}: with { hasAux: true } the loss function must return [loss, aux], found ${describeValue(out)}`);
         }
@@ -171,7 +199,7 @@ function run(
           keptTensors.push(kept);
           return kept;
         });
-        return value;
+        return (forwardValue = value);
       },
       xs,
       undefined,
@@ -179,6 +207,9 @@ function run(
     ) as { value: tf.Tensor; grads: tf.Tensor[] };
   } catch (error) {
     releaseTape();
+    // A value the backward pass failed on was made by the forward pass (it is the output of a
+    // taped op), so it is ours to dispose, unless it is a parameter.
+    if (forwardValue && !forwardValue.isDisposed && !xs.includes(forwardValue)) forwardValue.dispose();
     for (const t of keptTensors) t.dispose();
     for (const t of kept) t.dispose();
     if (error instanceof Error && !(error instanceof FlaxenError) && /gradient function not found|not registered for backend/.test(error.message)) {

@@ -15,7 +15,7 @@ import { FlaxenError, formatShape } from '../errors.js';
  * ```ts
  * try { fx.checkpoint.fromBytes(new Uint8Array(3)); }
  * catch (e) { console.log(e instanceof fx.checkpoint.CheckpointError, (e as Error).message); }
- * // true '<root>: checkpoint: the data is 3 bytes long; a safetensors file starts with an 8-byte header length'
+ * // true 'checkpoint: the data is 3 bytes long; a safetensors file starts with an 8-byte header length'
  * ```
  */
 export class CheckpointError extends FlaxenError {

@@ -28,3 +28,4 @@ export { save, load, loadInfo, saveTask, loadTask } from './io.js';
 export { saveBytes } from './atomic.js';
 export { CheckpointError, CheckpointMismatchError } from './errors.js';
 export type { CheckpointProblem } from './errors.js';
+export { loadTensors, saveTensors, tensorsFromBytes, tensorsToBytes } from './tensors.js';

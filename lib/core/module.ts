@@ -7,9 +7,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, UnexpectedVariableError, describeValue } from '../errors.js';
+import { FlaxenError, UnexpectedVariableError, describeValue, formatShape } from '../errors.js';
+import { checkOptions, isPlainObject, type OptionKinds } from '../check-options.js';
+import { bytesPerElement, checkFits, formatBytes, requireBackend } from '../backend-state.js';
 import { Key, assertKey, foldIn, isKey } from '../random/key.js';
-import { ShapeDtype, abstractInputs } from './shapes.js';
+import { ShapeDtype, abstractInputs, isShape } from './shapes.js';
+import { splitOptions, withoutTrailingUndefined } from './options.js';
+import { explainMismatch } from './mismatch.js';
 import { ModuleCall, RUNNABLE, RunContext, Runnable, Scope, VariableRecord } from './scope.js';
 import { DeepReadonly, MapLeaves, defineEntry, flatten, isNode, unflatten } from '../tree/index.js';
 
@@ -36,6 +40,28 @@ export interface ApplyOptions {
   readonly mutable?: readonly string[] | true;
 }
 
+const APPLY_OPTIONS: OptionKinds<ApplyOptions> = { train: 'boolean', rngs: 'any', mutable: 'any' };
+const APPLY_OPTION_NAMES = Object.keys(APPLY_OPTIONS);
+
+/**
+ * What `init` and `initShapes` take for an input of type `T`: the same value, where each tensor
+ * may be given by its shape instead (`[2, 20]`), also inside tuples and records.
+ *
+ * @example
+ * ```ts
+ * const example: fx.InitInput<{ a: tf.Tensor; b: tf.Tensor }> = { a: [1, 2], b: tf.zeros([1, 5]) };
+ * ```
+ */
+export type InitInput<T> = T extends tf.Tensor
+  ? T | number[] | ShapeDtype
+  : T extends readonly unknown[]
+    ? { [K in keyof T]: InitInput<T[K]> }
+    : T extends (...args: never[]) => unknown
+      ? T
+      : T extends object
+        ? { [K in keyof T]: InitInput<T[K]> }
+        : T;
+
 /** Apply options with `mutable` given: `apply` then returns `[output, updated]`. */
 export interface MutableApplyOptions extends ApplyOptions {
   readonly mutable: readonly string[] | true;
@@ -49,10 +75,8 @@ export interface Description {
   readonly children?: ReadonlyArray<readonly [string, Describable]>;
 }
 
-/** A module as `describe` sees it. */
+/** A module as `describe` sees it: anything that can summarize itself given its variables. */
 export interface DescribableModule {
-  /** @internal */
-  readonly [RUNNABLE]: Runnable;
   /** The module's one-line header and children, given its variables if known. */
   summarize(variables?: Variables): Description;
 }
@@ -128,6 +152,8 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
   /** @internal Type-level only: the variables tree. */
   declare readonly __variables?: V;
   private readonly spec: ModuleSpec;
+  /** How many inputs the body takes at most (built-in layers), or Infinity when unknown. */
+  private readonly maxInputs: number;
 
   /** @param spec - the layer's definition; see {@link ModuleSpec}. */
   constructor(spec: ModuleSpec) {
@@ -138,13 +164,18 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
     // caller may pass: an extra input is a mistake, not something to ignore. (Custom bodies may
     // use defaults or rest parameters, where Function.length says nothing; they are not checked.)
     const maxInputs = spec.abstractSafe && spec.body.length > 1 ? spec.body.length - 1 : Infinity;
+    this.maxInputs = maxInputs;
     this[RUNNABLE] = {
       type: spec.type,
       name: spec.name,
       abstractSafe: spec.abstractSafe,
       run: (scope, inputs) => {
         if (inputs.length > maxInputs) {
-          throw new FlaxenError(scope.path, `${spec.type} takes ${maxInputs === 1 ? 'one input' : `at most ${maxInputs} inputs`}, found ${inputs.length}`);
+          const last = inputs[inputs.length - 1];
+          const hint = isPlainObject(last)
+            ? ` (the last is an object with keys ${Object.keys(last).map((k) => `'${k}'`).join(', ') || 'none'}; if it was meant as options: apply takes ${APPLY_OPTION_NAMES.join(', ')})`
+            : '';
+          throw new FlaxenError(scope.path, `${spec.type} takes ${maxInputs === 1 ? 'one input' : `at most ${maxInputs} inputs`}, found ${inputs.length}${hint}`);
         }
         return spec.body(scope, ...inputs);
       },
@@ -155,6 +186,7 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
   private record(rngs: Rngs, inputs: unknown[], observer?: (call: ModuleCall) => void): Map<string, VariableRecord> {
     const context = new RunContext('init', true, toRngs(rngs, 'init(rngs, ...inputs): rngs'), false, new Set());
     context.observer = observer;
+    inputs = withoutTrailingUndefined(inputs);
     if (inputs.length === 0 && this.spec.body.length > 1) {
       throw new FlaxenError('', `init needs example inputs (tensors or shapes such as [2, 20]) to infer the sizes of ${this.type}`);
     }
@@ -182,10 +214,12 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
    * @param rngs - a key (the `params` stream) or `{ params: key, ...otherStreams }`.
    * @param inputs - example inputs: tensors or shapes.
    */
-  init(rngs: Rngs, ...inputs: { [K in keyof In]: In[K] | number[] }): DeepReadonly<V> {
+  init(rngs: Rngs, ...inputs: { [K in keyof In]: InitInput<In[K]> }): DeepReadonly<V> {
+    requireBackend('init');
     const records = this.record(rngs, inputs);
     const roots = toRngs(rngs, 'init(rngs, ...inputs): rngs');
     const paramsKey = roots['params'];
+    checkInitFits(records);
     const entries: Array<[string, tf.Tensor]> = [];
     try {
       for (const [path, rec] of records) {
@@ -201,7 +235,11 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
         }
         if (value.shape.length !== rec.shape.length || value.shape.some((d, i) => d !== rec.shape[i])) {
           value.dispose();
-          throw new FlaxenError(rec.path.join('/'), `the initializer of '${path}' returned shape [${value.shape.join(', ')}], expected [${rec.shape.join(', ')}]`);
+          throw new FlaxenError(rec.path.join('/'), `the initializer of '${path}' returned shape [${value.shape.join(', ')}], expected [${rec.shape.join(', ')}]`, { treePath: path });
+        }
+        if (value.dtype !== rec.dtype) {
+          value.dispose();
+          throw new FlaxenError(rec.path.join('/'), `the initializer of '${path}' returned ${/^[aeiou]/.test(value.dtype) ? 'an' : 'a'} ${value.dtype} tensor, expected ${rec.dtype} (apply would refuse it)`, { treePath: path });
         }
         entries.push([path, value]);
       }
@@ -216,7 +254,7 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
    * The tree `init` would return, with `ShapeDtype` (`{shape, dtype}`) leaves. Allocates no
    * parameter and draws no random number, so it describes models of any size instantly.
    */
-  initShapes(rngs: Rngs, ...inputs: { [K in keyof In]: In[K] | number[] }): MapLeaves<V, ShapeDtype> {
+  initShapes(rngs: Rngs, ...inputs: { [K in keyof In]: InitInput<In[K]> }): MapLeaves<V, ShapeDtype> {
     const records = this.record(rngs, inputs);
     return unflatten([...records].map(([path, rec]) => [path, new ShapeDtype(rec.shape, rec.dtype)] as const)) as unknown as MapLeaves<V, ShapeDtype>;
   }
@@ -229,21 +267,20 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
   apply(variables: DeepReadonly<V>, ...args: [...In, MutableApplyOptions]): [Out, Partial<DeepReadonly<V>>];
   apply(variables: DeepReadonly<V>, ...args: [...In] | [...In, ApplyOptions]): Out;
   apply(variables: DeepReadonly<V>, ...args: unknown[]): unknown {
+    requireBackend('apply');
     if (!isNode(variables)) {
       throw new FlaxenError('', `apply needs the variables tree returned by init (e.g. { params: {...} }), found ${describeValue(variables)}`);
     }
-    let inputs = args;
-    let opts: ApplyOptions = {};
-    const last = args[args.length - 1];
-    if (args.length > 0 && isNode(last)) {
-      opts = last as ApplyOptions;
-      inputs = args.slice(0, -1);
-      const known = new Set(['train', 'rngs', 'mutable']);
-      const unknown = Object.keys(opts).filter((k) => !known.has(k));
-      if (unknown.length) throw new FlaxenError('', `apply: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; options are train, rngs, mutable`);
+    const split = splitOptions(args, APPLY_OPTION_NAMES, true);
+    const inputs = split.inputs;
+    const last = inputs[inputs.length - 1];
+    if (split.opts === undefined && inputs.length > this.maxInputs && isPlainObject(last)) {
+      // Not options by its keys, and one input too many: most likely a misspelt option.
+      checkOptions('apply', last, APPLY_OPTIONS);
     }
+    const opts = checkOptions<ApplyOptions>('apply', split.opts, APPLY_OPTIONS);
     inputs.forEach((input, i) => {
-      if (Array.isArray(input)) throw new FlaxenError('', `apply: input ${i} is an array; apply takes tensors (shapes are accepted by init and initShapes only)`);
+      if (isShape(input)) throw new FlaxenError('', `apply: input ${i} is a shape ${formatShape(input)}; apply takes tensors (shapes are accepted by init and initShapes only)`);
     });
     const rngs = opts.rngs === undefined ? {} : toRngs(opts.rngs, 'apply: rngs');
     const mutable = toMutable(opts.mutable);
@@ -254,8 +291,15 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
       context.given.set(path, leaf);
     }
     const runnable = this[RUNNABLE];
+    const explain = (error: unknown): unknown =>
+      explainMismatch(error, context.given, Object.keys(variables), () => this.record({ ...rngs, params: new Key(0, 0) }, inputs));
     const { output, updated } = tf.tidy(() => {
-      const output = new Scope(context, []).run(runnable, inputs);
+      let output: unknown;
+      try {
+        output = new Scope(context, []).run(runnable, inputs);
+      } catch (error) {
+        throw explain(error);
+      }
       const unused = [...context.given.keys()].filter((p) => !context.used.has(p) && !context.written.has(p));
       if (unused.length) {
         throw new UnexpectedVariableError('', `the variables hold entries this model does not use: ${unused.slice(0, 8).join(', ')}${unused.length > 8 ? `, … (${unused.length} in all)` : ''}`);
@@ -313,6 +357,20 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
   toString(): string {
     return `Module(${this.type})`;
   }
+}
+
+/** Refuses, before anything is drawn, variables that would not fit in the backend's memory. */
+function checkInitFits(records: ReadonlyMap<string, VariableRecord>): void {
+  let total = 0;
+  let largest: [string, VariableRecord] | undefined;
+  const bytesOf = (rec: VariableRecord) => rec.shape.reduce((a, b) => a * b, 1) * bytesPerElement(rec.dtype);
+  for (const entry of records) {
+    total += bytesOf(entry[1]);
+    if (!largest || bytesOf(entry[1]) > bytesOf(largest[1])) largest = entry;
+  }
+  if (!largest) return;
+  const [path, rec] = largest;
+  checkFits(total, `init: the ${records.size} variables (the largest, '${path}' ${rec.dtype}${formatShape(rec.shape)}, takes ${formatBytes(bytesOf(rec))})`, rec.path.join('/'));
 }
 
 function describeTree(item: Describable, variables: Variables | undefined, indent: string): string {

@@ -17,7 +17,9 @@ import {
 } from '../errors.js';
 import { Key, foldIn, isKey } from '../random/key.js';
 import { ShapeDtype, Value, abstractOutput, concreteInputs } from './shapes.js';
-import { isNode } from '../tree/index.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { bytesPerElement, checkFits } from '../backend-state.js';
+import { splitOptions } from './options.js';
 
 /**
  * An initializer: draws a tensor of `shape` from `key`. The same key and shape always give
@@ -37,6 +39,8 @@ export interface VariableRecord {
   readonly collection: string;
   /** The module path as names, e.g. `['layers_0']`. */
   readonly path: string[];
+  /** The variable's own name, e.g. `kernel`. */
+  readonly name: string;
   /** The initializer that draws the variable. */
   readonly init: Initializer;
   /** The shape inferred from the inputs. */
@@ -57,11 +61,20 @@ export interface Runnable {
   run(scope: Scope, inputs: unknown[]): unknown;
 }
 
-/** Options of `scope.call`: an explicit name for the child. */
+/**
+ * Options of `scope.call`: an explicit name for the child.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.CallOptions = { name: 'encoder' };
+ * ```
+ */
 export interface CallOptions {
   /** The child's name inside its parent. */
   readonly name: string;
 }
+
+const CALL_OPTIONS: OptionKinds<CallOptions> = { name: 'any' };
 
 /** One module run as seen by an observer: where, what type, and the values in and out. */
 export interface ModuleCall {
@@ -151,6 +164,10 @@ export interface VariableRef {
  * What a module's body receives: declare parameters with {@link Scope.param}, run children
  * with {@link Scope.call}, get keys with {@link Scope.rng}.
  *
+ * `P` is the union of the parameter names the body may declare: any string by default; the
+ * names declared in `fx.nn.module(name, { params: {...} }, body)` for a typed module, so that a
+ * misspelt `scope.param('wieght', ...)` does not compile.
+ *
  * @example
  * ```ts
  * const Affine = fx.nn.module('Affine', (scope, x: tf.Tensor) => {
@@ -159,7 +176,7 @@ export interface VariableRef {
  * });
  * ```
  */
-export class Scope {
+export class Scope<P extends string = string> {
   private readonly childCounts = new Map<string, number>();
   private readonly reserved = new Set<string>();
 
@@ -190,7 +207,7 @@ export class Scope {
    * depend on the inputs: this is where lazy initialization happens. During `apply` the stored
    * tensor must have exactly this shape, or a `ShapeError` names the module and both shapes.
    */
-  param(name: string, init: Initializer, shape: readonly number[], dtype: tf.DataType = 'float32'): tf.Tensor {
+  param(name: P, init: Initializer, shape: readonly number[], dtype: tf.DataType = 'float32'): tf.Tensor {
     return this.declare('params', name, init, shape, dtype, 'parameter');
   }
 
@@ -239,9 +256,11 @@ export class Scope {
       if (previous && (previous.shape.length !== shape.length || previous.shape.some((d, i) => d !== shape[i]))) {
         throw new ShapeError(this.path, `${kind} '${name}' was declared twice with different shapes: first ${formatShape(previous.shape)}, now ${formatShape(shape)}`);
       }
-      if (!previous) context.records.set(key, { collection, path: [...this.pathParts], init, shape: [...shape], dtype });
+      if (!previous) context.records.set(key, { collection, path: [...this.pathParts], name, init, shape: [...shape], dtype });
       // A stand-in while inferring shapes; zeros when a body needs real math to find them.
-      return (context.abstract ? new ShapeDtype(shape, dtype) : tf.zeros(shape, dtype)) as unknown as tf.Tensor;
+      if (context.abstract) return new ShapeDtype(shape, dtype) as unknown as tf.Tensor;
+      checkFits(shape.reduce((a, b) => a * b, 1) * bytesPerElement(dtype), `${kind} '${name}' ${dtype}${formatShape(shape)}`, this.path);
+      return tf.zeros(shape, dtype);
     }
     const written = context.written.get(key);
     if (written) return written;
@@ -253,14 +272,14 @@ export class Scope {
         context.written.set(key, created);
         return created;
       }
-      throw new MissingVariableError(this.path, `expected ${kind} '${collection}/${name}' of shape ${formatShape(shape)}, but the variables have no such entry`);
+      throw new MissingVariableError(this.path, `expected ${kind} '${key}' of shape ${formatShape(shape)}, but the variables have no such entry`, { treePath: key });
     }
     context.used.add(key);
     if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i])) {
-      throw new ShapeError(this.path, `${kind} '${name}' has shape ${formatShape(found.shape)}, but this input needs ${formatShape(shape)}`);
+      throw new ShapeError(this.path, `${kind} '${key}' has shape ${formatShape(found.shape)} in the variables, but the model needs ${formatShape(shape)} for this input`, { treePath: key });
     }
     if (found.dtype !== dtype) {
-      throw new FlaxenError(this.path, `${kind} '${name}' has dtype ${found.dtype}, expected ${dtype}`);
+      throw new FlaxenError(this.path, `${kind} '${key}' has dtype ${found.dtype} in the variables, but the model needs ${dtype}`, { treePath: key });
     }
     return found;
   }
@@ -293,16 +312,17 @@ export class Scope {
 
   /**
    * Runs a submodule in a child scope. Children are named `<Type>_<k>` in call order, or by
-   * `{name}` as the last argument; calling the same name twice shares its parameters.
+   * `{name}` as the last argument; calling the same name twice shares its parameters. A last
+   * argument `{ name }` is always taken as options; an input that is an object with only a
+   * `name` key must be followed by `fx.options({ ... })`. Trailing `undefined`s are dropped.
    */
   call<Out = tf.Tensor>(module: { readonly [RUNNABLE]: Runnable } | Runnable, ...args: unknown[]): Out {
     const runnable = toRunnable(module, this.path);
-    let inputs = args;
+    const { inputs, opts } = splitOptions(args, ['name'], false);
     let name: string | undefined;
-    const last = args[args.length - 1];
-    if (args.length > 0 && isNode(last) && Object.keys(last).length === 1 && 'name' in last) {
-      name = checkName(last.name, 'scope.call(..., {name}): name', this.path);
-      inputs = args.slice(0, -1);
+    if (opts !== undefined) {
+      const given = checkOptions<Partial<CallOptions>>('scope.call', opts, CALL_OPTIONS, this.path).name;
+      if (given !== undefined) name = checkName(given, 'scope.call(..., {name}): name', this.path);
     }
     if (name === undefined) name = runnable.name;
     if (name === undefined) {
@@ -314,6 +334,20 @@ export class Scope {
     }
     this.reserved.add(name);
     return this.child(name).run(runnable, inputs) as Out;
+  }
+
+  /**
+   * The variables `init` recorded so far at or below this module, as `collection/relative/path`
+   * (e.g. `params/w`, `params/Dense_0/kernel`). Empty during `apply`.
+   * @internal
+   */
+  recordedBelow(): string[] {
+    const out: string[] = [];
+    for (const rec of this.context.records.values()) {
+      if (rec.path.length < this.pathParts.length || this.pathParts.some((p, i) => rec.path[i] !== p)) continue;
+      out.push([rec.collection, ...rec.path.slice(this.pathParts.length), rec.name].join('/'));
+    }
+    return out;
   }
 
   /** A child scope with the given name (used by containers such as `Sequential`). */

@@ -6,6 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue, formatShape } from '../errors.js';
+import { isPlainObject } from '../check-options.js';
+import { bytesPerElement, checkFits } from '../backend-state.js';
 
 /**
  * A shape and a dtype: the leaf type of `initShapes` trees, and the value that flows through a
@@ -71,27 +73,50 @@ export function checkInputShape(shape: unknown, what: string, path = ''): number
   return shape as number[];
 }
 
-/**
- * Turns the inputs of `init` / `initShapes` into abstract values: tensors and shapes become
- * `ShapeDtype`; other values (e.g. `undefined` for an optional mask) pass through.
- */
-export function abstractInputs(inputs: readonly unknown[]): unknown[] {
-  return inputs.map((input, i) => {
-    let abstract: ShapeDtype | undefined;
-    if (input instanceof tf.Tensor) abstract = new ShapeDtype(input.shape, input.dtype);
-    else if (input instanceof ShapeDtype) abstract = input;
-    else if (Array.isArray(input)) abstract = new ShapeDtype(checkInputShape(input, `input ${i}`));
-    if (!abstract) return input;
-    if (abstract.shape.some((d) => d === 0)) {
-      throw new FlaxenError('', `input ${i} has a zero-size shape ${formatShape(abstract.shape)}: init needs at least one example to infer sizes`);
-    }
-    return abstract;
-  });
+/** True for an array of numbers (or `[]`): a shape, where `init` takes one instead of a tensor. */
+export function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((d) => typeof d === 'number');
 }
 
-/** Replaces abstract values by zero tensors (for bodies that need real math to find shapes). */
+function abstractValue(value: unknown, where: string): unknown {
+  let abstract: ShapeDtype | undefined;
+  if (value instanceof tf.Tensor) abstract = new ShapeDtype(value.shape, value.dtype);
+  else if (value instanceof ShapeDtype) abstract = value;
+  else if (isShape(value)) abstract = new ShapeDtype(checkInputShape(value, where));
+  // A tuple or a record of inputs: its tensors and shapes become abstract, the rest passes.
+  else if (Array.isArray(value)) return value.map((v, j) => abstractValue(v, `${where}[${j}]`));
+  else if (isPlainObject(value)) return Object.fromEntries(Object.keys(value).map((k) => [k, abstractValue(value[k], `${where}.${k}`)]));
+  if (!abstract) return value;
+  if (abstract.shape.some((d) => d === 0)) {
+    throw new FlaxenError('', `${where} has a zero-size shape ${formatShape(abstract.shape)}: init needs at least one example to infer sizes`);
+  }
+  return abstract;
+}
+
+/**
+ * Turns the inputs of `init` / `initShapes` into abstract values: tensors and shapes become
+ * `ShapeDtype`, also inside arrays of inputs (tuples) and plain objects (records); other values
+ * (e.g. `undefined` for an optional mask) pass through.
+ */
+export function abstractInputs(inputs: readonly unknown[]): unknown[] {
+  return inputs.map((input, i) => abstractValue(input, `input ${i}`));
+}
+
+/**
+ * Replaces abstract values (also inside tuples and records) by zero tensors, for bodies that need
+ * real math to find shapes; an input too large for the backend is refused before any allocation.
+ */
 export function concreteInputs(inputs: readonly unknown[]): unknown[] {
-  return inputs.map((input) => (input instanceof ShapeDtype ? tf.zeros([...input.shape], input.dtype) : input));
+  const concrete = (value: unknown, where: string): unknown => {
+    if (value instanceof ShapeDtype) {
+      checkFits(value.size * bytesPerElement(value.dtype), `init: a zero stand-in for ${where} ${value.toString()}`);
+      return tf.zeros([...value.shape], value.dtype);
+    }
+    if (Array.isArray(value)) return value.map((v, j) => concrete(v, `${where}[${j}]`));
+    if (isPlainObject(value)) return Object.fromEntries(Object.keys(value).map((k) => [k, concrete(value[k], `${where}.${k}`)]));
+    return value;
+  };
+  return inputs.map((input, i) => concrete(input, `input ${i}`));
 }
 
 /** Replaces the tensors anywhere in an output (tensor, array or plain object) by `ShapeDtype`. */

@@ -45,21 +45,26 @@ export function integerLabels(logits: tf.Tensor, labels: unknown, fnName: string
     if (labels.rank !== expected.length || labels.shape.some((d: number, i: number) => d !== expected[i])) {
       throw new ShapeError('', `${fnName}: integer labels for logits of shape ${formatShape(logits.shape)} must have shape ${formatShape(expected)}, found ${formatShape(labels.shape)}`);
     }
+    if (labels.dtype !== 'int32' && labels.dtype !== 'float32') throw new FlaxenError('', `${fnName}: labels must be int32, found ${labels.dtype}`);
+    checkClassIndices(labels.dataSync() as ArrayLike<number>, logits.shape[logits.rank - 1]!, fnName);
     if (labels.dtype === 'int32') return { labels, owned: false };
-    if (labels.dtype === 'float32') return { labels: tf.cast(labels, 'int32'), owned: true };
-    throw new FlaxenError('', `${fnName}: labels must be int32, found ${labels.dtype}`);
+    return { labels: tf.cast(labels, 'int32'), owned: true };
   }
   if (labels instanceof Int32Array || labels instanceof Uint8Array || Array.isArray(labels)) {
     const numbers = labels as ArrayLike<number>;
     if (expected.length !== 1 || numbers.length !== expected[0]) {
       throw new ShapeError('', `${fnName}: integer labels for logits of shape ${formatShape(logits.shape)} must have shape ${formatShape(expected)}, found ${numbers.length} JS numbers`);
     }
-    const classes = logits.shape[logits.rank - 1]!;
-    for (let i = 0; i < numbers.length; i++) {
-      const v = numbers[i]!;
-      if (!Number.isInteger(v) || v < 0 || v >= classes) throw new FlaxenError('', `${fnName}: label ${i} must be an integer in [0, ${classes}), found ${describeValue(v)}`);
-    }
+    checkClassIndices(numbers, logits.shape[logits.rank - 1]!, fnName);
     return { labels: tf.tensor1d(Int32Array.from(numbers), 'int32'), owned: true };
   }
   throw new FlaxenError('', `${fnName}: labels must be an int32 tensor or an array of integers, found ${describeValue(labels)}`);
+}
+
+/** Throws a FlaxenError naming the first label that is not an integer in `[0, classes)`. */
+function checkClassIndices(numbers: ArrayLike<number>, classes: number, fnName: string): void {
+  for (let i = 0; i < numbers.length; i++) {
+    const v = numbers[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= classes) throw new FlaxenError('', `${fnName}: label ${i} must be an integer in [0, ${classes}), found ${describeValue(v)}`);
+  }
 }

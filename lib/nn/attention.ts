@@ -14,6 +14,7 @@ import type { Key } from '../random/key.js';
 import { bernoulli } from '../random/samplers.js';
 import { Input, checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * An initializer for a kernel with several input or output axes, drawn as Flax's
@@ -182,6 +183,17 @@ export interface AttentionOptions {
   readonly name?: string;
 }
 
+const ATTENTION_OPTIONS: OptionKinds<AttentionOptions> = {
+  numHeads: 'any',
+  qkvFeatures: 'any',
+  outFeatures: 'any',
+  dropoutRate: 'any',
+  useBias: 'boolean',
+  kernelInit: 'function',
+  biasInit: 'function',
+  name: 'string',
+};
+
 /**
  * The inputs of `MultiHeadDotProductAttention`: `(inputsQ)`, `(inputsQ, inputsKV)` or
  * `(inputsQ, inputsKV, mask)`.
@@ -247,7 +259,7 @@ export type AttentionParams = {
 
 function attentionModule(type: 'MultiHeadDotProductAttention' | 'SelfAttention', opts: AttentionOptions): Module<AttentionParams, any[], tf.Tensor> {
   if (opts === null || typeof opts !== 'object') throw new FlaxenError('', `${type} needs options { numHeads, ... }, found ${describeValue(opts)}`);
-  checkOptions(opts, ['numHeads', 'qkvFeatures', 'outFeatures', 'dropoutRate', 'useBias', 'kernelInit', 'biasInit', 'name'], type);
+  checkOptions(opts, ATTENTION_OPTIONS, type);
   const numHeads = checkFeatures(opts.numHeads, `${type}: numHeads`);
   if (opts.qkvFeatures !== undefined) {
     checkFeatures(opts.qkvFeatures, `${type}: qkvFeatures`);

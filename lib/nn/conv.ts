@@ -12,10 +12,11 @@ import { lecunNormal, zeros } from '../initializers/index.js';
 import { ConvGeometry, PadPair, convGeneral, convOutputSize, dilateSize, padForType } from '../ops/conv.js';
 import { asShape } from '../ops/reshape.js';
 import { relu as reluActivation } from './activations.js';
-import { activationText, checkActivation, declareActivationOption } from './fusion.js';
+import { activationText, declareActivationOption } from './fusion.js';
 import { isAbstract } from '../core/shapes.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link Conv}.
@@ -54,6 +55,19 @@ export interface ConvOptions {
   /** A fixed name inside a parent module (default `Conv_<k>`). */
   readonly name?: string;
 }
+
+const CONV_OPTIONS: OptionKinds<ConvOptions> = {
+  strides: 'any',
+  padding: 'any',
+  inputDilation: 'any',
+  kernelDilation: 'any',
+  featureGroupCount: 'any',
+  useBias: 'boolean',
+  kernelInit: 'function',
+  biasInit: 'function',
+  activation: 'function',
+  name: 'string',
+};
 
 /**
  * The variables of a `Conv` or `ConvTranspose` layer.
@@ -197,8 +211,8 @@ function checkConvInput(x: unknown, core: ConvCore, path: string): { inChannels:
 export function Conv(features: number, kernelSize: number | readonly number[], opts: ConvOptions = {}): Module<ConvParams> {
   checkFeatures(features, 'Conv(features)');
   const ks = checkKernelSize(kernelSize, 'Conv');
-  checkOptions(opts, ['strides', 'padding', 'inputDilation', 'kernelDilation', 'featureGroupCount', 'useBias', 'kernelInit', 'biasInit', 'activation', 'name'], 'Conv');
-  const activation = checkActivation(opts.activation, 'Conv');
+  checkOptions(opts, CONV_OPTIONS, 'Conv');
+  const activation = opts.activation;
   const fusedRelu = activation === reluActivation;
   const n = ks.length;
   const core: ConvCore = {
@@ -278,6 +292,17 @@ export interface ConvTransposeOptions {
   readonly name?: string;
 }
 
+const CONV_TRANSPOSE_OPTIONS: OptionKinds<ConvTransposeOptions> = {
+  strides: 'any',
+  padding: 'any',
+  kernelDilation: 'any',
+  useBias: 'boolean',
+  transposeKernel: 'boolean',
+  kernelInit: 'function',
+  biasInit: 'function',
+  name: 'string',
+};
+
 /** `lax._conv_transpose_padding`: the padding of the stride-dilated input for one axis. */
 function transposePadding(kernel: number, stride: number, padding: 'SAME' | 'VALID'): PadPair {
   let padLen: number;
@@ -311,7 +336,7 @@ function transposePadding(kernel: number, stride: number, padding: 'SAME' | 'VAL
 export function ConvTranspose(features: number, kernelSize: number | readonly number[], opts: ConvTransposeOptions = {}): Module<ConvParams> {
   checkFeatures(features, 'ConvTranspose(features)');
   const ks = checkKernelSize(kernelSize, 'ConvTranspose');
-  checkOptions(opts, ['strides', 'padding', 'kernelDilation', 'useBias', 'transposeKernel', 'kernelInit', 'biasInit', 'name'], 'ConvTranspose');
+  checkOptions(opts, CONV_TRANSPOSE_OPTIONS, 'ConvTranspose');
   const n = ks.length;
   const strides = toTuple(opts.strides ?? 1, n, 'ConvTranspose: strides');
   const core: ConvCore = {

@@ -12,9 +12,10 @@ import { lecunNormal, zeros } from '../initializers/index.js';
 import { dense } from '../ops/matmul.js';
 import { reshape } from '../ops/reshape.js';
 import { relu } from './activations.js';
-import { activationText, checkActivation, declareActivationOption } from './fusion.js';
+import { activationText, declareActivationOption } from './fusion.js';
 import { checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link Dense}.
@@ -41,6 +42,8 @@ export interface DenseOptions {
   /** A fixed name inside a parent module (default `Dense_<k>`). */
   readonly name?: string;
 }
+
+const DENSE_OPTIONS: OptionKinds<DenseOptions> = { useBias: 'boolean', kernelInit: 'function', biasInit: 'function', inFeatures: 'any', activation: 'function', name: 'string' };
 
 /** The variables of a `Dense` layer with a bias. */
 export interface DenseParams {
@@ -83,10 +86,10 @@ export function Dense(features: number, opts: DenseOptions & { readonly useBias:
 export function Dense(features: number, opts?: DenseOptions): Module<DenseParams>;
 export function Dense(features: number, opts: DenseOptions = {}): Module<DenseParams> {
   checkFeatures(features, 'Dense(features)');
-  checkOptions(opts, ['useBias', 'kernelInit', 'biasInit', 'inFeatures', 'activation', 'name'], 'Dense');
+  checkOptions(opts, DENSE_OPTIONS, 'Dense');
   const { useBias = true, kernelInit = lecunNormal(), biasInit = zeros, inFeatures } = opts;
   if (inFeatures !== undefined) checkFeatures(inFeatures, 'Dense: inFeatures');
-  const activation = checkActivation(opts.activation, 'Dense');
+  const activation = opts.activation;
   const fusedRelu = activation === relu;
   const layer: Module<DenseParams> = new Module({
     type: 'Dense',

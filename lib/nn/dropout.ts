@@ -11,6 +11,7 @@ import { isAbstract } from '../core/shapes.js';
 import { bernoulli } from '../random/samplers.js';
 import { Input, checkInput, normAxis } from './layer-util.js';
 import { checkOptions } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link Dropout}.
@@ -29,6 +30,8 @@ export interface DropoutOptions {
   readonly name?: string;
 }
 
+const DROPOUT_OPTIONS: OptionKinds<DropoutOptions> = { broadcastDims: 'any', rngCollection: 'string', name: 'string' };
+
 /**
  * Dropout, as Flax's `nn.Dropout`: the identity unless `apply(..., { train: true })`; then each
  * entry is kept with probability `1 - rate` and scaled by `1 / (1 - rate)` (so the expected
@@ -46,7 +49,7 @@ export interface DropoutOptions {
  */
 export function Dropout(rate: number, opts: DropoutOptions = {}): Module<{}> {
   if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw new FlaxenError('', `Dropout(rate): rate must be a number in [0, 1], found ${describeValue(rate)}`);
-  checkOptions(opts, ['broadcastDims', 'rngCollection', 'name'], 'Dropout');
+  checkOptions(opts, DROPOUT_OPTIONS, 'Dropout');
   const { broadcastDims = [], rngCollection = 'dropout' } = opts;
   if (!Array.isArray(broadcastDims) || broadcastDims.some((d) => !Number.isSafeInteger(d))) {
     throw new FlaxenError('', `Dropout: broadcastDims must be an array of axes, found ${describeValue(broadcastDims)}`);

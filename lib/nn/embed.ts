@@ -11,6 +11,7 @@ import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { varianceScaling } from '../initializers/index.js';
 import { Input, checkInput } from './layer-util.js';
 import { checkFeatures, checkOptions } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link Embed}.
@@ -26,6 +27,8 @@ export interface EmbedOptions {
   /** A fixed name inside a parent module (default `Embed_<k>`); `attend` runs under the same name. */
   readonly name?: string;
 }
+
+const EMBED_OPTIONS: OptionKinds<EmbedOptions> = { embeddingInit: 'function', name: 'string' };
 
 /**
  * The variables of an `Embed` layer.
@@ -113,7 +116,7 @@ function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
 export function Embed(numEmbeddings: number, features: number, opts: EmbedOptions = {}): EmbedModule {
   checkFeatures(numEmbeddings, 'Embed(numEmbeddings)');
   checkFeatures(features, 'Embed(features)');
-  checkOptions(opts, ['embeddingInit', 'name'], 'Embed');
+  checkOptions(opts, EMBED_OPTIONS, 'Embed');
   const { embeddingInit = varianceScaling(1, 'fan_in', 'normal', { outAxis: 0 }) } = opts;
   const table = (scope: Scope) => scope.param('embedding', embeddingInit, [numEmbeddings, features]);
   const summarize = () => ({ header: `Embed(${numEmbeddings} -> ${features})` });

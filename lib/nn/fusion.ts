@@ -8,7 +8,6 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../errors.js';
 import type { Module } from '../core/module.js';
 
 /** An elementwise function applied to a layer's output. */
@@ -38,14 +37,6 @@ export function declareActivationOption<M extends object>(layer: M, rebuild: Wit
  */
 export function withActivation(layer: unknown, activation: ElementwiseFn): Module<any, any, any> | undefined {
   return typeof layer === 'object' && layer !== null ? declared.get(layer)?.(activation) : undefined;
-}
-
-/** @internal Checks a layer's `activation` option: undefined or a function. */
-export function checkActivation(activation: unknown, layer: string): ElementwiseFn | undefined {
-  if (activation !== undefined && typeof activation !== 'function') {
-    throw new FlaxenError('', `${layer}: activation must be a function of a tensor (such as fx.nn.relu), found ${describeValue(activation)}`);
-  }
-  return activation as ElementwiseFn | undefined;
 }
 
 /** @internal How `describe` shows a layer's activation option: `, relu`, or nothing without one. */

@@ -8,6 +8,7 @@ export type { DenseOptions, DenseParams, DenseParamsNoBias } from './dense.js';
 export { Sequential } from './sequential.js';
 export type { Layer, SequentialVars, ModuleVars, CollectionsOf, FirstInputs, LastOutput } from './sequential.js';
 export { module } from './module.js';
+export type { VariableDecl, VariableDeclEntry, DeclaredVariables, DeclaredEntry, DeclaredParamNames, CustomModuleOptions } from './module.js';
 export { activation, relu, gelu, sigmoid, tanh, silu, softmax, logSoftmax } from './activations.js';
 export type { Activation } from './activations.js';
 export { Conv, ConvTranspose } from './conv.js';

@@ -12,16 +12,13 @@ import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { ones, zeros } from '../initializers/index.js';
 import { Input, abstractOr, checkInput, normAxis } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 function checkEpsilon(epsilon: unknown, layer: string): number {
   if (typeof epsilon !== 'number' || !(epsilon >= 0) || !Number.isFinite(epsilon)) throw new FlaxenError('', `${layer}: epsilon must be a non-negative number, found ${describeValue(epsilon)}`);
   return epsilon;
 }
 
-function checkBool(value: unknown, what: string): boolean {
-  if (typeof value !== 'boolean') throw new FlaxenError('', `${what} must be true or false, found ${describeValue(value)}`);
-  return value;
-}
 
 /** Declares `scale` and `bias` of `shape` as the options ask. */
 function scaleAndBias(scope: Scope, shape: number[], o: { useScale: boolean; useBias: boolean; scaleInit: Initializer; biasInit: Initializer }) {
@@ -76,6 +73,18 @@ export interface BatchNormOptions {
   readonly name?: string;
 }
 
+const BATCH_NORM_OPTIONS: OptionKinds<BatchNormOptions> = {
+  momentum: 'any',
+  epsilon: 'any',
+  axis: 'any',
+  useScale: 'boolean',
+  useBias: 'boolean',
+  scaleInit: 'function',
+  biasInit: 'function',
+  useRunningAverage: 'boolean',
+  name: 'string',
+};
+
 /**
  * The variables of a `BatchNorm` layer: two collections.
  *
@@ -123,15 +132,15 @@ export type BatchNormVars = {
  * ```
  */
 export function BatchNorm(opts: BatchNormOptions = {}): Module<BatchNormVars> {
-  checkOptions(opts, ['momentum', 'epsilon', 'axis', 'useScale', 'useBias', 'scaleInit', 'biasInit', 'useRunningAverage', 'name'], 'BatchNorm');
+  checkOptions(opts, BATCH_NORM_OPTIONS, 'BatchNorm');
   const { momentum = 0.99, axis = -1, scaleInit = ones, biasInit = zeros } = opts;
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new FlaxenError('', `BatchNorm: momentum must be a number in [0, 1], found ${describeValue(momentum)}`);
   const epsilon = checkEpsilon(opts.epsilon ?? 1e-5, 'BatchNorm');
-  const useScale = checkBool(opts.useScale ?? true, 'BatchNorm: useScale');
-  const useBias = checkBool(opts.useBias ?? true, 'BatchNorm: useBias');
+  const useScale = opts.useScale ?? true;
+  const useBias = opts.useBias ?? true;
   const axes = typeof axis === 'number' ? [axis] : axis;
   if (!Array.isArray(axes) || axes.length === 0 || axes.some((a) => !Number.isSafeInteger(a))) throw new FlaxenError('', `BatchNorm: axis must be an integer or an array of integers, found ${describeValue(axis)}`);
-  const forced = opts.useRunningAverage === undefined ? undefined : checkBool(opts.useRunningAverage, 'BatchNorm: useRunningAverage');
+  const forced = opts.useRunningAverage;
   return new Module({
     type: 'BatchNorm',
     name: opts.name,
@@ -198,12 +207,15 @@ export interface NormOptions {
   readonly name?: string;
 }
 
-function normOptions(opts: NormOptions, layer: string, extra: readonly string[] = []) {
-  checkOptions(opts, ['epsilon', 'useScale', 'useBias', 'scaleInit', 'biasInit', 'name', ...extra], layer);
+const NORM_OPTIONS: OptionKinds<NormOptions> = { epsilon: 'any', useScale: 'boolean', useBias: 'boolean', scaleInit: 'function', biasInit: 'function', name: 'string' };
+const { useBias: _noBias, biasInit: _noBiasInit, ...RMS_NORM_OPTIONS } = NORM_OPTIONS;
+
+function normOptions(opts: NormOptions, layer: string, kinds: OptionKinds<Omit<NormOptions, 'useBias' | 'biasInit'>> = NORM_OPTIONS) {
+  checkOptions(opts, kinds, layer);
   return {
     epsilon: checkEpsilon(opts.epsilon ?? 1e-6, layer),
-    useScale: checkBool(opts.useScale ?? true, `${layer}: useScale`),
-    useBias: checkBool(opts.useBias ?? true, `${layer}: useBias`),
+    useScale: opts.useScale ?? true,
+    useBias: opts.useBias ?? true,
     scaleInit: opts.scaleInit ?? ones,
     biasInit: opts.biasInit ?? zeros,
   };
@@ -273,7 +285,7 @@ export function RMSNorm(opts: Omit<NormOptions, 'useBias' | 'biasInit'> = {}): M
     scale: tf.Tensor;
   };
 }> {
-  const o = normOptions(opts, 'RMSNorm');
+  const o = normOptions(opts, 'RMSNorm', RMS_NORM_OPTIONS);
   return new Module({
     type: 'RMSNorm',
     name: opts.name,

@@ -15,6 +15,7 @@ import { asShape, reshape } from '../ops/reshape.js';
 import { keepForBackward } from '../autodiff/grad.js';
 import { Input, Padding, abstractOr, checkInput, checkPadding, toTuple } from './layer-util.js';
 import { checkOptions } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /**
  * Options of {@link MaxPool} and {@link AvgPool}.
@@ -50,6 +51,10 @@ export interface AvgPoolOptions extends PoolOptions {
    */
   readonly countIncludePad?: boolean;
 }
+
+const POOL_OPTIONS: OptionKinds<PoolOptions> = { strides: 'any', padding: 'any', name: 'string' };
+const AVG_POOL_OPTIONS: OptionKinds<AvgPoolOptions> = { ...POOL_OPTIONS, countIncludePad: 'boolean' };
+const NAME_ONLY: OptionKinds<{ readonly name?: string }> = { name: 'string' };
 
 type PoolKind = 'max' | 'avg';
 
@@ -160,7 +165,7 @@ function checkWindow(window: unknown, layer: string): number[] {
 
 function pool(kind: PoolKind, layer: string, windowIn: number | readonly number[], opts: AvgPoolOptions): Module<{}> {
   const window = checkWindow(windowIn, layer);
-  checkOptions(opts, kind === 'avg' ? ['strides', 'padding', 'countIncludePad', 'name'] : ['strides', 'padding', 'name'], layer);
+  checkOptions(opts, kind === 'avg' ? AVG_POOL_OPTIONS : POOL_OPTIONS, layer);
   const n = window.length;
   const strides = toTuple(opts.strides ?? 1, n, `${layer}: strides`);
   const padding = checkPadding(opts.padding ?? 'VALID', n, layer);
@@ -263,7 +268,7 @@ export function AvgPool(window: number | readonly number[], opts: AvgPoolOptions
  * ```
  */
 export function GlobalAvgPool(opts: { readonly name?: string } = {}): Module<{}> {
-  checkOptions(opts, ['name'], 'GlobalAvgPool');
+  checkOptions(opts, NAME_ONLY, 'GlobalAvgPool');
   return new Module({
     type: 'GlobalAvgPool',
     name: opts.name,
@@ -288,7 +293,7 @@ export function GlobalAvgPool(opts: { readonly name?: string } = {}): Module<{}>
  * ```
  */
 export function Flatten(opts: { readonly name?: string } = {}): Module<{}> {
-  checkOptions(opts, ['name'], 'Flatten');
+  checkOptions(opts, NAME_ONLY, 'Flatten');
   return new Module({
     type: 'Flatten',
     name: opts.name,

@@ -11,6 +11,7 @@ import { abstractOutput, concreteInputs, isAbstract } from '../core/shapes.js';
 import { SHAPE_PRESERVING, relu } from './activations.js';
 import { withActivation } from './fusion.js';
 import { checkOptions } from './util.js';
+import type { OptionKinds } from '../check-options.js';
 
 /** What `Sequential` accepts as a layer: a module or a plain function of the previous output. */
 export type Layer = Module<any, any, any> | ((x: any) => any);
@@ -39,6 +40,8 @@ export type FirstInputs<L extends readonly unknown[]> = L extends readonly [infe
   ? First extends Module<any, infer I, any> ? I : First extends (...args: infer I) => any ? I : [tf.Tensor]
   : [tf.Tensor];
 
+const SEQUENTIAL_OPTIONS: OptionKinds<{ readonly name?: string }> = { name: 'string' };
+
 /**
  * Applies layers in order. Children are named `layers_<index>`; a function layer (like `relu`)
  * keeps its index and has no parameters, so `Sequential([Dense(256), relu, Dense(10)])` has
@@ -63,7 +66,7 @@ export function Sequential<const L extends readonly Layer[]>(
       throw new FlaxenError(`layers_${i}`, `a Sequential layer must be a module or a function, found ${describeValue(layer)}`);
     }
   });
-  checkOptions(opts, ['name'], 'Sequential');
+  checkOptions(opts, SEQUENTIAL_OPTIONS, 'Sequential');
   const children: readonly Layer[] = Object.freeze([...(layers as readonly Layer[])]);
   // A layer followed by relu that takes an activation option (Dense, Conv) runs with the relu
   // built in (fused into its product); the relu's index is then skipped (nn/fusion.ts).

@@ -3,6 +3,7 @@
  * @module
  */
 import { FlaxenError, describeValue } from '../errors.js';
+import { checkOptions as checkOptionKinds, type OptionKind } from '../check-options.js';
 import type { Variables } from '../core/module.js';
 import { isNode } from '../tree/index.js';
 
@@ -14,11 +15,17 @@ export function checkFeatures(value: unknown, what: string): number {
   return value;
 }
 
-/** Checks that an options argument is an object with only known keys. */
-export function checkOptions(opts: unknown, known: readonly string[], layer: string): void {
-  if (!isNode(opts)) throw new FlaxenError('', `${layer}: options must be an object, found ${describeValue(opts)}`);
-  const unknown = Object.keys(opts).filter((k) => !known.includes(k));
-  if (unknown.length) throw new FlaxenError('', `${layer}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; known options are ${known.join(', ')}`);
+/**
+ * Checks a layer's options with the shared checker (`lib/check-options.ts`). Layers pass an
+ * `OptionKinds<TheirOptions>` record, so the names follow the interface and booleans are checked;
+ * a plain list of names (kept for layers not converted yet) checks the names only.
+ */
+export function checkOptions(opts: unknown, known: readonly string[] | { readonly [name: string]: OptionKind }, layer: string): void {
+  if (opts === undefined) throw new FlaxenError('', `${layer}: options must be an object, found undefined`);
+  const kinds: { readonly [name: string]: OptionKind } = Array.isArray(known)
+    ? Object.fromEntries((known as readonly string[]).map((k) => [k, 'any' as const]))
+    : (known as { readonly [name: string]: OptionKind });
+  checkOptionKinds(layer, opts, kinds);
 }
 
 /** The shape of `variables[collection][name]`, if present (for `describe`). */

@@ -29,6 +29,8 @@ import { keepForBackward } from '../autodiff/grad.js';
  */
 export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
   const [rows, cols] = x.shape;
+  // An empty matrix has nothing to move (and the wasm Transpose kernel can trap on one).
+  if (rows === 0 || cols === 0) return tf.zeros([cols, rows]);
   if (rows % 256 !== 0) return tf.transpose(x);
   return tf.tidy(() => {
     const blocks = tf.transpose(tf.reshape(x, [rows / 8, 8, cols]), [0, 2, 1]);
@@ -45,6 +47,8 @@ export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
  * the first wins for dy [1024, 512], b [512, 512].
  */
 function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const empty = emptyProduct(dy.shape[0], b.shape[0], dy.shape[1]);
+  if (empty) return empty;
   const own = gemm(dy, b, { transposeB: true });
   if (own) return own;
   if (dy.shape[0] < b.shape[0]) return transpose2d(tf.matMul(b, transpose2d(dy)));
@@ -61,13 +65,25 @@ function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
   const [rows, cols] = x.shape;
+  // The sum of no rows is 0 (the wasm Sum kernel leaves its output unwritten when rows is 0).
+  if (rows === 0 || cols === 0) return tf.zeros([cols]);
   if (rows % 256 !== 0 || cols < 32) return tf.sum(x, 0);
   return tf.tidy(() => tf.sum(transpose2d(x), -1));
 }
 
 /** `transpose(a) · dy`: flaxen's own product reads `a` transposed in place; else an explicit transpose. */
 function transposedTimes(a: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
-  return gemm(a, dy, { transposeA: true }) ?? tf.matMul(transpose2d(a), dy);
+  return emptyProduct(a.shape[1], dy.shape[1], a.shape[0]) ?? gemm(a, dy, { transposeA: true }) ?? tf.matMul(transpose2d(a), dy);
+}
+
+/**
+ * The product `[m, k]·[k, n]` when it involves no multiplication: zeros of shape `[m, n]` when
+ * any size is 0 (for k = 0 the sum of no terms), else undefined. tfjs-backend-wasm 4.22 returns
+ * an unwritten output for `k = 0` (left-over memory) and its blocked paths divide by a zero size;
+ * an empty batch (m = 0) reaches here as the `k = 0` of a kernel's gradient, `xᵀ·dy`.
+ */
+function emptyProduct(m: number, n: number, k: number): tf.Tensor2D | undefined {
+  return m === 0 || n === 0 || k === 0 ? tf.zeros([m, n]) : undefined;
 }
 
 function check(ok: boolean, what: string): void {
@@ -92,7 +108,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     [a, b],
     (save) => {
       save([a, b]);
-      return gemm(a, b) ?? tf.matMul(a, b);
+      return emptyProduct(a.shape[0], b.shape[1], a.shape[1]) ?? gemm(a, b) ?? tf.matMul(a, b);
     },
     (dy, [sa, sb]) => [
       () => timesTransposed(dy as tf.Tensor2D, sb as tf.Tensor2D),
@@ -129,6 +145,15 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D, o
       bias ? [x, kernel, bias] : [x, kernel],
       (save) => {
         if (!kept) save([x, kernel]);
+        const [m, k] = x.shape;
+        const n = kernel.shape[1];
+        if (m === 0 || n === 0 || k === 0) {
+          // No product to compute: each output is the bias (or 0), then the relu.
+          return tf.tidy(() => {
+            const rows = bias && m * n > 0 ? tf.tile(tf.reshape(bias, [1, n]), [m, 1]) : tf.zeros([m, n]);
+            return fuse ? tf.relu(rows) : rows;
+          });
+        }
         return gemm(x, kernel, { bias, relu: fuse }) ?? tf.fused.matMul({ a: x, b: kernel, bias, activation: fuse ? 'relu' : 'linear' });
       },
       (dyIn, saved) => {

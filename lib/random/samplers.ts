@@ -8,9 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import seedrandom from 'seedrandom';
-import { FlaxenError, describeValue } from '../errors.js';
+import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { Key, assertKey } from './key.js';
 import { wasmHeap } from '../ops/wasm-heap.js';
+import { checkFits } from '../backend-state.js';
 
 /** A generator of uniform numbers in [0, 1) with 32 bits of randomness. */
 export type UniformSource = () => number;
@@ -213,6 +214,8 @@ export function truncatedNormalArray(k: Key, size: number, lower: number, upper:
  */
 export function tensorFilledBy(shape: number[], fill: (out: Float32Array) => void): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
+  // Before any memory is taken: a JS array of billions of numbers would be filled for minutes.
+  checkFits(size * 4, `a float32 tensor of shape ${formatShape(shape)}`);
   const heap = size > 0 ? wasmHeap() : undefined;
   if (heap) {
     const tensor = heap.alloc(shape);

@@ -246,6 +246,53 @@ test('dense layers keep their inputs for the backward pass without copies, with 
   x.dispose();
 });
 
+test('an empty batch among the arguments is a FlaxenError naming it, on every backend, leaving nothing behind', () => {
+  // Before: on wasm the backward pass trapped (RuntimeError: divide by zero) and leaked the loss
+  // value; on cpu the step returned a loss of 0. A mean over no examples is 0/0: refused.
+  const net = fx.nn.Dense(3);
+  const { params } = net.init(fx.random.key(0), [2, 5]);
+  const loss = (p: typeof params, batch: { x: tf.Tensor; y: tf.Tensor }) =>
+    tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(net.apply({ params: p }, batch.x), batch.y));
+  const batch = { x: tf.zeros([0, 5]), y: tf.zeros([0], 'int32') };
+  for (let i = 0; i < 2; i++) {
+    const { delta } = tensorDelta(() => assertThrows(() => fx.valueAndGrad(loss)(params, batch), fx.FlaxenError, "argument 1 after params at 'x' is an empty tensor of shape [0, 5]", 'skip empty batches'));
+    assert.is(delta, 0, 'nothing leaks');
+  }
+  // trainStep passes the batch through valueAndGrad: the same error, and the state stays usable.
+  const state = fx.train.TrainState.create({ apply: net, params, tx: fx.optim.sgd(0.1) });
+  const { delta } = tensorDelta(() => assertThrows(() => fx.train.trainStep(state, (p, b: typeof batch) => loss(p, b), batch), fx.FlaxenError, "at 'x' is an empty tensor"));
+  assert.is(delta, 0);
+  const x = tf.ones([2, 5]);
+  const { loss: value, state: next } = fx.train.trainStep(state, (p, b: typeof batch) => loss(p, b), { x, y: tf.tensor([0, 2], [2], 'int32') });
+  assert.ok(Number.isFinite(value));
+  fx.tree.dispose(next.params);
+  fx.tree.dispose(next.optState);
+  tf.dispose([x, batch.x, batch.y]);
+});
+
+test('a disposed tensor among the arguments is a FlaxenError naming it', () => {
+  const params = { w: tf.ones([2]) };
+  const x = tf.ones([2]);
+  x.dispose();
+  assertThrows(() => fx.grad((p: typeof params, data: { x: tf.Tensor }) => tf.sum(tf.mul(p.w, data.x)))(params, { x }), fx.FlaxenError, "argument 1 after params at 'x' was disposed");
+  // Cyclic arguments are walked once, not forever.
+  const cyclic: Record<string, unknown> = { x: tf.ones([2]) };
+  cyclic['self'] = cyclic;
+  const g = fx.grad((p: typeof params, _c: unknown) => tf.sum(p.w))(params, cyclic);
+  assertClose(values(g.w), [1, 1]);
+  tf.dispose([g.w, cyclic['x'] as tf.Tensor, params.w]);
+});
+
+test('a loss through an op without a gradient (TopK) is a FlaxenError and leaks nothing, call after call', () => {
+  const params = { w: tf.tensor([1, 2, 3]) };
+  const loss = (p: typeof params) => tf.sum(tf.topk(tf.mul(p.w, 2), 2).values);
+  for (let i = 0; i < 3; i++) {
+    const { delta } = tensorDelta(() => assertThrows(() => fx.valueAndGrad(loss)(params), fx.FlaxenError, 'TopK'));
+    assert.is(delta, 0, `call ${i}: nothing leaks (the loss value used to)`);
+  }
+  params.w.dispose();
+});
+
 test('bad params are FlaxenErrors naming the path', () => {
   const f = (p: any) => tf.sum(p.a);
   assertThrows(() => fx.grad(f)({ a: tf.tensor([1], [1], 'int32') }), fx.FlaxenError, 'a:', 'float32', 'int32');

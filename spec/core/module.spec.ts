@@ -256,7 +256,7 @@ test('missing, unexpected, mis-shaped and disposed variables are FlaxenErrors na
   const x = tf.ones([1, 20]);
   const { layers_2: _dropped, ...rest } = v.params;
   void _dropped;
-  assertThrows(() => net.apply({ params: rest } as unknown as typeof v, x), fx.MissingVariableError, 'layers_2', "'params/kernel'");
+  assertThrows(() => net.apply({ params: rest } as unknown as typeof v, x), fx.MissingVariableError, 'layers_2', "'params/layers_2/kernel'");
   const extra = { params: { ...v.params, layers_9: { kernel: tf.ones([1]) } } };
   assertThrows(() => net.apply(extra as unknown as typeof v, x), fx.UnexpectedVariableError, 'params/layers_9/kernel');
   const wrong = { params: { ...v.params, layers_2: { kernel: tf.ones([256, 11]), bias: tf.ones([10]) } } };
@@ -264,7 +264,7 @@ test('missing, unexpected, mis-shaped and disposed variables are FlaxenErrors na
   assertThrows(() => net.apply(null as unknown as typeof v, x), fx.FlaxenError, 'variables tree');
   assertThrows(() => net.apply({ params: { ...v.params, layers_0: { kernel: 'x', bias: 1 } } } as unknown as typeof v, x), fx.FlaxenError, 'params/layers_0/bias');
   assertThrows(() => net.apply(v, [1, 20] as unknown as tf.Tensor), fx.FlaxenError, 'apply takes tensors');
-  assertThrows(() => net.apply(v, x, { tain: true } as fx.ApplyOptions), fx.FlaxenError, "'tain'");
+  assertThrows(() => net.apply(v, x, { tain: true } as fx.ApplyOptions), fx.FlaxenError, "keys 'tain'", 'apply takes train, rngs, mutable');
   tf.dispose([x, extra.params.layers_9.kernel, wrong.params.layers_2.kernel, wrong.params.layers_2.bias]);
   fx.tree.dispose(v);
 });

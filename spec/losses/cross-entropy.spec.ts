@@ -121,6 +121,62 @@ test('sigmoidBinaryCrossEntropy matches hand-derived values and gradients σ(x) 
   tf.dispose([x, z, loss, g]);
 });
 
+test('masked logits (-Infinity) give the finite losses of the unmasked classes, as Optax, with finite gradients', () => {
+  // Hand-derived: log(e^1 + e^2) − 1 = log(1 + e) = 1.3132617; softmax over the two live classes
+  // is [1, e] / (1 + e). A masked class with label 0 adds 0 (0 · log 0 = 0), so each masked row
+  // equals the same row with the masked class left out.
+  const LOG1PE = Math.log(1 + Math.E), P = 1 / (1 + Math.E);
+  const masked = tf.tensor([[1, 2, -Infinity], [0, -Infinity, -Infinity], [-Infinity, 3, 3]]);
+  const intLabels = tf.tensor([0, 0, 2], [3], 'int32');
+  const oneHot = tf.tensor([[1, 0, 0], [1, 0, 0], [0, 0, 1]]);
+  const expected = [LOG1PE, 0, Math.log(2)];
+  const dExpected = [P - 1, 1 - P, 0, 0, 0, 0, 0, 0.5, -0.5];
+  const mean = (v: tf.Tensor) => tf.sum(v);
+  for (const [name, loss] of [
+    ['integer labels', (x: tf.Tensor) => fx.losses.softmaxCrossEntropyWithIntegerLabels(x, intLabels)],
+    ['one-hot labels', (x: tf.Tensor) => fx.losses.softmaxCrossEntropy(x, oneHot)],
+  ] as const) {
+    const value = loss(masked);
+    assertClose(values(value), expected, 1e-6, 1e-6, name);
+    const g = tf.grad((x: tf.Tensor) => mean(loss(x)))(masked);
+    assertClose(values(g), dExpected, 1e-6, 1e-6, `${name} gradient`);
+    assert.ok(values(g).every(Number.isFinite), `${name}: finite gradient`);
+    // The same numbers as the rows without their masked classes.
+    const dropped = fx.losses.softmaxCrossEntropyWithIntegerLabels(tf.tensor([[1, 2]]), [0]);
+    assert.is(values(value)[0], values(dropped)[0], `${name}: same bits as the row [1, 2]`);
+    tf.dispose([value, g, dropped]);
+  }
+  // The one-hot labels get a finite gradient too (a masked class passes none to its label).
+  const gLabels = tf.grad((z: tf.Tensor) => tf.sum(fx.losses.softmaxCrossEntropy(masked, z)))(oneHot);
+  assert.ok(values(gLabels).every(Number.isFinite));
+  assertClose(values(gLabels).slice(0, 3), [LOG1PE, LOG1PE - 1, 0], 1e-6); // −log softmax, 0 where masked
+  // A label on a masked class has probability 0: an infinite loss, not NaN.
+  const impossible = fx.losses.softmaxCrossEntropyWithIntegerLabels(tf.tensor([[1, -Infinity]]), [1]);
+  assert.equal(values(impossible), [Infinity]);
+  tf.dispose([masked, intLabels, oneHot, gLabels, impossible]);
+});
+
+test('integer labels out of range or not integers are FlaxenErrors naming the label, for tensors and JS arrays', () => {
+  // Before: 7 of 3 classes and -1 gave a loss of 0 (tfjs's one-hot of an out-of-range index is
+  // all zeros) and 2.5 was truncated to 2.
+  const logits = tf.tensor([[1, 2, 3], [0, 0, 0]]);
+  const { delta } = tensorDelta(() => {
+    for (const [bad, found] of [[7, 'number 7'], [-1, 'number -1'], [2.5, 'number 2.5']] as const) {
+      const labels = tf.tensor([0, bad], [2], Number.isInteger(bad) ? 'int32' : 'float32');
+      assertThrows(() => fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, labels), fx.FlaxenError, 'label 1 must be an integer in [0, 3)', found);
+      assertThrows(() => fx.losses.accuracy(logits, labels), fx.FlaxenError, 'label 1');
+      assertThrows(() => fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, [0, bad]), fx.FlaxenError, 'label 1', found);
+      labels.dispose();
+    }
+  });
+  assert.is(delta, 0, 'nothing leaks on the error paths');
+  // Float32 labels holding integers are accepted, with the numbers of int32 labels.
+  const a = fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, tf.tensor([2, 1]));
+  const b = fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, [2, 1]);
+  assert.equal(values(a), values(b));
+  tf.dispose([logits, a, b]);
+});
+
 test('bad arguments are FlaxenErrors naming the function and the shapes', () => {
   const logits = tf.zeros([2, 3]);
   assertThrows(() => fx.losses.softmaxCrossEntropy(logits, tf.zeros([2, 4])), fx.ShapeError, 'softmaxCrossEntropy', '[2, 3]', '[2, 4]');

@@ -167,8 +167,8 @@ test('the activation option: describe shows it; anything but a function is a Fla
   assert.is(Dense(3, { activation: relu }).describe(), 'Dense(-1 -> 3, relu)');
   assert.is(Conv(3, [3, 3], { activation: relu }).describe(), 'Conv(-1 -> 3, kernel [3, 3], relu)');
   assert.is(Dense(3).describe(), 'Dense(-1 -> 3)');
-  assertThrows(() => Dense(3, { activation: 'relu' as never }), fx.FlaxenError, 'Dense', 'activation must be a function', 'the string "relu"');
-  assertThrows(() => Conv(3, [3], { activation: 1 as never }), fx.FlaxenError, 'Conv', 'activation must be a function');
+  assertThrows(() => Dense(3, { activation: 'relu' as never }), fx.FlaxenError, 'Dense', "option 'activation' must be a function", 'the string "relu"');
+  assertThrows(() => Conv(3, [3], { activation: 1 as never }), fx.FlaxenError, 'Conv', "option 'activation' must be a function");
 });
 
 test.run();

@@ -8,7 +8,7 @@ import * as fx from '../../lib/index.js';
 import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { columnSums, dense, matMul, transpose2d } from '../../lib/ops/matmul.js';
 import { normalArray } from '../../lib/random/samplers.js';
-import { assertClose, assertThrows, backend, tensorDelta } from '../setup.js';
+import { assertClose, assertThrows, backend, tensorDelta, values } from '../setup.js';
 
 function randn(seed: number, shape: number[]): tf.Tensor {
   return tf.tensor(normalArray(fx.random.key(seed), shape.reduce((a, b) => a * b, 1)), shape);
@@ -199,6 +199,37 @@ test('dense gradients at batch 256 (blocked transposes) equal the stock gradient
   const stock = tf.grads((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(r, tf.add(tf.matMul(xi, wi), bi))))([x, w, b]);
   for (let i = 0; i < 3; i++) assertClose(fast[i]!.dataSync(), stock[i]!.dataSync(), 1e-4, 1e-5, `input ${i}`);
   tf.dispose([x, w, b, r, ...fast, ...stock]);
+});
+
+test('empty matrices: products, transposes and column sums are exact (zeros or empty) on every backend, and leak nothing', () => {
+  // Before: transpose2d sent 0 rows down the blocked path (wasm: divide by zero), and wasm's
+  // matMul with an inner size of 0 and Sum over 0 rows returned left-over memory, not zeros.
+  const w = randn(7, [5, 300]) as tf.Tensor2D, b = randn(8, [300]) as tf.Tensor1D;
+  const { delta } = tensorDelta(() =>
+    tf.tidy(() => {
+      assert.equal(transpose2d(tf.zeros([0, 256]) as tf.Tensor2D).shape, [256, 0]);
+      assert.equal(transpose2d(tf.zeros([256, 0]) as tf.Tensor2D).shape, [0, 256]);
+      assert.equal(values(columnSums(tf.zeros([0, 40]) as tf.Tensor2D)), new Array(40).fill(0));
+      assert.equal(values(matMul(tf.ones([3, 0]) as tf.Tensor2D, tf.ones([0, 4]) as tf.Tensor2D)), new Array(12).fill(0));
+      assert.equal(matMul(tf.ones([0, 3]) as tf.Tensor2D, tf.ones([3, 4]) as tf.Tensor2D).shape, [0, 4]);
+      // k = 0: each output is the bias, then the relu.
+      assert.equal(values(dense(tf.ones([2, 0]) as tf.Tensor2D, tf.ones([0, 3]) as tf.Tensor2D, tf.tensor1d([1, -2, 3]), { relu: true })), [1, 0, 3, 1, 0, 3]);
+      // An empty batch: an empty output; the gradients (sums over no examples) are zeros.
+      const x = tf.zeros([0, 5]) as tf.Tensor2D;
+      for (const relu of [false, true]) {
+        assert.equal(dense(x, w, b, { relu }).shape, [0, 300]);
+        const [dx, dw, db] = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, { relu })))([x, w, b]);
+        assert.equal(dx!.shape, [0, 5]);
+        assert.equal(values(dw!), new Array(1500).fill(0), 'the kernel gradient is zeros');
+        assert.equal(values(db!), new Array(300).fill(0), 'the bias gradient is zeros');
+      }
+      const [dx, dk] = tf.grads((x: tf.Tensor, k: tf.Tensor) => tf.sum(matMul(x as tf.Tensor2D, k as tf.Tensor2D)))([tf.zeros([0, 256]), tf.ones([256, 3])]);
+      assert.equal(dx!.shape, [0, 256]);
+      assert.equal(values(dk!), new Array(768).fill(0));
+    }),
+  );
+  assert.is(delta, 0, 'nothing outlives the tidy');
+  tf.dispose([w, b]);
 });
 
 test('bad shapes raise a FlaxenError naming both shapes', () => {

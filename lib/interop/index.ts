@@ -1,0 +1,9 @@
+/**
+ * Interop with the engines users grow into (`fx.interop`): PyTorch `state_dict`s in both
+ * directions ({@link toTorch}, {@link fromTorch}) and ONNX export (`toOnnx`). Flax reads
+ * flaxen's own checkpoints as they are (see `docs/interop.md`).
+ *
+ * @module
+ */
+export { toTorch, fromTorch, TorchMismatchError } from './torch.js';
+export type { TorchOptions, TorchProblem } from './torch.js';

@@ -1,0 +1,40 @@
+// The flaxen twins of the PyTorch models in spec/fixtures/torch_twins.py, with the inputs
+// they are initialized on and the interop options they need.
+import * as fx from '../../lib/index.js';
+
+export interface Twin {
+  readonly model: fx.Module<any, any, any>;
+  /** An input shape for init (the batch size is free). */
+  readonly initShape: number[];
+  readonly intInput?: boolean;
+  readonly opts?: fx.interop.TorchOptions;
+}
+
+export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm', Twin>> = {
+  mlp: { model: fx.nn.Sequential([fx.nn.Dense(16), fx.nn.relu, fx.nn.Dense(4)]), initShape: [1, 6] },
+  cnn: {
+    model: fx.nn.Sequential([
+      fx.nn.Conv(8, [3, 3]),
+      fx.nn.BatchNorm(),
+      fx.nn.relu,
+      fx.nn.MaxPool([2, 2], { strides: [2, 2] }),
+      // PyTorch's padding=1 with stride 2 pads both sides; 'SAME' would pad [0, 1] here.
+      fx.nn.Conv(12, [3, 3], { strides: 2, padding: [[1, 1], [1, 1]], featureGroupCount: 4 }),
+      fx.nn.relu,
+      fx.nn.Flatten(),
+      fx.nn.Dense(5),
+    ]),
+    initShape: [1, 8, 8, 3],
+    // The Linear reads a flattened [2, 2, 12] map: PyTorch flattens it channel-first.
+    opts: { flattenedFrom: { layers_7: [2, 2, 12] } },
+  },
+  embed_norm: {
+    model: fx.nn.module('EmbedNorm', (scope, ids) => {
+      const h = scope.call(fx.nn.Embed(20, 8), ids, { name: 'embed' });
+      const n = scope.call(fx.nn.LayerNorm({ epsilon: 1e-5 }), h, { name: 'norm' });
+      return scope.call(fx.nn.Dense(3), n, { name: 'head' });
+    }),
+    initShape: [1, 5],
+    intInput: true,
+  },
+};
