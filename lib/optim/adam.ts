@@ -33,8 +33,7 @@ export type AdamOptions = ScaleByAdamOptions;
  * WebAssembly kernel on wasm), and it has `updateAndApply`, which `TrainState` uses to write the
  * new parameters in that same pass.
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule `(step) => number`.
  * @example
@@ -76,8 +75,7 @@ export interface AdamWOptions extends ScaleByAdamOptions {
  * is scaled by the learning rate but not by Adam's normalisation. Needs the parameters as the
  * third argument of `update`.
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

@@ -51,8 +51,13 @@ export type ScalarOrSchedule = number | Schedule;
  * `init(params)` builds the state; `update(grads, state, params?)` returns the updates (same
  * tree structure as `grads`) and the next state. Apply the updates with {@link applyUpdates}.
  *
- * Ownership: `update` never disposes its arguments; the updates and the new state are new
- * tensors owned by the caller, who disposes the old state, the grads and the updates after use.
+ * Ownership, the same for every transformation in `fx.optim` (their docs link here):
+ * - `init(params)` returns a new state, owned by the caller; it neither keeps nor disposes `params`.
+ * - `update(grads, state, params)` disposes and changes none of its inputs. The updates and the
+ *   new state are new tensors that share nothing with the inputs: the caller owns them and
+ *   disposes the old state, the grads and the updates once done (`fx.tree.dispose`). No
+ *   intermediate tensor survives a call, on error paths too.
+ * - States are deeply frozen plain-object records; step counts are JS numbers.
  *
  * @typeParam S - the state record.
  * @example

@@ -33,8 +33,7 @@ export interface LambOptions extends ScaleByAdamOptions {
  * update plus decay, rescaled per leaf by `‖param‖ / ‖update‖`. Needs the parameters as
  * `update`'s third argument.
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

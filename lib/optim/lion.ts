@@ -33,8 +33,7 @@ export interface LionOptions extends ScaleByLionOptions {
  * Its steps have size lr per coordinate: use a learning rate 3–10× smaller than Adam's.
  * Needs the parameters as `update`'s third argument (for the weight decay).
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

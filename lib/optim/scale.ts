@@ -23,8 +23,7 @@ export function scaleTree<G>(what: string, grads: G, factor: number): G {
 /**
  * Multiplies the updates by a fixed `factor` (Optax's `scale`). Stateless.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param factor - any finite number (negative flips the direction).
  * @example
@@ -37,8 +36,8 @@ export function scale(factor: number): GradientTransformation<EmptyState> {
   checkNumber('scale', 'factor', factor);
   return Object.freeze({
     init: (): EmptyState => EMPTY,
-    update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([scaleTree('scale', grads, factor), state] as const),
-    scaling: (state: EmptyState): readonly [Scaling, EmptyState] => [{ scale: factor }, state],
+    update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([scaleTree('scale', grads, factor), checkState('scale', state, []) as EmptyState] as const),
+    scaling: (state: EmptyState): readonly [Scaling, EmptyState] => [{ scale: factor }, checkState('scale', state, []) as EmptyState],
   });
 }
 
@@ -60,8 +59,7 @@ export interface ScaleByScheduleState {
  * Multiplies the updates by `schedule(count)`, where `count` is the number of earlier updates
  * (Optax's `scale_by_schedule`: the first update uses `schedule(0)`). The count is a JS number.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param schedule - step → factor.
  * @example
@@ -107,8 +105,7 @@ export interface ScaleByLearningRateOptions {
  * {@link applyUpdates} adding the updates, this makes a descent step. A number gives a stateless
  * `scale(-lr)`; a schedule gives `scaleBySchedule((step) => -lr(step))`, whose state counts steps.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

@@ -68,7 +68,7 @@ export function adamOptions(fn: string, opts: ScaleByAdamOptions): Required<Scal
  * It does not multiply by the learning rate: chain it with {@link scaleByLearningRate}
  * (that is what `adam` does).
  *
- * Ownership: `update` disposes nothing it is given; the updates and the new moments are new tensors.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts
