@@ -100,6 +100,10 @@ export function zipLeaves(what: string, trees: readonly NamedTree[], arity: numb
     const first = nodes[0];
     if (!isNode(first)) {
       if (!(first instanceof tf.Tensor)) throw new FlaxenError(path, `${what}: ${ref.name} must be a tree of tensors, found ${describeValue(first)} here`);
+      // A disposed tensor would fail deep inside tfjs ("reading 'backend'"): name it instead.
+      nodes.forEach((n, i) => {
+        if (n instanceof tf.Tensor && n.isDisposed) throw new FlaxenError(path, `${what}: ${trees[i]!.name} holds a disposed tensor here`);
+      });
       for (let i = 1; i < nodes.length; i++) {
         const other = nodes[i];
         const name = trees[i]!.name;

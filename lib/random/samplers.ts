@@ -13,6 +13,9 @@ import { Key, assertKey } from './key.js';
 import { wasmHeap } from '../ops/wasm-heap.js';
 import { checkFits } from '../backend-state.js';
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** A generator of uniform numbers in [0, 1) with 32 bits of randomness. */
 export type UniformSource = () => number;
 
@@ -293,8 +296,10 @@ export function uniform(k: Key, shape: number[], opts: { minval?: number; maxval
   assertKey(k, 'uniform(key, shape)');
   const size = checkShape(shape, 'uniform(key, shape)');
   const { minval = 0, maxval = 1 } = opts;
-  if (!(Number.isFinite(minval) && Number.isFinite(maxval) && minval < maxval)) {
-    throw new FlaxenError('', `uniform needs finite minval < maxval, found ${minval} and ${maxval}`);
+  // The samples are float32: a bound beyond its range (±1e308) would give ±Infinity samples.
+  const inRange = (v: unknown) => typeof v === 'number' && Math.abs(v) <= FLOAT32_MAX;
+  if (!(inRange(minval) && inRange(maxval) && minval < maxval)) {
+    throw new FlaxenError('', `uniform draws float32 samples: it needs minval < maxval, both within ±${FLOAT32_MAX}, found ${describeValue(minval)} and ${describeValue(maxval)}`);
   }
   return tf.tensor(uniformArray(k, size, minval, maxval), shape, 'float32');
 }
