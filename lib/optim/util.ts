@@ -181,6 +181,11 @@ export function checkState(what: string, state: unknown, keys: readonly string[]
   if (missing.length) {
     throw new FlaxenError('', `${what}: the state lacks [${missing.join(', ')}] (it has [${Object.keys(state).sort().join(', ')}]); pass the state this transformation's init or update returned`);
   }
+  // A state with fields this transformation does not know is another transformation's state.
+  const extra = Object.keys(state).filter((k) => !keys.includes(k));
+  if (extra.length) {
+    throw new FlaxenError('', `${what}: the state has [${extra.sort().join(', ')}], which this transformation does not keep (it keeps [${keys.join(', ')}]); pass the state this transformation's init or update returned`);
+  }
   if (keys.includes('count')) checkNumber(what, 'state.count', state['count'], { min: 0, integer: true });
   return state as Record<string, unknown>;
 }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertClose, assertThrows, backend } from '../setup.js';
-import { fusedAdamLeaf } from '../../lib/optim/transforms/scale-by-adam.js';
+import { fusedAdamLeaf } from '../../lib/ops/fused-adam.js';
 import { GRADS, PARAMS, all, read, referenceAdam, run, tree, type AdamRef, type Flat } from './util.js';
 
 function compare(tx: fx.optim.GradientTransformation, ref: { updates: Flat[]; params: Flat[] }): void {
@@ -219,7 +219,7 @@ test('the fused Adam step runs on wasm (one pass per leaf), and declines other c
 test('the fused Adam step runs and gives the same bits on the threaded wasm backend (shared memory)', () => {
   if (backend !== 'wasm') return;
   const indexPath = fileURLToPath(new URL('../../lib/index.js', import.meta.url));
-  const kernelUrl = pathToFileURL(fileURLToPath(new URL('../../lib/optim/transforms/scale-by-adam.js', import.meta.url))).href;
+  const kernelUrl = pathToFileURL(fileURLToPath(new URL('../../lib/ops/fused-adam.js', import.meta.url))).href;
   const script = `
 import { createRequire } from 'node:module';
 const require = createRequire(${JSON.stringify(indexPath)});
