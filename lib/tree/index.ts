@@ -188,7 +188,14 @@ export function flatten<L = tf.Tensor>(tree: unknown): Array<[string, L]> {
       return;
     }
     ancestors.enter(node, path);
-    for (const key of sortedKeys(node)) walk(node[key], joinPath(path, key));
+    for (const key of sortedKeys(node)) {
+      // Such a key would make two different trees flatten to the same paths ('a/b' as one key or
+      // as two levels), so a checkpoint of one would load as the other.
+      if (key === '' || key.includes('/')) {
+        throw new FlaxenError('', `flatten: tree keys must be non-empty and free of '/', which joins paths, found the key ${JSON.stringify(key)} ${atLeaf(path)}`, { treePath: path });
+      }
+      walk(node[key], joinPath(path, key));
+    }
     ancestors.leave(node);
   };
   walk(tree, '');
