@@ -13,12 +13,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
 import { truncatedNormalTensor } from '../lib/random/samplers.js';
 import { matMulPeak } from './common-tf.js';
-import { ownKernelTime, setOwnGemm } from '../lib/ops/gemm.js';
+import { setOwnGemm } from '../lib/ops/gemm.js';
+import { wrapOwnKernels } from '../lib/ops/kernel-hook.js';
 import { makeBatches, matMulFlops, median, mlpStepFlops, serve, timeEach, type OptimizerName, type Task, type Timing } from './protocol.js';
 
 // --no-own-kernels: flaxen on tfjs's kernels only (its own products, convolutions and pooling
 // gradient off), to show in the same run what they contribute.
 if (process.argv.includes('--no-own-kernels')) setOwnGemm(false);
+
+/** Milliseconds spent in flaxen's own WebAssembly kernels (tf.profile cannot see them): every call is timed. */
+const ownKernelTime = { ms: 0 };
+wrapOwnKernels((_name, fn) => (...args) => {
+  const start = performance.now();
+  try {
+    return fn(...args);
+  } finally {
+    ownKernelTime.ms += performance.now() - start;
+  }
+});
 const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
 const askedThreads = threadsArg === undefined ? undefined : Number(threadsArg.slice('--threads='.length));
 if (askedThreads === undefined) await fx.ready('wasm');

@@ -8,7 +8,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { timeOwnKernel } from './gemm.js';
+import { instrumented, kernelGeneration } from './kernel-hook.js';
 import { wasmHeap } from './wasm-heap.js';
 
 /*
@@ -36,7 +36,7 @@ interface AdamKernels {
 }
 
 // One kernel set per wasm memory (a new backend instance has a new memory); null: unavailable.
-let kernelCache: { memory: WebAssembly.Memory; kernels: AdamKernels | null } | undefined;
+let kernelCache: { memory: WebAssembly.Memory; generation: number; kernels: AdamKernels | null } | undefined;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -110,19 +110,19 @@ function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
 }
 
 function adamKernels(memory: WebAssembly.Memory): AdamKernels | null {
-  if (kernelCache && kernelCache.memory === memory) return kernelCache.kernels;
+  if (kernelCache && kernelCache.memory === memory && kernelCache.generation === kernelGeneration()) return kernelCache.kernels;
   let kernels: AdamKernels | null = null;
   try {
     const bytes = kernelModule(typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer);
     if (WebAssembly.validate(bytes)) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      const exports = instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel };
+      const exports = instrumented(instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel });
       kernels = { memory, adam: exports.adam, adamDecay: exports.adamDecay };
     }
   } catch {
     kernels = null; // no WebAssembly SIMD here: the tfjs ops do the work
   }
-  kernelCache = { memory, kernels };
+  kernelCache = { memory, generation: kernelGeneration(), kernels };
   return kernels;
 }
 
@@ -151,10 +151,8 @@ export function fusedAdamLeaf(g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, p: tf.Te
   const [cB1, c1mB1, cB2, c1mB2, cNum, cEps, cDecay] = c.map((x) => f(x)) as [number, number, number, number, number, number, number];
   const vectorBytes = Math.floor(size / 4) * 16;
   if (vectorBytes > 0) {
-    timeOwnKernel(() => {
-      if (p) kernels.adamDecay(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps, op!, cDecay);
-      else kernels.adam(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps);
-    });
+    if (p) kernels.adamDecay(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps, op!, cDecay);
+    else kernels.adam(og!, om!, ov!, ou, om1, ov1, vectorBytes, cB1, c1mB1, cB2, c1mB2, cNum, cEps);
   }
   // The tail (size mod 4 elements) in JS, rounding to float32 after every operation. The heap
   // view is taken after the allocations (growing the heap replaces its buffer).

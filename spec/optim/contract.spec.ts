@@ -140,6 +140,10 @@ for (const row of TABLE) {
     }
     assert.equal(bits(params), paramsBefore, 'params untouched');
     assert.equal(bits(grads), gradsBefore, 'grads untouched');
+    const given = new Set([...fx.tree.leaves(params), ...fx.tree.leaves(grads), ...fx.tree.leaves(state)].filter((t) => t instanceof tf.Tensor));
+    const fresh = [...fx.tree.leaves(updates), ...fx.tree.leaves(next)].filter((t) => t instanceof tf.Tensor);
+    assert.ok(fresh.every((t) => !given.has(t)), 'the updates and the new state share no tensor object with the inputs');
+    assert.is(new Set(fresh).size, fresh.length, 'nor with each other');
     const made = fx.tree.leaves(updates).length + fx.tree.leaves(next).filter((t) => t instanceof tf.Tensor).length;
     assert.is(tf.memory().numTensors - afterInit, made, 'only the updates and the new state are new');
     fx.tree.dispose(updates);
