@@ -13,12 +13,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
 import { truncatedNormalTensor } from '../lib/random/samplers.js';
 import { matMulPeak } from './common-tf.js';
-import { ownKernelTime, setOwnGemm } from '../lib/ops/gemm.js';
-import { makeBatches, matMulFlops, median, mlpStepFlops, serve, timeEach, type Task, type Timing } from './protocol.js';
+import { setOwnGemm } from '../lib/ops/gemm.js';
+import { wrapOwnKernels } from '../lib/ops/kernel-hook.js';
+import { makeBatches, matMulFlops, median, mlpStepFlops, serve, timeEach, type OptimizerName, type Task, type Timing } from './protocol.js';
 
 // --no-own-kernels: flaxen on tfjs's kernels only (its own products, convolutions and pooling
 // gradient off), to show in the same run what they contribute.
 if (process.argv.includes('--no-own-kernels')) setOwnGemm(false);
+
+/** Milliseconds spent in flaxen's own WebAssembly kernels (tf.profile cannot see them): every call is timed. */
+const ownKernelTime = { ms: 0 };
+wrapOwnKernels((_name, fn) => (...args) => {
+  const start = performance.now();
+  try {
+    return fn(...args);
+  } finally {
+    ownKernelTime.ms += performance.now() - start;
+  }
+});
 const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
 const askedThreads = threadsArg === undefined ? undefined : Number(threadsArg.slice('--threads='.length));
 if (askedThreads === undefined) await fx.ready('wasm');
@@ -36,9 +48,11 @@ const lossFn = (params: unknown, batch: Batch, state: fx.train.TrainState) =>
   tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(state.apply({ params }, batch.x) as tf.Tensor, batch.y));
 
 /** A fresh train state for `model` on inputs of `inputShape`. */
-function newState(model: fx.Module<any>, inputShape: number[]): fx.train.TrainState {
+function newState(model: fx.Module<any>, inputShape: number[], optimizer: OptimizerName = 'adam'): fx.train.TrainState {
   const variables = model.init(fx.random.key(0), inputShape);
-  return fx.train.TrainState.create({ apply: model, params: variables.params, tx: fx.optim.adam(1e-3) });
+  // The clipped chain keeps adam's fused update-and-apply (chain forwards it).
+  const tx = optimizer === 'adam' ? fx.optim.adam(1e-3) : fx.optim.chain(fx.optim.clipByGlobalNorm(1), fx.optim.adam(1e-3));
+  return fx.train.TrainState.create({ apply: model, params: variables.params, tx });
 }
 
 /** Per-step timing of training (medians over `steps` steps). */
@@ -51,12 +65,12 @@ interface Trainer {
 // of the same training run (warmed up once), so rounds can be short and finely interleaved.
 const trainers = new Map<string, Trainer>();
 
-function trainSteps(name: string, model: fx.Module<any>, inputShape: number[], steps: number): Timing {
-  const id = `${name}:${inputShape.join('x')}`;
+function trainSteps(name: string, model: fx.Module<any>, inputShape: number[], steps: number, optimizer: OptimizerName = 'adam'): Timing {
+  const id = `${name}:${inputShape.join('x')}:${optimizer}`;
   let trainer = trainers.get(id);
   const fresh = trainer === undefined;
   if (!trainer) {
-    trainer = { state: newState(model, inputShape), next: 0, pool: makeBatches(inputShape[0]!, 8, inputShape.slice(1).reduce((a, b) => a * b, 1)) };
+    trainer = { state: newState(model, inputShape, optimizer), next: 0, pool: makeBatches(inputShape[0]!, 8, inputShape.slice(1).reduce((a, b) => a * b, 1)) };
     trainers.set(id, trainer);
   }
   const t = trainer;
@@ -103,7 +117,7 @@ async function handle(task: Task): Promise<Record<string, number | string>> {
     case 'info':
       return { threads, asked: askedThreads ?? 1, backend: fx.backendInfo().name };
     case 'mlp': {
-      const { ms, cpuMs } = trainSteps('mlp', mlp, [task.batch, 784], task.steps);
+      const { ms, cpuMs } = trainSteps('mlp', mlp, [task.batch, 784], task.steps, task.tx);
       return { ms, cpuMs, gflops: mlpStepFlops(task.batch) / ms / 1e6, cpuGflops: mlpStepFlops(task.batch) / cpuMs / 1e6 };
     }
     case 'lenet': {

@@ -9,7 +9,7 @@
 /** A measurement the parent asks a worker for. One round each: the parent interleaves rounds. */
 export type Task =
   | { readonly kind: 'peak' }
-  | { readonly kind: 'mlp'; readonly batch: number; readonly steps: number }
+  | { readonly kind: 'mlp'; readonly batch: number; readonly steps: number; readonly tx?: OptimizerName }
   | { readonly kind: 'lenet'; readonly batch: number; readonly steps: number }
   | { readonly kind: 'infer'; readonly batch: number; readonly steps: number }
   | { readonly kind: 'draw'; readonly size: number }
@@ -18,6 +18,9 @@ export type Task =
   | { readonly kind: 'profile'; readonly model: 'mlp' | 'lenet'; readonly batch: number }
   | { readonly kind: 'info' }
   | { readonly kind: 'exit' };
+
+/** The optimizer of a training step: `adam(1e-3)`, or `chain(clipByGlobalNorm(1), adam(1e-3))`. */
+export type OptimizerName = 'adam' | 'clipped adam';
 
 /** A worker's answer: named numbers (or notes), or the error it met. */
 export type Reply = { readonly ok: true; readonly value: Readonly<Record<string, number | string>> } | { readonly ok: false; readonly error: string };

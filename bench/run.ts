@@ -126,6 +126,12 @@ async function main(): Promise<void> {
     row(`  the same in wall ms`, fmt(fw), fmt(sw), fmt(fw / sw, 3), '', undefined);
     const fo = med(res.get(offw)!, 'cpuMs');
     row(`  flaxen with its own kernels off (tfjs's kernels only): CPU ms`, fmt(fo), fmt(s), fmt(fo / s, 3), '', undefined);
+    if (batch === 64) {
+      // chain(clipByGlobalNorm(1), adam) keeps adam's fused update-and-apply: the clipping's cost only.
+      const clipped = await interleaved([fxw], () => ({ kind: 'mlp', batch, steps: steps * 3, tx: 'clipped adam' }), SHORT_ROUNDS);
+      const fc = med(clipped.get(fxw)!, 'cpuMs');
+      row(`  flaxen with chain(clipByGlobalNorm(1), adam): CPU ms (ratio to flaxen's adam alone)`, fmt(fc), '', fmt(fc / f, 3), '', undefined);
+    }
     const frac = med(res.get(fxw)!, 'cpuGflops') / fxCpuPeak;
     const tflFrac = mlpStepFlops(batch) / s / 1e6 / tflCpuPeak;
     row(`MLP step, batch ${batch}: GFLOPS / matMul peak (CPU time)`, pct(frac), pct(tflFrac), '', batch === 256 ? '≥ 70%' : '', batch === 256 ? frac >= 0.7 : undefined);

@@ -32,7 +32,7 @@ export { CheckpointError, CheckpointMismatchError } from './checkpoint/errors.js
 export { Module } from './core/module.js';
 export type { ApplyOptions, MutableApplyOptions, InitInput, Rngs, Variables, ModuleSpec, Description, Describable, DescribableModule } from './core/module.js';
 export { Scope } from './core/scope.js';
-export type { Initializer, VariableRef, VariableRecord, Runnable, CallOptions, ModuleCall } from './core/scope.js';
+export type { Initializer, VariableRef, Runnable, CallOptions } from './core/scope.js';
 export { ShapeDtype, isAbstract } from './core/shapes.js';
 export type { Value } from './core/shapes.js';
 export type { Tree, MapLeaves, DeepReadonly } from './tree/index.js';

@@ -33,7 +33,7 @@ import { splitOptions } from './options.js';
  */
 export type Initializer = (key: Key, shape: number[], dtype?: tf.DataType) => tf.Tensor;
 
-/** What `init` records about each variable: enough to draw it later, or to report its shape. */
+/** @internal What `init` records about each variable: enough to draw it later, or to report its shape. */
 export interface VariableRecord {
   /** The collection, e.g. `params` or `batch_stats`. */
   readonly collection: string;
@@ -76,7 +76,7 @@ export interface CallOptions {
 
 const CALL_OPTIONS: OptionKinds<CallOptions> = { name: 'any' };
 
-/** One module run as seen by an observer: where, what type, and the values in and out. */
+/** @internal One module run as seen by an observer: where, what type, and the values in and out. */
 export interface ModuleCall {
   /** The module path, `/`-joined. */
   readonly path: string;

@@ -184,3 +184,5 @@ export function constant(value: number): Initializer {
   if (typeof value !== 'number') throw new FlaxenError('', `constant(value) needs a number, found ${describeValue(value)}`);
   return (_key, shape, dtype = 'float32') => tf.fill(shape, value, dtype);
 }
+
+export { orthogonal } from './orthogonal.js';

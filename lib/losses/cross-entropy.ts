@@ -41,7 +41,8 @@ function integerCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, classes: numb
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     // tf.oneHot(..., 'float32') writes int32 bits on wasm (tfjs 4.22), hence the cast.
-    const oneHot = tf.cast(tf.oneHot(labels, classes), 'float32');
+    // tf.oneHot refuses a depth of 1; one class means every (checked) label is 0: all ones.
+    const oneHot = classes === 1 ? tf.ones([...labels.shape, 1]) : tf.cast(tf.oneHot(labels, classes), 'float32');
     const logProbs = logSoftmax(x);
     save([logProbs, oneHot]);
     const value = tf.neg(weightedLogProbSum(oneHot, logProbs));

@@ -36,6 +36,24 @@ function normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: 
   return y;
 }
 
+/**
+ * `(x − mean) / sqrt(var + eps)` over the last axis (without centering: `x / sqrt(mean(x²) + eps)`),
+ * computed on `x` divided by its largest magnitude in each row when that exceeds 1, so that no
+ * square overflows:
+ * rows of ±1e20 (squares of 1e40, past float32) normalize to ±1 instead of 0. Mathematically the
+ * same: with `z = x / s`, `z / sqrt(var(z) + eps / s²)` is `x / sqrt(var(x) + eps)` (`eps / s²`
+ * is formed as `(eps / s) / s`).
+ */
+function standardizeLastAxis(x: tf.Tensor, epsilon: number, center: boolean): tf.Tensor {
+  // Rows within ±1 are left as they are (s = 1): only a larger magnitude needs shrinking, and
+  // eps / s² then never overflows, for the values or the gradients.
+  const s = tf.maximum(tf.max(tf.abs(x), -1, true), 1);
+  const z = tf.div(x, s);
+  const c = center ? tf.sub(z, tf.mean(z, -1, true)) : z;
+  const meanSquare = tf.mean(tf.square(c), -1, true);
+  return tf.mul(c, tf.rsqrt(tf.add(meanSquare, tf.div(tf.div(epsilon, s), s))));
+}
+
 const featureText = (variables: Variables | undefined, name = 'scale', collection = 'params'): string => {
   const shape = shapeOfLeaf(variables, collection, name);
   return shape ? (shape.length === 1 ? String(shape[0]) : formatShape(shape)) : '-1';
@@ -161,6 +179,10 @@ export function BatchNorm(opts: BatchNormOptions = {}): Module<BatchNormVars> {
         return tf.tidy(() => normalize(x as tf.Tensor, b(raMean.value), b(raVar.value), epsilon, scale && b(scale), bias && b(bias)));
       }
       if (reduceAxes.length === 0) throw new ShapeError(scope.path, `BatchNorm in training needs axes to average over, but the input ${formatShape(shape)} has only the feature axes`);
+      // No examples: no batch statistics (0/0), and the running averages must not take any.
+      if (reduceAxes.some((a) => shape[a] === 0)) {
+        throw new ShapeError(scope.path, `BatchNorm in training needs at least one example to average over, found an empty batch of shape ${formatShape(shape)}; skip empty batches (or apply with train: false)`);
+      }
       const { mean, variance } = tf.moments(x as tf.Tensor, reduceAxes);
       if (!scope.isInitializing) {
         try {
@@ -260,8 +282,9 @@ export function LayerNorm(opts: NormOptions = {}): Module<NormParams> {
       const shape = checkInput(x, 'LayerNorm', scope.path, 1);
       const { scale, bias } = scaleAndBias(scope, [shape[shape.length - 1]!], o);
       return abstractOr(x, shape, () => {
-        const { mean, variance } = tf.moments(x as tf.Tensor, -1, true);
-        return normalize(x as tf.Tensor, mean, variance, o.epsilon, scale, bias);
+        let y = standardizeLastAxis(x as tf.Tensor, o.epsilon, true);
+        if (scale) y = tf.mul(y, scale);
+        return bias ? tf.add(y, bias) : y;
       });
     },
     summarize: (variables) => ({ header: `LayerNorm(${featureText(variables)}${o.epsilon !== 1e-6 ? `, epsilon ${o.epsilon}` : ''})` }),
@@ -295,7 +318,7 @@ export function RMSNorm(opts: Omit<NormOptions, 'useBias' | 'biasInit'> = {}): M
       const scale = o.useScale ? scope.param('scale', o.scaleInit, [shape[shape.length - 1]!]) : undefined;
       return abstractOr(x, shape, () => {
         const t = x as tf.Tensor;
-        const y = tf.mul(t, tf.rsqrt(tf.add(tf.mean(tf.square(t), -1, true), o.epsilon)));
+        const y = standardizeLastAxis(t, o.epsilon, false);
         return scale ? tf.mul(y, scale) : y;
       });
     },

@@ -9,12 +9,9 @@ import { Describable, Module } from '../core/module.js';
 import { RUNNABLE, Scope } from '../core/scope.js';
 import { abstractOutput, concreteInputs, isAbstract } from '../core/shapes.js';
 import { SHAPE_PRESERVING, relu } from './activations.js';
-import { runWithReluRequest } from './fusion.js';
+import { withActivation } from './fusion.js';
 import { checkOptions } from './util.js';
 import type { OptionKinds } from '../check-options.js';
-
-/** The layer types that can apply a following relu themselves (they call `takeReluRequest`). */
-const FUSES_RELU = new Set(['Dense', 'Conv']);
 
 /** What `Sequential` accepts as a layer: a module or a plain function of the previous output. */
 export type Layer = Module<any, any, any> | ((x: any) => any);
@@ -71,6 +68,9 @@ export function Sequential<const L extends readonly Layer[]>(
   });
   checkOptions(opts, SEQUENTIAL_OPTIONS, 'Sequential');
   const children: readonly Layer[] = Object.freeze([...(layers as readonly Layer[])]);
+  // A layer followed by relu that takes an activation option (Dense, Conv) runs with the relu
+  // built in (fused into its product); the relu's index is then skipped (nn/fusion.ts).
+  const fused = children.map((layer, i) => (children[i + 1] === relu ? withActivation(layer, relu) : undefined));
   return new Module({
     type: 'Sequential',
     name: opts.name,
@@ -80,12 +80,9 @@ export function Sequential<const L extends readonly Layer[]>(
       let output: unknown;
       for (let i = 0; i < children.length; i++) {
         const layer = children[i]!;
-        if (layer instanceof Module && children[i + 1] === relu && FUSES_RELU.has(layer.type) && !values.some(isAbstract)) {
-          // Dense or Conv, then relu: the layer applies the relu itself (nn/fusion.ts), and the
-          // relu layer is skipped; should the layer not take the request, the relu runs here.
-          const child = scope.child(`layers_${i}`);
-          const run = runWithReluRequest(() => child.run(layer[RUNNABLE], values));
-          output = run.fused ? run.output : callFunction(scope, i + 1, relu, [run.output]);
+        const withRelu = fused[i];
+        if (withRelu && !values.some(isAbstract)) {
+          output = scope.child(`layers_${i}`).run(withRelu[RUNNABLE], values);
           i++;
         } else {
           output = layer instanceof Module ? scope.child(`layers_${i}`).run(layer[RUNNABLE], values) : callFunction(scope, i, layer, values);

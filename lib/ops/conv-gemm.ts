@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gemm, ownKernels, timeOwnKernel } from './gemm.js';
+import { gemm, ownKernels } from './gemm.js';
 
 /** A pair of paddings `[before, after]` for one spatial axis. */
 export type PadPair = readonly [number, number];
@@ -66,7 +66,7 @@ export function im2colMatrix(x: tf.Tensor4D, kShape: readonly number[], win: Con
   // scratch for the zero-padded input that im2col copies from
   const padded = own.heap.alloc([n * ((oh - 1) * sh + (kh - 1) * dh + 1) * ((ow - 1) * sw + (kw - 1) * dw + 1) * ci]);
   const args = g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
-  timeOwnKernel(() => own.kernels.im2col(own.heap.offsetOf(x)!, own.heap.offsetOf(cols)!, ...args, own.heap.offsetOf(padded)!));
+  own.kernels.im2col(own.heap.offsetOf(x)!, own.heap.offsetOf(cols)!, ...args, own.heap.offsetOf(padded)!);
   padded.dispose();
   return cols;
 }
@@ -114,7 +114,7 @@ export function convInputGradByProduct(dy: tf.Tensor4D, k: tf.Tensor4D, xShape: 
     if (!dcols) return undefined;
     const dx = own.heap.alloc([...xShape]);
     const args = g as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
-    timeOwnKernel(() => own.kernels.col2im(own.heap.offsetOf(dcols)!, own.heap.offsetOf(dx)!, ...args));
+    own.kernels.col2im(own.heap.offsetOf(dcols)!, own.heap.offsetOf(dx)!, ...args);
     return dx;
   }) as tf.Tensor4D | undefined;
 }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
-import { ownKernels, timeOwnKernel } from './gemm.js';
+import { ownKernels } from './gemm.js';
 import { underGradient } from '../tfjs-internals.js';
 
 /**
@@ -41,6 +41,6 @@ function reluGradFromOutput(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const own = y.size > 0 ? ownKernels(y, dy) : undefined;
   if (!own) return tf.tidy(() => tf.mul(dy, tf.step(y)));
   const dz = own.heap.alloc([...dy.shape]);
-  timeOwnKernel(() => own.kernels.relu_grad(own.heap.offsetOf(y)!, own.heap.offsetOf(dy)!, own.heap.offsetOf(dz)!, y.size));
+  own.kernels.relu_grad(own.heap.offsetOf(y)!, own.heap.offsetOf(dy)!, own.heap.offsetOf(dz)!, y.size);
   return dz;
 }

@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.js';
 import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 import { underGradient } from '../tfjs-internals.js';
+import { instrumented, kernelGeneration } from './kernel-hook.js';
 
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
 export interface GemmExports {
@@ -36,7 +37,7 @@ export interface GemmExports {
 }
 
 // One instance per wasm memory (a new backend has a new memory); null: it cannot run here.
-let instanceCache: { memory: WebAssembly.Memory; shared: boolean; kernels: GemmExports | null } | undefined;
+let instanceCache: { memory: WebAssembly.Memory; shared: boolean; generation: number; kernels: GemmExports | null } | undefined;
 
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   // A module must declare an imported memory shared to accept the threaded backend's.
@@ -48,17 +49,17 @@ function isShared(memory: WebAssembly.Memory): boolean {
 }
 
 function kernelsFor(memory: WebAssembly.Memory): { shared: boolean; kernels: GemmExports | null } {
-  if (instanceCache?.memory === memory) return instanceCache;
+  if (instanceCache?.memory === memory && instanceCache.generation === kernelGeneration()) return instanceCache;
   const shared = isShared(memory);
   let kernels: GemmExports | null = null;
   try {
     // Synchronous compilation: fine in Node and in workers; a browser's main thread refuses it
     // for modules over 4 KB, which is why `fx.ready` compiles the module beforehand.
-    kernels = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(shared)), { env: { memory } }).exports as unknown as GemmExports;
+    kernels = instrumented(new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(shared)), { env: { memory } }).exports as unknown as GemmExports);
   } catch {
     kernels = null; // no WebAssembly SIMD (or threads) here: tfjs does the work
   }
-  instanceCache = { memory, shared, kernels };
+  instanceCache = { memory, shared, generation: kernelGeneration(), kernels };
   return instanceCache;
 }
 
@@ -71,13 +72,13 @@ export async function prepareOwnKernels(): Promise<boolean> {
   const heap = wasmHeap();
   if (!heap) return false;
   const { memory } = heap;
-  if (instanceCache?.memory !== memory || !instanceCache.kernels) {
+  if (instanceCache?.memory !== memory || instanceCache.generation !== kernelGeneration() || !instanceCache.kernels) {
     const shared = isShared(memory);
     try {
       const { instance } = await WebAssembly.instantiate(moduleBytes(shared), { env: { memory } });
-      instanceCache = { memory, shared, kernels: instance.exports as unknown as GemmExports };
+      instanceCache = { memory, shared, generation: kernelGeneration(), kernels: instrumented(instance.exports as unknown as GemmExports) };
     } catch {
-      instanceCache = { memory, shared, kernels: null };
+      instanceCache = { memory, shared, generation: kernelGeneration(), kernels: null };
     }
   }
   return instanceCache.kernels !== null;
@@ -110,16 +111,6 @@ export function setOwnGemm(on: boolean): boolean {
 
 /** @internal Products computed by the kernel so far (specs count them). */
 export const gemmCounter = { calls: 0 };
-
-/** @internal Milliseconds spent in flaxen's own WebAssembly kernels so far (these and the fused Adam step; the benchmark's profile reads it, tf.profile cannot see them). */
-export const ownKernelTime = { ms: 0 };
-
-/** @internal Runs `call` (calls into an own kernel), adding its time to {@link ownKernelTime}. */
-export function timeOwnKernel(call: () => void): void {
-  const start = performance.now();
-  call();
-  ownKernelTime.ms += performance.now() - start;
-}
 
 /** Rows of A per block: a block's rows stay in cache while every panel of B passes by. */
 const ROW_BLOCK = 64;
@@ -185,11 +176,9 @@ export function gemm(a: tf.Tensor, b: tf.Tensor, opts: GemmOptions = {}): tf.Ten
   const biasOffset = opts.bias ? heap.offsetOf(opts.bias)! : 0;
   const packedOffset = heap.offsetOf(packed)!;
   const [rowStride, kStride] = opts.transposeA ? [1, m] : [k, 1];
-  timeOwnKernel(() => {
-    if (opts.transposeB) kernels.pack_t(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
-    else kernels.pack_n(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
-    kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK, k > LONG_SUM ? SUM_CHUNK : k);
-  });
+  if (opts.transposeB) kernels.pack_t(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
+  else kernels.pack_n(heap.offsetOf(b)!, k, n, biasOffset, packedOffset);
+  kernels.gemm(heap.offsetOf(a)!, rowStride, kStride, packedOffset, heap.offsetOf(out)!, m, n, k, opts.relu ? 1 : 0, ROW_BLOCK, k > LONG_SUM ? SUM_CHUNK : k);
   packed.dispose();
   gemmCounter.calls++;
   return out;

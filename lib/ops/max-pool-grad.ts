@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ownKernels, timeOwnKernel } from './gemm.js';
+import { ownKernels } from './gemm.js';
 
 /**
  * @internal
@@ -21,6 +21,6 @@ export function maxPoolGradByKernel(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tenso
   const [n, h, w, c] = x.shape;
   const [, oh, ow] = y.shape;
   const dx = heap.alloc([n, h, w, c]) as tf.Tensor4D;
-  timeOwnKernel(() => kernels.maxpool_grad(heap.offsetOf(x)!, heap.offsetOf(y)!, heap.offsetOf(dy)!, heap.offsetOf(dx)!, n, h, w, c, oh, ow, window[0], window[1], strides[0], strides[1]));
+  kernels.maxpool_grad(heap.offsetOf(x)!, heap.offsetOf(y)!, heap.offsetOf(dy)!, heap.offsetOf(dx)!, n, h, w, c, oh, ow, window[0], window[1], strides[0], strides[1]);
   return dx;
 }

@@ -24,8 +24,7 @@ export type AdagradOptions = ScaleByRssOptions;
  * eps}), scaleByLearningRate(lr))`: `s = s + g²`, `update = −lr · g / sqrt(s + eps)`.
  * Defaults `initialAccumulatorValue = 0.1`, `eps = 1e-7`.
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

@@ -51,8 +51,13 @@ export type ScalarOrSchedule = number | Schedule;
  * `init(params)` builds the state; `update(grads, state, params?)` returns the updates (same
  * tree structure as `grads`) and the next state. Apply the updates with {@link applyUpdates}.
  *
- * Ownership: `update` never disposes its arguments; the updates and the new state are new
- * tensors owned by the caller, who disposes the old state, the grads and the updates after use.
+ * Ownership, the same for every transformation in `fx.optim` (their docs link here):
+ * - `init(params)` returns a new state, owned by the caller; it neither keeps nor disposes `params`.
+ * - `update(grads, state, params)` disposes and changes none of its inputs. The updates and the
+ *   new state are new tensors that share nothing with the inputs: the caller owns them and
+ *   disposes the old state, the grads and the updates once done (`fx.tree.dispose`). No
+ *   intermediate tensor survives a call, on error paths too.
+ * - States are deeply frozen plain-object records; step counts are JS numbers.
  *
  * @typeParam S - the state record.
  * @example
@@ -74,6 +79,43 @@ export interface GradientTransformation<S extends OptState = OptState> {
    * `params` is needed by transformations that look at the parameters (weight decay).
    */
   update<G>(grads: G, state: S, params?: unknown): readonly [G, S];
+  /**
+   * An optional fast path, declared by the transformations that have one: `update` and
+   * `applyUpdates` in one pass, returning `[newParams, newState]`. The new parameters are bit for
+   * bit `applyUpdates(params, update(grads, state, params)[0])` and the state is `update`'s; no
+   * update tensors are made. `TrainState.applyGradients` calls it when it is there. `adam` has it
+   * (one pass of its fused kernel per leaf writes the new parameters), and so has every `chain`
+   * whose last stage has it, e.g. `chain(clipByGlobalNorm(1), adam(lr))`. Ownership as `update`:
+   * the inputs are neither disposed nor changed.
+   */
+  updateAndApply?<P>(grads: unknown, state: S, params: P): readonly [P, S];
+  /**
+   * @internal
+   * Declared by a stage whose update is `scale · updates + decay · params`, with `scale` and
+   * `decay` fixed by its state (`scale`, `scaleBySchedule`, `addDecayedWeights` without a mask):
+   * the two numbers for the next update and the state after it. `chain` folds such stages into
+   * a stage before them that declares {@link GradientTransformation.updateScaled}.
+   */
+  scaling?(state: S): readonly [Scaling, S];
+  /**
+   * @internal
+   * Declared by a stage that can apply a following {@link Scaling} within its own pass
+   * (`scaleByAdam`): `update`, with the updates multiplied by `scaling.scale` and
+   * `scaling.decay · params` added. `chain` calls it in place of the stage and the scaling stages
+   * after it: one full-size op fewer per folded stage.
+   */
+  updateScaled?<G>(grads: G, state: S, params: unknown, scaling: Scaling): readonly [G, S];
+}
+
+/**
+ * @internal
+ * What a scaling stage does to the updates: `scale · updates + decay · params`.
+ */
+export interface Scaling {
+  /** Multiplies the updates. */
+  readonly scale: number;
+  /** Multiplies the parameters added to the updates; absent when the parameters are not read. */
+  readonly decay?: number;
 }
 
 /**
@@ -85,17 +127,3 @@ export interface GradientTransformation<S extends OptState = OptState> {
  * ```
  */
 export type TensorTree = tf.Tensor | { readonly [key: string]: TensorTree };
-
-/**
- * @internal
- * An optional fast path of a transformation: `update` and `applyUpdates` in one, returning the
- * new parameters (the same numbers as `applyUpdates(params, updates)`) instead of the updates.
- * `TrainState.applyGradients` uses it when the transformation has it (`adam` does: one pass of
- * its fused kernel writes the new parameters, and the updates are never materialized).
- */
-export const UPDATE_AND_APPLY: unique symbol = Symbol('flaxen.optim.updateAndApply');
-
-/** @internal A transformation with the {@link UPDATE_AND_APPLY} fast path. */
-export interface UpdateAndApply<S extends OptState = OptState> {
-  readonly [UPDATE_AND_APPLY]: <P>(grads: unknown, state: S, params: P) => readonly [P, S];
-}

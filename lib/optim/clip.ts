@@ -44,14 +44,25 @@ export function clip(maxDelta: number): GradientTransformation<EmptyState> {
  * ```
  */
 export function globalNorm(tree: unknown): tf.Scalar {
+  return normOf('globalNorm', 'tree', tree);
+}
+
+/** {@link globalNorm}, with the function and argument that messages name. */
+function normOf(what: string, name: string, tree: unknown): tf.Scalar {
   return tidy(() => {
-    const squares: tf.Tensor[] = [];
-    mapTensors('globalNorm', 'tree', tree, (g) => {
-      squares.push(tf.sum(tf.square(g)));
+    const leaves: tf.Tensor[] = [];
+    mapTensors(what, name, tree, (g) => {
+      if (g.size > 0) leaves.push(g); // an empty leaf adds nothing (and tfjs's max of nothing is not defined)
       return g;
     });
-    if (squares.length === 0) return tf.scalar(0);
-    return tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares)) as tf.Scalar;
+    if (leaves.length === 0) return tf.scalar(0);
+    // Scaled before squaring, so that gradients of 1e20 and beyond (whose squares pass the
+    // float32 range) give their norm, not Infinity: ‖g‖ = s·sqrt(Σ (g/s)²) with s the largest
+    // magnitude when it exceeds 1 (smaller trees are summed as they are).
+    const maxima = leaves.map((g) => tf.max(tf.abs(g)));
+    const s = tf.maximum(maxima.length === 1 ? maxima[0]! : tf.max(tf.stack(maxima)), 1);
+    const squares = leaves.map((g) => tf.sum(tf.square(tf.div(g, s))));
+    return tf.mul(s, tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares))) as tf.Scalar;
   });
 }
 
@@ -79,7 +90,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
       Object.freeze([
         tidy(() => {
           const cMax = tf.scalar(maxNorm);
-          const factor = tf.div(cMax, tf.maximum(globalNorm(grads), cMax));
+          const factor = tf.div(cMax, tf.maximum(normOf('clipByGlobalNorm', 'grads', grads), cMax));
           return mapTensors('clipByGlobalNorm', 'grads', grads, (g) => tf.mul(g, factor)) as G;
         }),
         state,

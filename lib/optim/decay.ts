@@ -5,10 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError } from '../errors.js';
-import type { GradientTransformation } from './base.js';
+import type { GradientTransformation, Scaling } from './base.js';
 import type { EmptyState } from './identity.js';
 import { masked, type Mask, type MaskedState } from './masked.js';
-import { checkNumber, checkOptions, tidy, zipLeaves } from './util.js';
+import { checkNumber, checkOptions, checkState, tidy, zipLeaves } from './util.js';
 
 const EMPTY: EmptyState = Object.freeze({});
 
@@ -31,8 +31,7 @@ export interface AddDecayedWeightsOptions {
  * needs the parameters: pass them as the third argument of `update`. Stateless (with a mask, the
  * state of `masked`).
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param weightDecay - a number >= 0.
  * @example
@@ -48,6 +47,7 @@ export function addDecayedWeights(weightDecay = 0, opts: AddDecayedWeightsOption
   const plain: GradientTransformation<EmptyState> = Object.freeze({
     init: (): EmptyState => EMPTY,
     update: <G>(grads: G, state: EmptyState, params?: unknown): readonly [G, EmptyState] => {
+      checkState('addDecayedWeights', state, []);
       if (params === undefined) throw new FlaxenError('', 'addDecayedWeights: update needs the parameters; pass them as the third argument, update(grads, state, params)');
       return Object.freeze([
         tidy(() => {
@@ -65,6 +65,7 @@ export function addDecayedWeights(weightDecay = 0, opts: AddDecayedWeightsOption
         state,
       ] as const);
     },
+    scaling: (state: EmptyState): readonly [Scaling, EmptyState] => [{ scale: 1, decay: weightDecay }, checkState('addDecayedWeights', state, []) as EmptyState],
   });
   return (opts.mask === undefined ? plain : masked(plain, opts.mask)) as GradientTransformation<EmptyState | MaskedState>;
 }

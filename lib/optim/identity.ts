@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from './base.js';
-import { alias, mapTensors, tidy } from './util.js';
+import { alias, checkState, mapTensors, tidy } from './util.js';
 
 /**
  * The empty state of a stateless transformation: a frozen `{}`.
@@ -29,8 +29,7 @@ export function identityUpdates<G>(grads: G): G {
  * objects that share the gradients' memory (tfjs counts references), so the caller may dispose
  * the gradients and the updates independently.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts
@@ -41,7 +40,7 @@ export function identityUpdates<G>(grads: G): G {
 export function identity(): GradientTransformation<EmptyState> {
   return Object.freeze({
     init: (): EmptyState => EMPTY,
-    update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([identityUpdates(grads), state] as const),
+    update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([identityUpdates(grads), checkState('identity', state, []) as EmptyState] as const),
   });
 }
 
@@ -49,8 +48,7 @@ export function identity(): GradientTransformation<EmptyState> {
  * Replaces every update by zeros (Optax's `set_to_zero`): the parameters it sees do not move.
  * Use it in {@link multiTransform} to freeze a group of parameters; it keeps no state.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts

@@ -61,8 +61,10 @@ export { rmsprop } from './rmsprop.js';
 export type { RmspropOptions } from './rmsprop.js';
 export { adagrad } from './adagrad.js';
 export type { AdagradOptions } from './adagrad.js';
-export { lion, lamb } from './lion.js';
-export type { LionOptions, LambOptions } from './lion.js';
+export { lion } from './lion.js';
+export type { LionOptions } from './lion.js';
+export { lamb } from './lamb.js';
+export type { LambOptions } from './lamb.js';
 
 // Schedules.
 export * as schedules from './schedules.js';

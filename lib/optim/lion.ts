@@ -1,5 +1,5 @@
 /**
- * `lion` and `lamb`: two modern optimizers (sign momentum; layer-wise trust ratio).
+ * `lion`: sign momentum with decoupled weight decay.
  *
  * @module
  */
@@ -8,9 +8,7 @@ import { chain, type ChainState } from './chain.js';
 import { addDecayedWeights } from './decay.js';
 import type { Mask } from './masked.js';
 import { scaleByLearningRate } from './scale.js';
-import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
 import { scaleByLion, type ScaleByLionOptions } from './transforms/scale-by-lion.js';
-import { scaleByTrustRatio } from './transforms/scale-by-trust-ratio.js';
 import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
 
 /**
@@ -35,8 +33,7 @@ export interface LionOptions extends ScaleByLionOptions {
  * Its steps have size lr per coordinate: use a learning rate 3–10× smaller than Adam's.
  * Needs the parameters as `update`'s third argument (for the weight decay).
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example
@@ -51,45 +48,4 @@ export function lion(learningRate: ScalarOrSchedule, opts: LionOptions = {}): Gr
   const { weightDecay = 1e-3, mask, ...lionOpts } = opts;
   checkNumber('lion', 'weightDecay', weightDecay, { min: 0 });
   return chain(scaleByLion(lionOpts), addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }), scaleByLearningRate(learningRate));
-}
-
-/**
- * Options of {@link lamb} (Optax's defaults: `eps = 1e-6`, no weight decay).
- *
- * @example
- * ```ts
- * const opts: fx.optim.LambOptions = { weightDecay: 0.01 };
- * ```
- */
-export interface LambOptions extends ScaleByAdamOptions {
-  /** Decoupled weight decay (>= 0); default 0. */
-  readonly weightDecay?: number;
-  /** Decay only the leaves this mask selects; default all. */
-  readonly mask?: Mask;
-}
-
-/**
- * LAMB (Optax's `lamb`; You et al., 2019): `chain(scaleByAdam({b1, b2, eps = 1e-6, epsRoot}),
- * addDecayedWeights(weightDecay, {mask}), scaleByTrustRatio(), scaleByLearningRate(lr))`: Adam's
- * update plus decay, rescaled per leaf by `‖param‖ / ‖update‖`. Needs the parameters as
- * `update`'s third argument.
- *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
- *
- * @param learningRate - a number >= 0 or a schedule.
- * @example
- * ```ts
- * const tx = fx.optim.lamb(1e-3, { weightDecay: 0.01 });
- * const state = tx.init({ w: tf.ones([3]) });
- * ```
- */
-export function lamb(learningRate: ScalarOrSchedule, opts: LambOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('lamb', opts, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
-  checkScalarOrSchedule('lamb', 'learningRate', learningRate);
-  const { weightDecay = 0, mask, eps = 1e-6, ...rest } = opts;
-  const adamOpts = { ...rest, eps };
-  adamOptions('lamb', adamOpts);
-  checkNumber('lamb', 'weightDecay', weightDecay, { min: 0 });
-  return chain(scaleByAdam(adamOpts), addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }), scaleByTrustRatio(), scaleByLearningRate(learningRate));
 }

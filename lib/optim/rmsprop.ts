@@ -35,8 +35,7 @@ export interface RmspropOptions extends ScaleByRmsOptions {
  * or identity())`. Plain: `nu = decay·nu + (1−decay)·g²`, `update = −lr · g / sqrt(nu + eps)`.
  * Defaults `decay = 0.9`, `eps = 1e-8` (inside the square root), no momentum.
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

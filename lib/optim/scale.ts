@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue } from '../errors.js';
-import type { GradientTransformation, ScalarOrSchedule, Schedule } from './base.js';
+import type { GradientTransformation, ScalarOrSchedule, Scaling, Schedule } from './base.js';
 import type { EmptyState } from './identity.js';
 import { checkNumber, checkOptions, checkScalarOrSchedule, checkState, evalSchedule, mapTensors, tidy } from './util.js';
 
@@ -23,8 +23,7 @@ export function scaleTree<G>(what: string, grads: G, factor: number): G {
 /**
  * Multiplies the updates by a fixed `factor` (Optax's `scale`). Stateless.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param factor - any finite number (negative flips the direction).
  * @example
@@ -37,7 +36,8 @@ export function scale(factor: number): GradientTransformation<EmptyState> {
   checkNumber('scale', 'factor', factor);
   return Object.freeze({
     init: (): EmptyState => EMPTY,
-    update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([scaleTree('scale', grads, factor), state] as const),
+    update: <G>(grads: G, state: EmptyState): readonly [G, EmptyState] => Object.freeze([scaleTree('scale', grads, factor), checkState('scale', state, []) as EmptyState] as const),
+    scaling: (state: EmptyState): readonly [Scaling, EmptyState] => [{ scale: factor }, checkState('scale', state, []) as EmptyState],
   });
 }
 
@@ -59,8 +59,7 @@ export interface ScaleByScheduleState {
  * Multiplies the updates by `schedule(count)`, where `count` is the number of earlier updates
  * (Optax's `scale_by_schedule`: the first update uses `schedule(0)`). The count is a JS number.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param schedule - step → factor.
  * @example
@@ -73,13 +72,18 @@ export interface ScaleByScheduleState {
  */
 export function scaleBySchedule(schedule: Schedule): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== 'function') throw new FlaxenError('', `scaleBySchedule: schedule must be a function (step) => number, found ${describeValue(schedule)}`);
+  // The one place that reads the count, evaluates the schedule and advances the count.
+  const scaling = (state: ScaleByScheduleState): readonly [Scaling, ScaleByScheduleState] => {
+    const { count } = checkState('scaleBySchedule', state, ['count']) as { count: number };
+    return [{ scale: evalSchedule('scaleBySchedule', schedule, count) }, Object.freeze({ count: count + 1 })];
+  };
   return Object.freeze({
     init: (): ScaleByScheduleState => Object.freeze({ count: 0 }),
     update: <G>(grads: G, state: ScaleByScheduleState): readonly [G, ScaleByScheduleState] => {
-      const { count } = checkState('scaleBySchedule', state, ['count']) as { count: number };
-      const factor = evalSchedule('scaleBySchedule', schedule, count);
-      return Object.freeze([scaleTree('scaleBySchedule', grads, factor), Object.freeze({ count: count + 1 })] as const);
+      const [{ scale: factor }, next] = scaling(state);
+      return Object.freeze([scaleTree('scaleBySchedule', grads, factor), next] as const);
     },
+    scaling,
   });
 }
 
@@ -101,8 +105,7 @@ export interface ScaleByLearningRateOptions {
  * {@link applyUpdates} adding the updates, this makes a descent step. A number gives a stateless
  * `scale(-lr)`; a schedule gives `scaleBySchedule((step) => -lr(step))`, whose state counts steps.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

@@ -32,8 +32,7 @@ export interface SgdOptions {
  * Plain: `update = −lr·g`. Momentum: `trace = g + momentum·trace`, `update = −lr·trace`.
  * Nesterov: `update = −lr·(g + momentum·trace)` with the new trace.
  *
- * Ownership: `update` disposes nothing it is given; the caller owns and disposes the updates,
- * the new state, and (after the step) the old state and the grads.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param learningRate - a number >= 0 or a schedule.
  * @example

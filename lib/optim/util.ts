@@ -100,6 +100,10 @@ export function zipLeaves(what: string, trees: readonly NamedTree[], arity: numb
     const first = nodes[0];
     if (!isNode(first)) {
       if (!(first instanceof tf.Tensor)) throw new FlaxenError(path, `${what}: ${ref.name} must be a tree of tensors, found ${describeValue(first)} here`);
+      // A disposed tensor would fail deep inside tfjs ("reading 'backend'"): name it instead.
+      nodes.forEach((n, i) => {
+        if (n instanceof tf.Tensor && n.isDisposed) throw new FlaxenError(path, `${what}: ${trees[i]!.name} holds a disposed tensor here`);
+      });
       for (let i = 1; i < nodes.length; i++) {
         const other = nodes[i];
         const name = trees[i]!.name;
@@ -176,6 +180,11 @@ export function checkState(what: string, state: unknown, keys: readonly string[]
   const missing = keys.filter((k) => !Object.prototype.hasOwnProperty.call(state, k));
   if (missing.length) {
     throw new FlaxenError('', `${what}: the state lacks [${missing.join(', ')}] (it has [${Object.keys(state).sort().join(', ')}]); pass the state this transformation's init or update returned`);
+  }
+  // A state with fields this transformation does not know is another transformation's state.
+  const extra = Object.keys(state).filter((k) => !keys.includes(k));
+  if (extra.length) {
+    throw new FlaxenError('', `${what}: the state has [${extra.sort().join(', ')}], which this transformation does not keep (it keeps [${keys.join(', ')}]); pass the state this transformation's init or update returned`);
   }
   if (keys.includes('count')) checkNumber(what, 'state.count', state['count'], { min: 0, integer: true });
   return state as Record<string, unknown>;

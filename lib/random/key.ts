@@ -106,16 +106,27 @@ export function key(seed: number): Key {
 }
 
 /**
- * Splits a key into `n` new keys, distinct from each other and from the parent.
+ * The most keys one `split` returns: each is a JS object, so `split(key, 1e8)` would take
+ * gigabytes (it aborted V8); `foldIn(key, i)` derives any number of streams one at a time.
+ * @internal
+ */
+export const MAX_SPLIT = 1 << 20;
+
+/**
+ * Splits a key into `n` new keys (1 ≤ n ≤ 1,048,576), distinct from each other and from the
+ * parent. For more streams, derive each key when it is needed with {@link foldIn}.
  *
  * @example
  * ```ts
  * const [paramsKey, dropoutKey] = fx.random.split(fx.random.key(0));
  * ```
  */
+
 export function split(parent: Key, n = 2): Key[] {
   assertKey(parent, 'split(key, n): key');
-  if (!Number.isSafeInteger(n) || n < 1) throw new FlaxenError('', `split(key, n) needs a positive integer n, found ${describeValue(n)}`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SPLIT) {
+    throw new FlaxenError('', `split(key, n) needs an integer n from 1 to ${MAX_SPLIT}, found ${describeValue(n)}; for more streams derive each key when it is needed with foldIn(key, i)`);
+  }
   const out: Key[] = [];
   for (let i = 0; i < n; i++) out.push(derive([TAG_SPLIT, parent.hi, parent.lo, i]));
   return out;

@@ -13,6 +13,9 @@ import { Key, assertKey } from './key.js';
 import { wasmHeap } from '../ops/wasm-heap.js';
 import { checkFits } from '../backend-state.js';
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** A generator of uniform numbers in [0, 1) with 32 bits of randomness. */
 export type UniformSource = () => number;
 
@@ -36,7 +39,10 @@ export function checkShape(shape: unknown, what: string): number {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new FlaxenError('', `${what}: a shape must be an array of non-negative integers, found ${describeValue(shape)}`);
   }
-  return (shape as number[]).reduce((a, b) => a * b, 1);
+  const size = (shape as number[]).reduce((a, b) => a * b, 1);
+  // Before any JS array is made: drawing billions of numbers would run for minutes.
+  checkFits(size * 4, `${what}: a tensor of shape ${formatShape(shape as number[])}`);
+  return size;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,8 +299,10 @@ export function uniform(k: Key, shape: number[], opts: { minval?: number; maxval
   assertKey(k, 'uniform(key, shape)');
   const size = checkShape(shape, 'uniform(key, shape)');
   const { minval = 0, maxval = 1 } = opts;
-  if (!(Number.isFinite(minval) && Number.isFinite(maxval) && minval < maxval)) {
-    throw new FlaxenError('', `uniform needs finite minval < maxval, found ${minval} and ${maxval}`);
+  // The samples are float32: a bound beyond its range (±1e308) would give ±Infinity samples.
+  const inRange = (v: unknown) => typeof v === 'number' && Math.abs(v) <= FLOAT32_MAX;
+  if (!(inRange(minval) && inRange(maxval) && minval < maxval)) {
+    throw new FlaxenError('', `uniform draws float32 samples: it needs minval < maxval, both within ±${FLOAT32_MAX}, found ${describeValue(minval)} and ${describeValue(maxval)}`);
   }
   return tf.tensor(uniformArray(k, size, minval, maxval), shape, 'float32');
 }
@@ -359,6 +367,7 @@ export function permutationArray(k: Key, n: number): Int32Array {
 export function permutation(k: Key, n: number): tf.Tensor1D {
   assertKey(k, 'permutation(key, n)');
   if (!Number.isSafeInteger(n) || n < 0) throw new FlaxenError('', `permutation(key, n) needs a non-negative integer n, found ${describeValue(n)}`);
+  checkShape([n], 'permutation(key, n)');
   return tf.tensor1d(permutationArray(k, n), 'int32');
 }
 

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue } from '../errors.js';
 import { freeze, isNode, leaves } from '../tree/index.js';
 import { applyUpdates } from '../optim/apply-updates.js';
-import { UPDATE_AND_APPLY, type GradientTransformation, type OptState, type UpdateAndApply } from '../optim/base.js';
+import type { GradientTransformation, OptState } from '../optim/base.js';
 
 /**
  * How a train state runs the model: `apply(variables, ...inputs, opts?)`, e.g. a module's `apply`.
@@ -161,11 +161,10 @@ export class TrainState<P = any, S extends OptState = OptState> {
    */
   applyGradients(grads: unknown): TrainState<P, S> {
     this.assertLive('applyGradients');
-    const fused = (this.tx as Partial<UpdateAndApply<S>>)[UPDATE_AND_APPLY];
     const { params, optState } = tf.tidy(() => {
-      if (fused) {
-        // update and applyUpdates in one pass (adam): the same numbers, no update tensors
-        const [params, optState] = fused(grads, this.optState, this.params);
+      if (this.tx.updateAndApply) {
+        // update and applyUpdates in one pass (adam's declared fast path): the same numbers, no update tensors
+        const [params, optState] = this.tx.updateAndApply(grads, this.optState, this.params);
         return { params, optState } as unknown as tf.TensorContainer;
       }
       const [updates, optState] = this.tx.update(grads, this.optState, this.params);

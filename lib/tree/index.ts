@@ -1,12 +1,14 @@
 /**
  * Parameter trees: nested plain objects whose leaves are tensors (or shapes, or any other
  * non-plain value). Every function here walks keys in sorted order, as JAX does, so the
- * order of leaves never depends on how a tree was built.
+ * order of leaves never depends on how a tree was built. A tree must not contain itself (a
+ * cycle is a `FlaxenError` naming both paths, not a stack overflow) and nests at most 1000
+ * levels; the same subtree may appear at several places.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FlaxenError, describeValue } from '../errors.js';
+import { FlaxenError, atLeaf, describeValue } from '../errors.js';
 
 /** A nested record whose leaves are `L`. */
 export type Tree<L = tf.Tensor> = L | { readonly [key: string]: Tree<L> };
@@ -47,6 +49,31 @@ export function isNode(value: unknown): value is { readonly [key: string]: unkno
   return proto === Object.prototype || proto === null;
 }
 
+/** The deepest nesting a walk follows; deeper is an error rather than a stack overflow. */
+const MAX_DEPTH = 1000;
+
+/**
+ * The containers on the path of a recursive walk, with their paths: a container met again below
+ * itself is a cycle (the walk would never end), and the nesting is bounded. Shared subtrees that
+ * are not their own ancestors are fine.
+ */
+class Ancestors {
+  private readonly paths = new Map<object, string>();
+  constructor(private readonly fn: string) {}
+  /** Enters `node` at `path`, or throws a FlaxenError naming both paths of a cycle. */
+  enter(node: object, path: string): void {
+    const outer = this.paths.get(node);
+    if (outer !== undefined) {
+      throw new FlaxenError('', `${this.fn}: a tree must not contain itself, but the subtree ${atLeaf(path)} is the same object as the one ${atLeaf(outer)} (a cycle)`, { treePath: path });
+    }
+    if (this.paths.size >= MAX_DEPTH) throw new FlaxenError('', `${this.fn}: trees nest at most ${MAX_DEPTH} levels, found a deeper subtree ${atLeaf(path)}`, { treePath: path });
+    this.paths.set(node, path);
+  }
+  leave(node: object): void {
+    this.paths.delete(node);
+  }
+}
+
 function sortedKeys(node: object): string[] {
   return Object.keys(node).sort();
 }
@@ -73,10 +100,15 @@ export function defineEntry(target: Record<string, unknown>, key: string, value:
  * ```
  */
 export function freeze<T>(tree: T): T {
-  if (isNode(tree)) {
-    for (const key of Object.keys(tree)) freeze((tree as Record<string, unknown>)[key]);
-    Object.freeze(tree);
-  }
+  const ancestors = new Ancestors('freeze');
+  const walk = (node: unknown, path: string): void => {
+    if (!isNode(node)) return;
+    ancestors.enter(node, path);
+    for (const key of Object.keys(node)) walk(node[key], joinPath(path, key));
+    ancestors.leave(node);
+    Object.freeze(node);
+  };
+  walk(tree, '');
   return tree;
 }
 
@@ -90,10 +122,13 @@ export function freeze<T>(tree: T): T {
  * ```
  */
 export function map<T, R>(tree: T, fn: (leaf: any, path: string) => R): MapLeaves<T, R> {
+  const ancestors = new Ancestors('map');
   const walk = (node: unknown, path: string): unknown => {
     if (!isNode(node)) return fn(node, path);
+    ancestors.enter(node, path);
     const out: Record<string, unknown> = {};
     for (const key of sortedKeys(node)) defineEntry(out, key, walk(node[key], joinPath(path, key)));
+    ancestors.leave(node);
     return Object.freeze(out);
   };
   return walk(tree, '') as MapLeaves<T, R>;
@@ -109,6 +144,8 @@ export function map<T, R>(tree: T, fn: (leaf: any, path: string) => R): MapLeave
  * ```
  */
 export function mapN<T, R>(trees: readonly [T, ...unknown[]], fn: (leaves: any[], path: string) => R): MapLeaves<T, R> {
+  // The other trees must match the first, so the first bounds the walk.
+  const ancestors = new Ancestors('mapN');
   const walk = (nodes: unknown[], path: string): unknown => {
     const first = nodes[0];
     if (!isNode(first)) {
@@ -125,8 +162,10 @@ export function mapN<T, R>(trees: readonly [T, ...unknown[]], fn: (leaves: any[]
         throw new FlaxenError(path, `trees differ in structure: tree 0 has keys [${keys.join(', ')}], tree ${i} has [${other.join(', ')}]`);
       }
     });
+    ancestors.enter(first, path);
     const out: Record<string, unknown> = {};
     for (const key of keys) defineEntry(out, key, walk(nodes.map((n) => (n as Record<string, unknown>)[key]), joinPath(path, key)));
+    ancestors.leave(first);
     return Object.freeze(out);
   };
   return walk([...trees], '') as MapLeaves<T, R>;
@@ -142,12 +181,22 @@ export function mapN<T, R>(trees: readonly [T, ...unknown[]], fn: (leaves: any[]
  */
 export function flatten<L = tf.Tensor>(tree: unknown): Array<[string, L]> {
   const out: Array<[string, L]> = [];
+  const ancestors = new Ancestors('flatten');
   const walk = (node: unknown, path: string): void => {
     if (!isNode(node)) {
       out.push([path, node as L]);
       return;
     }
-    for (const key of sortedKeys(node)) walk(node[key], joinPath(path, key));
+    ancestors.enter(node, path);
+    for (const key of sortedKeys(node)) {
+      // Such a key would make two different trees flatten to the same paths ('a/b' as one key or
+      // as two levels), so a checkpoint of one would load as the other.
+      if (key === '' || key.includes('/')) {
+        throw new FlaxenError('', `flatten: tree keys must be non-empty and free of '/', which joins paths, found the key ${JSON.stringify(key)} ${atLeaf(path)}`, { treePath: path });
+      }
+      walk(node[key], joinPath(path, key));
+    }
+    ancestors.leave(node);
   };
   walk(tree, '');
   return out;
@@ -266,8 +315,15 @@ export function get(tree: unknown, path: string): unknown {
  * ```
  */
 export function format(tree: unknown, leafToString: (leaf: unknown) => string = defaultLeafString): string {
-  if (!isNode(tree)) return leafToString(tree);
-  return `{${sortedKeys(tree).map((key) => `${key}: ${format(tree[key], leafToString)}`).join(', ')}}`;
+  const ancestors = new Ancestors('format');
+  const walk = (node: unknown, path: string): string => {
+    if (!isNode(node)) return leafToString(node);
+    ancestors.enter(node, path);
+    const text = `{${sortedKeys(node).map((key) => `${key}: ${walk(node[key], joinPath(path, key))}`).join(', ')}}`;
+    ancestors.leave(node);
+    return text;
+  };
+  return walk(tree, '');
 }
 
 function defaultLeafString(leaf: unknown): string {

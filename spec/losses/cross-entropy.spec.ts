@@ -177,6 +177,15 @@ test('integer labels out of range or not integers are FlaxenErrors naming the la
   tf.dispose([logits, a, b]);
 });
 
+test('one class: the loss is 0 with a zero gradient (tf.oneHot refuses a depth of 1)', () => {
+  const logits = tf.tensor([[3], [-2]]);
+  const loss = fx.losses.softmaxCrossEntropyWithIntegerLabels(logits, [0, 0]);
+  assert.equal(values(loss), [0, 0]);
+  const g = tf.grad((z: tf.Tensor) => tf.sum(fx.losses.softmaxCrossEntropyWithIntegerLabels(z, [0, 0])))(logits);
+  assert.equal(values(g), [0, 0]);
+  tf.dispose([logits, loss, g]);
+});
+
 test('bad arguments are FlaxenErrors naming the function and the shapes', () => {
   const logits = tf.zeros([2, 3]);
   assertThrows(() => fx.losses.softmaxCrossEntropy(logits, tf.zeros([2, 4])), fx.ShapeError, 'softmaxCrossEntropy', '[2, 3]', '[2, 4]');

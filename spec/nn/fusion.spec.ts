@@ -1,11 +1,12 @@
-// The relu after a Dense or Conv in a Sequential is fused into that layer (nn/fusion.ts,
-// ops/fused-relu.ts): the same outputs and gradient bits as the layers run one by one, the relu
-// layer's kernel and its saved copy gone, and a module that does not take the request keeps its relu.
+// A relu given to Dense or Conv as their activation option, or following them in a Sequential,
+// is fused into the layer (nn/fusion.ts, ops/fused-relu.ts): the same outputs and gradient bits as
+// the layers run one by one, the relu layer's kernel and its saved copy gone, and a module that
+// does not declare the option keeps its relu.
 import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertSameBits, backend, countKernel, stockGradients, tensorDelta, withOwnKernels } from '../setup.js';
+import { assertSameBits, assertThrows, backend, countKernel, stockGradients, tensorDelta, withOwnKernels } from '../setup.js';
 import { numbers, t32 } from './layer-helpers.js';
 
 const { Sequential, Dense, Conv, relu, MaxPool, Flatten } = fx.nn;
@@ -72,7 +73,7 @@ test('a fused relu runs no Relu kernel, in inference and in training', () => {
 });
 
 test("a custom module named like a fusing layer that ignores the request keeps its relu", () => {
-  // type 'Dense', but its body never takes the fused-relu request: Sequential applies the relu
+  // type 'Dense', but it declares no activation option: Sequential applies the relu
   const impostor = fx.nn.module('Dense', (scope, x: tf.Tensor) => {
     const w = scope.param('w', fx.initializers.ones, [x.shape[1]!]);
     return tf.mul(x, w);
@@ -84,6 +85,90 @@ test("a custom module named like a fusing layer that ignores the request keeps i
   assert.equal(Array.from(y.dataSync()), [0, 2, 3, 0]);
   tf.dispose([x, y]);
   fx.tree.dispose(variables);
+});
+
+/** A custom module with two Dense layers, the first with the activation option. */
+function twoLayers(activation: (x: tf.Tensor) => tf.Tensor) {
+  return fx.nn.module('TwoLayers', (scope, x: tf.Tensor) => {
+    const h = scope.call(Dense(6, { activation, name: 'hidden' }), x);
+    return scope.call(Dense(2, { name: 'out' }), h);
+  });
+}
+
+for (const own of [true, false]) {
+  const path = own ? 'own kernels' : 'tfjs kernels';
+  test(`Dense(n, { activation: relu }) fuses in a custom module (${path}): the bits of Dense then relu, no Relu kernel`, () => withOwnKernels(own, () => {
+    const fusedNet = twoLayers(relu);
+    const x = t32(numbers(4, 5 * 3, -1, 1), [5, 3]);
+    const variables = fusedNet.init(fx.random.key(7), x);
+    const p = variables.params as { hidden: { kernel: tf.Tensor; bias: tf.Tensor }; out: { kernel: tf.Tensor; bias: tf.Tensor } };
+    // the reference: each Dense without the option, the relu as its own op
+    const plain = (q: typeof p) => Dense(2).apply({ params: q.out }, relu(Dense(6).apply({ params: q.hidden }, x))) as tf.Tensor;
+    const [y, relus] = countKernel('Relu', () => fusedNet.apply(variables, x) as tf.Tensor);
+    if (own && backend === 'wasm') assert.is(relus, 0, 'the relu runs inside the product');
+    const want = plain(p);
+    assert.equal(Array.from(y.dataSync()), Array.from(want.dataSync()));
+    const loss = (q: typeof p) => tf.sum(tf.square(fusedNet.apply({ params: q }, x) as tf.Tensor));
+    const before = tf.memory().numTensors;
+    const [value, grads] = fx.valueAndGrad(loss)(p);
+    const { stock, paths } = stockGradients((q: typeof p) => tf.sum(tf.square(plain(q))), p);
+    assertSameBits(grads, stock, paths);
+    tf.dispose([value, ...stock]);
+    fx.tree.dispose(grads);
+    assert.is(tf.memory().numTensors, before, 'nothing leaks');
+    tf.dispose([x, y, want]);
+    fx.tree.dispose(variables);
+  }));
+}
+
+test('Conv(..., { activation: relu }) gives the bits of Conv then relu', () => {
+  const x = t32(numbers(5, 2 * 6 * 6 * 2, -1, 1), [2, 6, 6, 2]);
+  const conv = Conv(3, [3, 3], { activation: relu });
+  const variables = conv.init(fx.random.key(8), x);
+  const [y, relus] = countKernel('Relu', () => conv.apply(variables, x) as tf.Tensor);
+  if (backend === 'wasm') assert.is(relus, 0);
+  const want = relu(Conv(3, [3, 3]).apply(variables, x));
+  assert.equal(Array.from(y.dataSync()), Array.from(want.dataSync()));
+  tf.dispose([x, y, want]);
+  fx.tree.dispose(variables);
+});
+
+test('another activation is applied after the layer, in inference and under shape inference', () => {
+  const x = t32(numbers(6, 4 * 3, -2, 2), [4, 3]);
+  for (const [layer, plain] of [[Dense(5, { activation: tf.tanh }), Dense(5)], [Conv(2, [2], { activation: fx.nn.sigmoid }), Conv(2, [2])]] as const) {
+    const input = layer.type === 'Conv' ? tf.reshape(x, [4, 3, 1]) : x;
+    const variables = layer.init(fx.random.key(9), input.shape);
+    const before = tf.memory().numTensors;
+    const y = layer.apply(variables, input) as tf.Tensor;
+    assert.is(tf.memory().numTensors, before + 1, 'only the output is left');
+    const base = plain.apply(variables, input) as tf.Tensor;
+    const want = layer.type === 'Conv' ? tf.sigmoid(base) : tf.tanh(base);
+    assert.equal(Array.from(y.dataSync()), Array.from(want.dataSync()), layer.type);
+    assert.equal(layer.initShapes(fx.random.key(9), [...input.shape]).params, plain.initShapes(fx.random.key(9), [...input.shape]).params, 'the same parameters');
+    tf.dispose([y, base, want]);
+    if (input !== x) input.dispose();
+    fx.tree.dispose(variables);
+  }
+  x.dispose();
+});
+
+test('a layer that has its activation already keeps the relu after it in a Sequential', () => {
+  const net = Sequential([Dense(4, { activation: fx.nn.sigmoid }), relu, Dense(2)]);
+  const x = t32(numbers(10, 3 * 3, -1, 1), [3, 3]);
+  const variables = net.init(fx.random.key(11), x);
+  const y = net.apply(variables, x) as tf.Tensor;
+  const want = layerByLayer([Dense(4, { activation: fx.nn.sigmoid }), relu, Dense(2)], variables.params as Record<string, unknown>, x);
+  assert.equal(Array.from(y.dataSync()), Array.from(want.dataSync()));
+  tf.dispose([x, y, want]);
+  fx.tree.dispose(variables);
+});
+
+test('the activation option: describe shows it; anything but a function is a FlaxenError', () => {
+  assert.is(Dense(3, { activation: relu }).describe(), 'Dense(-1 -> 3, relu)');
+  assert.is(Conv(3, [3, 3], { activation: relu }).describe(), 'Conv(-1 -> 3, kernel [3, 3], relu)');
+  assert.is(Dense(3).describe(), 'Dense(-1 -> 3)');
+  assertThrows(() => Dense(3, { activation: 'relu' as never }), fx.FlaxenError, 'Dense', "option 'activation' must be a function", 'the string "relu"');
+  assertThrows(() => Conv(3, [3], { activation: 1 as never }), fx.FlaxenError, 'Conv', "option 'activation' must be a function");
 });
 
 test.run();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, tensorDelta } from '../setup.js';
+import { assertClose, assertThrows, tensorDelta, values } from '../setup.js';
 import { checkGradients, numbers, t32 } from './layer-helpers.js';
 
 const k0 = fx.random.key(0);
@@ -182,6 +182,38 @@ test('normalization layers: initShapes allocates nothing, init/apply leave nothi
   const [y, upd] = Block.apply(bv, tf.ones([2, 5]), { train: true, mutable: ['batch_stats'] });
   assert.equal(y.shape, [2, 3]);
   fx.tree.dispose([vars, bv, y, upd]);
+});
+
+test('LayerNorm and RMSNorm of rows of ±1e20 (squares past float32) give ±1, not 0; rows of zeros give zeros', () => {
+  // Hand-derived: the row [a, −a, a, −a] has mean 0 and variance a², so LayerNorm gives ±1 (eps
+  // is negligible); RMSNorm divides by sqrt(mean(x²)) = a, the same. Before: x² overflowed to
+  // Infinity and both returned 0.
+  const x = tf.tensor([[1e20, -1e20, 1e20, -1e20], [3e38, -3e38, 3e38, -3e38], [0, 0, 0, 0], [1, 2, 3, 4]]);
+  const ln = fx.nn.LayerNorm();
+  const rms = fx.nn.RMSNorm();
+  const lnVars = ln.init(k0, [4, 4]);
+  const rmsVars = rms.init(k0, [4, 4]);
+  const y = values(ln.apply(lnVars, x));
+  const r = values(rms.apply(rmsVars, x));
+  assertClose(y.slice(0, 12), [1, -1, 1, -1, 1, -1, 1, -1, 0, 0, 0, 0], 1e-6);
+  assertClose(r.slice(0, 12), [1, -1, 1, -1, 1, -1, 1, -1, 0, 0, 0, 0], 1e-6);
+  // An ordinary row keeps the usual numbers: (x − 2.5) / sqrt(1.25 + 1e-6).
+  assertClose(y.slice(12), [-1.5, -0.5, 0.5, 1.5].map((v) => v / Math.sqrt(1.25 + 1e-6)), 1e-6, 1e-6);
+  // Gradients through the huge rows are finite.
+  const g = values(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ln.apply(lnVars, t), tf.tensor([1, 2, 3, 4]))))(x));
+  assert.ok(g.every(Number.isFinite), `finite gradients: ${g}`);
+  fx.tree.dispose([lnVars, rmsVars, x]);
+});
+
+test('BatchNorm in training refuses an empty batch (its running averages took left-over memory on wasm), and normalizes one in eval mode', () => {
+  const bn = fx.nn.BatchNorm();
+  const vars = bn.init(k0, [2, 3]);
+  const empty = tf.zeros([0, 3]);
+  const { delta } = tensorDelta(() => assertThrows(() => bn.apply(vars, empty, { train: true, mutable: ['batch_stats'] }), fx.ShapeError, 'at least one example', '[0, 3]'));
+  assert.is(delta, 0);
+  const y = bn.apply(vars, empty);
+  assert.equal(y.shape, [0, 3]);
+  fx.tree.dispose([vars, empty, y]);
 });
 
 test.run();

@@ -46,4 +46,19 @@ test('applyUpdates leaves nothing behind when it throws', () => {
   fx.tree.dispose(updates);
 });
 
+test('a disposed tensor given to applyUpdates or an optimizer update is a FlaxenError naming the argument and the path', () => {
+  // Before: tfjs's TypeError "Cannot read properties of undefined (reading 'backend')".
+  const params = { layer: { w: tf.ones([3]) } };
+  const gone = { layer: { w: tf.ones([3]) } };
+  gone.layer.w.dispose();
+  assertThrows(() => fx.optim.applyUpdates(params, gone), fx.FlaxenError, 'layer/w: applyUpdates: updates holds a disposed tensor here');
+  assertThrows(() => fx.optim.applyUpdates(gone, params), fx.FlaxenError, 'layer/w: applyUpdates: params holds a disposed tensor here');
+  for (const tx of [fx.optim.sgd(0.1), fx.optim.adam(0.1), fx.optim.rmsprop(0.1), fx.optim.chain(fx.optim.clipByGlobalNorm(1), fx.optim.adam(0.1))]) {
+    const state = tx.init(params);
+    assertThrows(() => tx.update(gone, state, params), fx.FlaxenError, 'layer/w: ', 'grads holds a disposed tensor here');
+    fx.tree.dispose(state);
+  }
+  fx.tree.dispose(params);
+});
+
 test.run();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows } from '../setup.js';
+import { assertClose, assertThrows, backend, countKernel } from '../setup.js';
 import { GRADS, PARAMS, all, compareRun, read, referenceAdam, tree } from './util.js';
 
 test('chain applies its stages in order', () => {
@@ -132,6 +132,66 @@ test('an update that fails on a later leaf leaves no tensor behind', () => {
   assertThrows(() => tx.update(grads, state, params), fx.ShapeError, 'b', '[3]', '[2]');
   assert.is(tf.memory().numTensors, before);
   for (const t of [params, state, grads]) fx.tree.dispose(t);
+});
+
+/** Steps `tx` by updateAndApply (fused) and by update then applyUpdates; returns both runs' leaves as bits, and the Sqrt kernels each dispatched. */
+function fusedAgainstUnfused(tx: fx.optim.GradientTransformation, steps = 4) {
+  const start = { w: fx.random.normal(fx.random.key(5), [7, 3]), b: fx.random.normal(fx.random.key(6), [5]), s: fx.random.normal(fx.random.key(7), [1]) };
+  const clone = () => fx.tree.map(start, (t: tf.Tensor) => t.clone()) as typeof start;
+  const runs = { fused: { params: clone(), sqrt: 0 }, unfused: { params: clone(), sqrt: 0 } };
+  let fusedState = tx.init(runs.fused.params);
+  let unfusedState = tx.init(runs.unfused.params);
+  const before = tf.memory().numTensors;
+  for (let step = 0; step < steps; step++) {
+    const grads = fx.tree.map(start, (t: tf.Tensor, path: string) => fx.random.normal(fx.random.key(100 * step + path.length), t.shape));
+    const [[params, state], fusedSqrt] = countKernel('Sqrt', () => tx.updateAndApply!(grads, fusedState, runs.fused.params));
+    const [[updates, next], unfusedSqrt] = countKernel('Sqrt', () => tx.update(grads, unfusedState, runs.unfused.params));
+    const applied = fx.optim.applyUpdates(runs.unfused.params, updates);
+    for (const t of [grads, updates, runs.fused.params, runs.unfused.params, fusedState, unfusedState]) fx.tree.dispose(t);
+    runs.fused = { params, sqrt: runs.fused.sqrt + fusedSqrt };
+    runs.unfused = { params: applied, sqrt: runs.unfused.sqrt + unfusedSqrt };
+    fusedState = state;
+    unfusedState = next;
+  }
+  const leaked = tf.memory().numTensors - before;
+  const bits = (v: unknown) => (v instanceof tf.Tensor ? Array.from(v.dataSync()) : v);
+  const out = {
+    fused: { params: fx.tree.leaves(runs.fused.params).map(bits), state: fx.tree.leaves(fusedState).map(bits), sqrt: runs.fused.sqrt },
+    unfused: { params: fx.tree.leaves(runs.unfused.params).map(bits), state: fx.tree.leaves(unfusedState).map(bits), sqrt: runs.unfused.sqrt },
+    leaked,
+  };
+  for (const t of [runs.fused.params, runs.unfused.params, fusedState, unfusedState, start]) fx.tree.dispose(t);
+  return out;
+}
+
+test('chain(clipByGlobalNorm(1), adam(lr)) keeps the fused update-and-apply: the bits of update then applyUpdates', () => {
+  const clipped = fx.optim.chain(fx.optim.clipByGlobalNorm(1), fx.optim.adam(fx.optim.schedules.cosineDecay(0.1, 10)));
+  assert.type(clipped.updateAndApply, 'function', 'declared, since its last stage (adam) declares it');
+  const out = fusedAgainstUnfused(clipped);
+  assert.equal(out.fused.params, out.unfused.params, 'parameters');
+  assert.equal(out.fused.state, out.unfused.state, 'optimizer state');
+  assert.is(out.leaked, 0, 'no tensor left behind');
+  // The fused Adam kernel runs in place of the tfjs ops (whose step takes one Sqrt per leaf);
+  // the only Sqrt kernel left is the clipping's global norm, once per step.
+  if (backend === 'wasm') assert.is(out.fused.sqrt, 4, 'one Sqrt per step: the global norm only');
+  else assert.is(out.fused.sqrt, 4 * (1 + 3), 'off wasm, tfjs ops: a Sqrt per leaf too');
+});
+
+test('adam is chain(scaleByAdam, scaleByLearningRate): the same bits, the same state, the same fast paths', () => {
+  const plain = fx.optim.chain(fx.optim.scaleByAdam(), fx.optim.scaleByLearningRate(0.01));
+  assert.type(plain.updateAndApply, 'function', 'the chain folds the learning rate into the Adam step and has the fast path');
+  const a = fusedAgainstUnfused(fx.optim.adam(0.01)), b = fusedAgainstUnfused(plain);
+  assert.equal(a.unfused, b.unfused);
+  assert.equal(a.fused.params, a.unfused.params);
+  const w = fusedAgainstUnfused(fx.optim.adamw(0.01, { weightDecay: 0.1 }));
+  assert.equal(w.fused.params, w.unfused.params, 'adamw: update-and-apply falls back to update then applyUpdates, same bits');
+});
+
+test('a chain declares updateAndApply only when its last stages allow it', () => {
+  assert.is(fx.optim.sgd(0.1).updateAndApply, undefined, 'sgd has no fused path');
+  assert.is(fx.optim.chain(fx.optim.adam(0.1), fx.optim.scale(2)).updateAndApply, undefined, 'a stage after adam that cannot fold');
+  assert.is(fx.optim.chain().updateAndApply, undefined);
+  assert.type(fx.optim.chain(fx.optim.chain(fx.optim.clip(1), fx.optim.adam(0.1))).updateAndApply, 'function', 'nested');
 });
 
 test.run();

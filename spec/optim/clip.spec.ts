@@ -57,6 +57,23 @@ test('chain(clipByGlobalNorm, sgd) clips each step by that step\'s norm', () => 
   void mapFlat;
 });
 
+test('globalNorm and clipByGlobalNorm do not overflow on gradients of 1e30 (the norm became Infinity and the updates 0)', () => {
+  // Hand-derived: ‖[3e30, 4e30]‖ = 5e30; clipped to norm 1 they are [0.6, 0.8].
+  const grads = { a: tf.tensor([3e30]), b: tf.tensor([4e30]), empty: tf.zeros([0]) };
+  const norm = fx.optim.globalNorm(grads);
+  assertClose(norm.dataSync(), [5e30], 0, 1e-6);
+  const clipper = fx.optim.clipByGlobalNorm(1);
+  const [u] = clipper.update(grads, clipper.init({}));
+  assertClose((u.a as tf.Tensor).dataSync(), [0.6], 1e-6);
+  assertClose((u.b as tf.Tensor).dataSync(), [0.8], 1e-6);
+  // Small trees keep the plain sum of squares: ‖[3, 4]‖ = 5 exactly.
+  const smallTree = { a: tf.tensor([3]), b: tf.tensor([4]) };
+  const small = fx.optim.globalNorm(smallTree);
+  assert.is(small.dataSync()[0], 5);
+  for (const t of [grads, u, smallTree]) fx.tree.dispose(t);
+  tf.dispose([norm, small]);
+});
+
 test('clip arguments are checked', () => {
   assertThrows(() => fx.optim.clipByGlobalNorm(0), fx.FlaxenError, 'clipByGlobalNorm', 'maxNorm', '> 0');
   assertThrows(() => fx.optim.clip(-1), fx.FlaxenError, 'clip', 'maxDelta');

@@ -71,41 +71,6 @@ test('a learning-rate schedule is evaluated at step 0, 1, 2', () => {
   compare(fx.optim.sgd(fx.optim.schedules.linear(0.3, 0, 3)), referenceSgd((s) => 0.3 - 0.1 * s, undefined, false));
 });
 
-test('states are frozen and the step counter is a JS number', () => {
-  const tx = fx.optim.sgd((s) => 0.1 / (s + 1), { momentum: 0.9 });
-  const params = tree(PARAMS);
-  const state = tx.init(params);
-  assert.ok(Object.isFrozen(state));
-  assert.ok(Object.isFrozen(state['0']));
-  const grads = tree(GRADS[0]!);
-  const [updates, next] = tx.update(grads, state, params);
-  assert.ok(Object.isFrozen(next) && Object.isFrozen(next['0']) && Object.isFrozen(next['1']));
-  assert.ok(Object.isFrozen(updates));
-  assert.is((next['1'] as { count: number }).count, 1);
-  assert.throws(() => {
-    (next as Record<string, unknown>)['0'] = {};
-  });
-  for (const t of [params, state, grads, updates, next]) fx.tree.dispose(t);
-});
-
-test('update changes and disposes none of its inputs', () => {
-  const tx = fx.optim.sgd(0.1, { momentum: 0.9, nesterov: true });
-  const params = tree(PARAMS);
-  const grads = tree(GRADS[0]!);
-  const state = tx.init(params);
-  const [u1, s1] = tx.update(grads, state, params);
-  const [u2, s2] = tx.update(grads, s1, params);
-  for (const t of [params, grads, state, s1]) {
-    for (const leaf of fx.tree.leaves<unknown>(t)) if (leaf instanceof tf.Tensor) assert.not.ok(leaf.isDisposed);
-  }
-  assertClose(all(read(params)), all(PARAMS));
-  assertClose(all(read(grads)), all(GRADS[0]!));
-  // The new state shares no tensor object with the updates or the old state.
-  const owned = new Set([...fx.tree.leaves<unknown>(u2), ...fx.tree.leaves<unknown>(s1)]);
-  for (const leaf of fx.tree.leaves<unknown>(s2)) assert.not.ok(owned.has(leaf));
-  for (const t of [params, grads, state, u1, s1, u2, s2]) fx.tree.dispose(t);
-});
-
 test('without momentum the updates are still new tensors, safe to dispose apart from the grads', () => {
   const tx = fx.optim.chain(fx.optim.identity());
   const grads = { w: tf.tensor([1, 2]) };

@@ -65,9 +65,19 @@ test('bad seeds and non-keys raise FlaxenError', () => {
   assertThrows(() => fx.random.key(1.5), fx.FlaxenError, 'safe integer', '1.5');
   assertThrows(() => fx.random.key('1' as unknown as number), fx.FlaxenError, 'safe integer');
   assertThrows(() => fx.random.split({ hi: 1, lo: 2 } as unknown as fx.random.Key), fx.FlaxenError, 'random key');
-  assertThrows(() => fx.random.split(fx.random.key(0), 0), fx.FlaxenError, 'positive integer');
+  assertThrows(() => fx.random.split(fx.random.key(0), 0), fx.FlaxenError, 'integer n from 1 to 1048576');
   assertThrows(() => fx.random.foldIn(fx.random.key(0), 0.5), fx.FlaxenError, 'integer or a string');
   assertThrows(() => fx.random.foldIn(fx.random.key(0), {} as unknown as string), fx.FlaxenError, 'integer or a string');
+});
+
+test('split is bounded: 1e8 keys is a FlaxenError at once (it aborted V8 out of memory), 2^20 keys work', () => {
+  const start = Date.now();
+  assertThrows(() => fx.random.split(fx.random.key(0), 1e8), fx.FlaxenError, 'split(key, n)', 'from 1 to 1048576', 'number 100000000', 'foldIn(key, i)');
+  assertThrows(() => fx.random.split(fx.random.key(0), 2 ** 20 + 1), fx.FlaxenError, 'from 1 to 1048576');
+  assert.ok(Date.now() - start < 100, 'refused before any work');
+  const many = fx.random.split(fx.random.key(0), 2 ** 20);
+  assert.is(many.length, 2 ** 20);
+  assert.not.equal([many[0]!.hi, many[0]!.lo], [many[2 ** 20 - 1]!.hi, many[2 ** 20 - 1]!.lo]);
 });
 
 test.run();

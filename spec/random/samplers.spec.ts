@@ -95,10 +95,42 @@ test('samplers leave only their output alive', () => {
   result.dispose();
 });
 
+test('uniform over the widest ranges gives finite, correct float32 samples; beyond float32 it is a FlaxenError', () => {
+  // Before: ±1e308 gave NaN samples (the width overflows to Infinity). float32 cannot hold such
+  // samples, so those bounds are refused; the whole float32 range works.
+  assertThrows(() => fx.random.uniform(fx.random.key(0), [4], { minval: -1e308, maxval: 1e308 }), fx.FlaxenError, 'float32', '3.4028234663852886e+38', 'number -1e+308');
+  const max = 3.4028234663852886e38;
+  const t = fx.random.uniform(fx.random.key(1), [20_000], { minval: -max, maxval: max });
+  const u = values(t);
+  t.dispose();
+  assert.ok(u.every((v) => Number.isFinite(v) && v >= -max && v <= max), 'finite and in range');
+  const mean = u.reduce((a, b) => a + b / max, 0) / u.length; // in units of max
+  assert.ok(Math.abs(mean) < 0.02, `mean ${mean}·max, expected 0 (sd of the mean 0.004)`);
+  assert.ok(u.filter((v) => v > max / 2).length / u.length > 0.23, 'a quarter of the samples above max/2');
+});
+
+test('every sampler refuses a shape too large for memory at once, with an OutOfMemoryError', () => {
+  // Before: uniform, truncatedNormal, bernoulli and permutation made the JS array first (a
+  // RangeError for 2^40 numbers; minutes of drawing for 2^31 on cpu).
+  const k = fx.random.key(0);
+  const start = Date.now();
+  for (const draw of [
+    () => fx.random.normal(k, [2 ** 20, 2 ** 20]),
+    () => fx.random.uniform(k, [2 ** 20, 2 ** 20]),
+    () => fx.random.truncatedNormal(k, [2 ** 40]),
+    () => fx.random.bernoulli(k, 0.5, [2 ** 40]),
+    () => fx.random.permutation(k, 2 ** 40),
+  ]) {
+    assertThrows(draw, fx.OutOfMemoryError, '4.4 TB');
+  }
+  assert.ok(Date.now() - start < 1000, 'refused before drawing');
+});
+
 test('bad arguments raise FlaxenError', () => {
   assertThrows(() => fx.random.normal(fx.random.key(0), [2, -1]), fx.FlaxenError, 'shape');
   assertThrows(() => fx.random.normal(3 as unknown as fx.random.Key, [2]), fx.FlaxenError, 'random key');
   assertThrows(() => fx.random.uniform(fx.random.key(0), [2], { minval: 2, maxval: 1 }), fx.FlaxenError, 'minval < maxval');
+  assertThrows(() => fx.random.uniform(fx.random.key(0), [2], { minval: Number.NaN, maxval: 1 }), fx.FlaxenError, 'minval < maxval');
   assertThrows(() => fx.random.bernoulli(fx.random.key(0), 1.5, [2]), fx.FlaxenError, 'probability');
   assertThrows(() => fx.random.permutation(fx.random.key(0), -1), fx.FlaxenError, 'non-negative integer');
   assertThrows(() => fx.random.truncatedNormal(fx.random.key(0), [2], 1, -1), fx.FlaxenError, 'lower < upper');

@@ -48,7 +48,7 @@ test('applyGradients follows SGD by hand and disposes the grads and the previous
 });
 
 test('with adam, applyGradients updates and applies in one pass: the bits of tx.update then applyUpdates', () => {
-  // adam's fused path (UPDATE_AND_APPLY: the fused kernel on wasm, tfjs ops elsewhere) against
+  // adam's fused path (updateAndApply: the fused kernel on wasm, tfjs ops elsewhere) against
   // the two public steps, over several steps, with a schedule, on odd leaf sizes (SIMD tails)
   const params = { w: fx.random.normal(fx.random.key(5), [7, 3]), b: fx.random.normal(fx.random.key(6), [5]) };
   const tx = fx.optim.adam(fx.optim.schedules.cosineDecay(0.1, 10));

@@ -66,4 +66,46 @@ test('format renders a tree on one line like Flax prints shape trees', () => {
   assert.is(fx.tree.format({ a: 1, b: 'x' }), '{a: 1, b: x}');
 });
 
+test('a cyclic tree is a FlaxenError naming both paths in every walk, not a stack overflow', () => {
+  const leaf = tf.ones([2]);
+  const inner: Record<string, unknown> = { w: leaf };
+  const cyclic = { params: { block: inner } };
+  inner['again'] = cyclic.params; // params/block/again is params itself
+  const walks: Array<[string, () => unknown]> = [
+    ['map', () => fx.tree.map(cyclic, (t) => t)],
+    ['mapN', () => fx.tree.mapN([cyclic, cyclic], ([t]) => t)],
+    ['flatten', () => fx.tree.flatten(cyclic)],
+    ['flatten', () => fx.tree.leaves(cyclic)],
+    ['flatten', () => fx.tree.count(cyclic)],
+    ['flatten', () => fx.tree.dispose(cyclic)],
+    ['format', () => fx.tree.format(cyclic)],
+    ['freeze', () => fx.tree.freeze(cyclic)],
+  ];
+  for (const [name, walk] of walks) {
+    const error = assertThrows(walk, fx.FlaxenError, `${name}: a tree must not contain itself`, "at 'params/block/again'", "the one at 'params'", 'cycle');
+    assert.is((error as fx.FlaxenError).treePath, 'params/block/again');
+  }
+  assert.not.ok(leaf.isDisposed, 'dispose stopped before disposing anything');
+  assert.not.ok(Object.isFrozen(cyclic.params), 'freeze stopped before freezing the cycle');
+  leaf.dispose();
+});
+
+test('a shared subtree (not a cycle) is walked at each of its places; nesting past 1000 levels is a FlaxenError', () => {
+  const shared = { k: 1 };
+  assert.equal(fx.tree.flatten({ a: shared, b: { c: shared } }), [['a/k', 1], ['b/c/k', 1]]);
+  let deep: Record<string, unknown> = { leaf: 0 };
+  for (let i = 0; i < 5000; i++) deep = { d: deep };
+  assertThrows(() => fx.tree.leaves(deep), fx.FlaxenError, 'trees nest at most 1000 levels');
+  let fine: Record<string, unknown> = { leaf: 0 };
+  for (let i = 0; i < 998; i++) fine = { d: fine };
+  assert.equal(fx.tree.leaves(fine), [0]);
+});
+
+test("a key that is empty or holds '/' is a FlaxenError in flatten (two trees would flatten to the same paths)", () => {
+  // Before: { 'a/b': 1 } and { a: { b: 1 } } both flattened to [['a/b', 1]], and { '': { a: 1 } } to [['a', 1]].
+  assertThrows(() => fx.tree.flatten({ 'a/b': 1 }), fx.FlaxenError, 'free of \'/\'', '"a/b"');
+  assertThrows(() => fx.tree.leaves({ x: { '': { a: 1 } } }), fx.FlaxenError, 'non-empty', "at 'x'");
+  assert.equal(fx.tree.flatten({ a: { b: 1 } }), [['a/b', 1]]);
+});
+
 test.run();

@@ -40,8 +40,7 @@ export interface ScaleByLionState {
  * Lion's rescaling (Optax's `scale_by_lion`; Chen et al., 2023, https://arxiv.org/abs/2302.06675):
  * `update = sign((1−b1)·g + b1·mu)`, then `mu = b2·mu + (1−b2)·g`.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts

@@ -74,8 +74,7 @@ function rmsOptions(fn: string, opts: ScaleByRmsOptions): Required<ScaleByRmsOpt
  * `scale_by_rms`; Tieleman & Hinton, 2012): `nu = decay·nu + (1−decay)·g²`,
  * `update = g / sqrt(nu + eps)` (or `g / (sqrt(nu) + eps)` with `epsInSqrt: false`).
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts
@@ -118,8 +117,7 @@ export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation
  * `mu = decay·mu + (1−decay)·g`, `nu = decay·nu + (1−decay)·g²`,
  * `update = g / sqrt(nu − mu² + eps)` (or `g / (sqrt(nu − mu²) + eps)`).
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts

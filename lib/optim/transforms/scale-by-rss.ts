@@ -41,8 +41,7 @@ export interface ScaleByRssState {
  * `scale_by_rss`; Duchi et al., 2011): `s = s + g²`, `update = g / sqrt(s + eps)`, and 0 where
  * `s = 0`.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts

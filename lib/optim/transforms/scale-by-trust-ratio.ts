@@ -33,8 +33,7 @@ export interface ScaleByTrustRatioOptions {
  * the leaf; the ratio is 1 when either norm is 0), as Optax's `scale_by_trust_ratio` (You et al.,
  * LAMB, https://arxiv.org/abs/1904.00962). Needs the parameters as `update`'s third argument.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @example
  * ```ts

@@ -1,0 +1,68 @@
+// The determinism statement of docs/performance.md, tested: parameters drawn from keys are
+// bit-identical on every backend; training is bit-identical across processes and thread counts
+// on one backend; the wasm and cpu backends differ in the last bits of their kernels, so their
+// training runs agree only to a relative ~1e-6. One child process per run (spec/determinism-child.ts).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CHILD = fileURLToPath(new URL('./determinism-child.js', import.meta.url));
+
+interface Run {
+  backend: string;
+  threads: number;
+  initHash: string;
+  trainedHash: string;
+  outputHash: string;
+  losses: number[];
+  sample: number[];
+}
+
+function run(backend: 'wasm' | 'cpu', threads: number): Promise<Run> {
+  const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, backend, String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`the ${backend}/${threads} child ended with ${code ?? signal}: ${err}`));
+      const line = out.trim().split('\n').find((l) => l.startsWith('{'));
+      if (!line) return reject(new Error(`no report from the ${backend}/${threads} child: ${out}`));
+      resolve(JSON.parse(line) as Run);
+    });
+  });
+}
+
+const runs = Promise.all([run('wasm', 1), run('wasm', 1), run('wasm', 2), run('cpu', 1), run('cpu', 1)]);
+
+test('parameters drawn from a key are bit-identical in every process, on every backend and thread count', async () => {
+  const all = await runs;
+  for (const r of all) assert.is(r.initHash, all[0]!.initHash, `${r.backend}/${r.threads}`);
+});
+
+test('training is bit-identical across processes and thread counts on one backend', async () => {
+  const [wasmA, wasmB, wasmThreads, cpuA, cpuB] = await runs;
+  assert.is(wasmThreads!.threads, 2, 'the third run computes on 2 threads');
+  for (const [a, b, what] of [
+    [wasmA, wasmB, 'wasm, two processes'],
+    [wasmA, wasmThreads, 'wasm, 1 and 2 threads'],
+    [cpuA, cpuB, 'cpu, two processes'],
+  ] as const) {
+    assert.is(b!.trainedHash, a!.trainedHash, `${what}: trained parameters`);
+    assert.is(b!.outputHash, a!.outputHash, `${what}: outputs`);
+    assert.equal(b!.losses, a!.losses, `${what}: losses`);
+  }
+});
+
+test('wasm and cpu are not bit-identical after training (their kernels round differently), but agree to ~1e-6', async () => {
+  const [wasm, , , cpu] = await runs;
+  assert.is.not(cpu!.trainedHash, wasm!.trainedHash, 'if they became identical, update the statement in docs/performance.md');
+  wasm!.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu!.losses[i]!) <= 1e-5 * Math.abs(l), `loss ${i}: ${l} vs ${cpu!.losses[i]}`));
+  wasm!.sample.forEach((v, i) => assert.ok(Math.abs(v - cpu!.sample[i]!) <= 1e-5 * Math.abs(v) + 1e-7, `parameter ${i}: ${v} vs ${cpu!.sample[i]}`));
+});
+
+test.run();
