@@ -153,3 +153,18 @@ export async function saveBytes(file: string, bytes: Uint8Array): Promise<void> 
   parseHeader(bytes, 'saveBytes');
   await writeAtomically(file, bytes);
 }
+
+/**
+ * @internal Reads a whole checkpoint file for `fnName` (`load`, `loadTensors`): the one place
+ * where files are read, so every reader shares its checks. Failures are `FlaxenError`s
+ * naming the file.
+ */
+export async function readWholeFile(file: string, fnName: string): Promise<Uint8Array> {
+  checkFile(file, fnName);
+  const { fs } = await node();
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    throw fileError(error, 'read', file);
+  }
+}

@@ -138,6 +138,35 @@ function checkMetadata(metadata: unknown): Metadata {
 }
 
 /**
+ * @internal A header record whose first entry is `__metadata__` holding a copy of `metadata`
+ * (none when it is empty). Keys are defined, not assigned, so a name like `__proto__` stays data.
+ */
+export function headerWithMetadata(metadata: Metadata | undefined): Record<string, unknown> {
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) {
+    const copy: Record<string, string> = {};
+    for (const key of Object.keys(metadata)) Object.defineProperty(copy, key, { value: metadata[key], enumerable: true });
+    header['__metadata__'] = copy;
+  }
+  return header;
+}
+
+/**
+ * @internal The bytes of a safetensors file with `header` written and `dataBytes` of zeroed data
+ * after it: the 8-byte little-endian header length, the JSON header padded with spaces to a
+ * multiple of 8, then the data, which the caller fills from `dataStart`.
+ */
+export function layOutFile(header: Record<string, unknown>, dataBytes: number): { out: Uint8Array; dataStart: number } {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded + dataBytes);
+  new DataView(out.buffer).setUint32(0, padded, true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  return { out, dataStart: 8 + padded };
+}
+
+/**
  * Encodes a tree of tensors (the variables from `init`, an optimizer state, …) as a safetensors
  * file. float32, int32 and bool tensors are stored as `F32`, `I32`, `BOOL`; keys are the
  * `/`-joined paths. `metadata` (strings only) goes to `__metadata__`. The tensors are only read.
@@ -159,12 +188,7 @@ export function toBytes(variables: unknown, metadata?: Metadata): Uint8Array {
   const ordered = tensors
     .map(([path, tensor]) => ({ path, tensor, dtype: safeDtypeOf(tensor.dtype)! }))
     .sort((a, b) => DTYPES[b.dtype].bytes - DTYPES[a.dtype].bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (Object.keys(meta).length > 0) {
-    const copy: Record<string, string> = {};
-    for (const key of Object.keys(meta)) Object.defineProperty(copy, key, { value: meta[key], enumerable: true });
-    header['__metadata__'] = copy;
-  }
+  const header = headerWithMetadata(meta);
   let offset = 0;
   const placed = ordered.map((entry) => {
     const length = entry.tensor.size * DTYPES[entry.dtype].bytes;
@@ -178,13 +202,7 @@ export function toBytes(variables: unknown, metadata?: Metadata): Uint8Array {
       enumerable: true,
     });
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setUint32(0, padded, true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + padded);
-  const dataStart = 8 + padded;
+  const { out, dataStart } = layOutFile(header, offset);
   for (const { tensor, begin } of placed) {
     encodeArray(tensor.dataSync() as Float32Array | Int32Array | Uint8Array, out, dataStart + begin);
   }

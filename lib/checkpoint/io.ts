@@ -20,7 +20,7 @@ import type { Variables } from '../core/module.js';
 import { CheckpointError } from './errors.js';
 import { CheckpointInfo, Metadata, ReadOptions, Restored, fromBytes, infoOf, toBytes } from './format.js';
 import { parseHeader, readHeaderLength } from './header.js';
-import { NodeFs, checkFile, fileError, node, writeAtomically } from './atomic.js';
+import { NodeFs, checkFile, fileError, node, readWholeFile, writeAtomically } from './atomic.js';
 
 /**
  * Saves a tree of tensors to `file` in the safetensors format, crash-safely: the bytes go to a
@@ -67,14 +67,7 @@ export async function save(file: string, variables: unknown, metadata?: Metadata
 export async function load(file: string, target?: undefined, opts?: ReadOptions): Promise<Variables>;
 export async function load<T>(file: string, target: T, opts?: ReadOptions): Promise<Restored<T>>;
 export async function load(file: string, target?: unknown, opts: ReadOptions = {}): Promise<unknown> {
-  checkFile(file, 'load');
-  const { fs } = await node();
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (error) {
-    throw fileError(error, 'read', file);
-  }
+  const bytes = await readWholeFile(file, 'load');
   return fromBytes(bytes, target, { ...opts, source: `checkpoint file '${file}'` });
 }
 

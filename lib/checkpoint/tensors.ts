@@ -14,10 +14,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeValue } from '../errors.js';
 import { isNode } from '../tree/index.js';
-import { checkFile, fileError, node, writeAtomically } from './atomic.js';
+import { checkFile, readWholeFile, writeAtomically } from './atomic.js';
 import { DTYPES, SafeDtype, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';
 import { CheckpointError, formatEntry } from './errors.js';
-import type { Metadata } from './format.js';
+import { type Metadata, headerWithMetadata, layOutFile } from './format.js';
 import { parseHeader, pathProblem } from './header.js';
 
 /** The safetensors dtype a tensor is written as: integer scalars as I64, as PyTorch writes them. */
@@ -73,12 +73,7 @@ export function tensorsToBytes(record: Readonly<Record<string, tf.Tensor>>, meta
   // Larger elements first (then by name) keeps every tensor aligned to its element size, as the
   // Python package orders them.
   const ordered = [...entries].sort(([a, , da], [b, , db]) => DTYPES[db].bytes - DTYPES[da].bytes || (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) {
-    const copy: Record<string, string> = {};
-    for (const key of Object.keys(metadata)) Object.defineProperty(copy, key, { value: metadata[key], enumerable: true });
-    header['__metadata__'] = copy;
-  }
+  const header = headerWithMetadata(metadata);
   let offset = 0;
   const placed = ordered.map(([name, tensor, dtype]) => {
     const begin = offset;
@@ -86,13 +81,7 @@ export function tensorsToBytes(record: Readonly<Record<string, tf.Tensor>>, meta
     Object.defineProperty(header, name, { value: { dtype, shape: tensor.shape, data_offsets: [begin, offset] }, enumerable: true });
     return { tensor, dtype, begin };
   });
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setUint32(0, padded, true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + padded);
-  const dataStart = 8 + padded;
+  const { out, dataStart } = layOutFile(header, offset);
   for (const { tensor, dtype, begin } of placed) {
     const values = tensor.dataSync() as Float32Array | Int32Array | Uint8Array;
     if (dtype === 'I64') out.set(int64Bytes(values[0]!), dataStart + begin);
@@ -162,14 +151,7 @@ export function tensorsFromBytes(bytes: Uint8Array | ArrayBuffer, source = 'safe
  * ```
  */
 export async function loadTensors(file: string): Promise<Readonly<Record<string, tf.Tensor>>> {
-  checkFile(file, 'loadTensors');
-  const { fs } = await node();
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (error) {
-    throw fileError(error, 'read', file);
-  }
+  const bytes = await readWholeFile(file, 'loadTensors');
   return tensorsFromBytes(bytes, `safetensors file '${file}'`);
 }
 
