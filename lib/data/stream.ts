@@ -71,7 +71,7 @@ export interface BatchAtOptions {
  *
  * @example
  * ```ts
- * const { train } = await fx.data.mnist.load();   // 8000 examples
+ * const { train } = await fx.data.mnist.load();   // train.count is 8000
  * fx.data.stepsPerEpoch(train, 64);              // 125
  * ```
  */
