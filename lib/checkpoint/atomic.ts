@@ -6,10 +6,12 @@
  */
 import { FlaxenError, describeValue } from '../errors.js';
 import { CheckpointError } from './errors.js';
-import { parseHeader } from './header.js';
+import { Header, parseHeader, readHeaderLength } from './header.js';
 
 /** @internal */
 export type NodeFs = typeof import('node:fs/promises');
+type FileHandle = Awaited<ReturnType<NodeFs['open']>>;
+type Stats = Awaited<ReturnType<NodeFs['stat']>>;
 type NodePath = typeof import('node:path');
 type NodeOs = typeof import('node:os');
 
@@ -69,12 +71,36 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** File names longer than this (in UTF-8 bytes) are shortened in temporary names. */
+const LONG_NAME_BYTES = 100;
+const KEPT_NAME_BYTES = 80;
+
+/**
+ * The part of a temporary file's name that stands for the target's name `base`: `base` itself,
+ * or, for a long name, its first 80 bytes and a hash of the whole name, so that the temporary
+ * name stays within the file system's limit of 255 bytes (a 232-character target name would
+ * otherwise overflow it). @internal
+ */
+export function tempStem(base: string): string {
+  const bytes = new TextEncoder().encode(base);
+  if (bytes.length <= LONG_NAME_BYTES) return base;
+  // FNV-1a over the UTF-8 bytes: distinct long names that share their first bytes get distinct stems.
+  let hash = 0x811c9dc5;
+  for (const b of bytes) hash = Math.imul(hash ^ b, 0x01000193) >>> 0;
+  let kept = '';
+  for (const char of base) {
+    if (new TextEncoder().encode(kept + char).length > KEPT_NAME_BYTES) break;
+    kept += char;
+  }
+  return `${kept}~${hash.toString(16).padStart(8, '0')}`;
+}
+
 /**
  * The name of the temporary file `save` writes next to `file`:
- * `.<name>.<host>.<pid>.<counter>.flaxen-tmp`. @internal
+ * `.<name>.<host>.<pid>.<counter>.flaxen-tmp`, `<name>` shortened by {@link tempStem}. @internal
  */
 export function tempNameParts(base: string, name: string): { host: string; pid: number } | undefined {
-  const prefix = `.${base}.`;
+  const prefix = `.${tempStem(base)}.`;
   if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) return undefined;
   const match = /^([A-Za-z0-9_-]+)\.(\d+)\.(\d+)$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
   return match ? { host: match[1]!, pid: Number(match[2]) } : undefined;
@@ -121,7 +147,7 @@ export async function writeAtomically(file: string, bytes: Uint8Array): Promise<
   const dir = path.dirname(target);
   const base = path.basename(target);
   await removeStaleTemps(modules, dir, base);
-  const temp = path.join(dir, `.${base}.${hostTag(os)}.${process.pid}.${++tempCounter}${TEMP_SUFFIX}`);
+  const temp = path.join(dir, `.${tempStem(base)}.${hostTag(os).slice(0, 64)}.${process.pid}.${++tempCounter}${TEMP_SUFFIX}`);
   let handle: Awaited<ReturnType<NodeFs['open']>> | undefined;
   try {
     handle = await fs.open(temp, 'wx');
@@ -156,17 +182,88 @@ export async function saveBytes(file: string, bytes: Uint8Array): Promise<void> 
   await writeAtomically(file, bytes);
 }
 
+const KIND_NAMES: ReadonlyArray<[keyof Stats, string]> = [
+  ['isDirectory', 'a directory'],
+  ['isCharacterDevice', 'a character device'],
+  ['isBlockDevice', 'a block device'],
+  ['isFIFO', 'a FIFO (named pipe)'],
+  ['isSocket', 'a socket'],
+];
+
+function refuseIrregular(stats: Stats, file: string, fnName: string): void {
+  if (stats.isFile()) return;
+  const kind = KIND_NAMES.find(([test]) => (stats[test] as () => boolean).call(stats))?.[1] ?? 'not a regular file';
+  throw new CheckpointError('', `${fnName}: could not read checkpoint file '${file}': it is ${kind}, not a regular file; checkpoints are read from regular files only (a device or a pipe could be read without end)`);
+}
+
 /**
- * @internal Reads a whole checkpoint file for `fnName` (`load`, `loadTensors`): the one place
- * where files are read, so every reader shares its checks. Failures are `FlaxenError`s
+ * @internal Opens a checkpoint file for reading after checking that it is a regular file: a
+ * device (`/dev/zero`), a FIFO, a socket or a directory, or a symbolic link to one, is refused
+ * before anything is read, and a FIFO cannot block the opening (it is opened non-blocking).
+ * Returns the handle (the caller closes it) and the file's size.
+ */
+async function openRegularFile(file: string, fnName: string): Promise<{ handle: FileHandle; size: number }> {
+  const { fs } = await node();
+  refuseIrregular(await fs.stat(file), file, fnName);
+  const flags = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+  const handle = await fs.open(file, flags);
+  try {
+    const stats = await handle.stat();
+    refuseIrregular(stats, file, fnName); // the path may have been replaced since the first look
+    return { handle, size: stats.size };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Reads exactly `into.length` bytes at `position`; a file that shrank meanwhile is an error. */
+async function readExactly(handle: FileHandle, into: Uint8Array, position: number, source: string): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new CheckpointError('', `${source}: the file shrank while it was read`);
+    done += bytesRead;
+  }
+}
+
+/**
+ * @internal Reads a checkpoint file for `fnName` (`load`, `loadInfo`, `loadTensors`): the one
+ * place where checkpoint files are read, so every reader shares its checks. Only a regular
+ * file is read; its header is read and checked first (its length against the file's size,
+ * then every entry), and the data only after that, up to the size the file had when it was
+ * opened, never more. With `headerOnly`, the data is not read. Failures are `FlaxenError`s
  * naming the file.
  */
-export async function readWholeFile(file: string, fnName: string): Promise<Uint8Array> {
+export async function readCheckpointFile(file: string, fnName: string, opts: { readonly headerOnly?: boolean } = {}): Promise<{ bytes: Uint8Array; header: Header }> {
   checkFile(file, fnName);
-  const { fs } = await node();
+  const source = `checkpoint file '${file}'`;
+  let handle: FileHandle | undefined;
   try {
-    return await fs.readFile(file);
+    const opened = await openRegularFile(file, fnName);
+    handle = opened.handle;
+    const { size } = opened;
+    const first = new Uint8Array(Math.min(size, 8));
+    await readExactly(handle, first, 0, source);
+    // The header length is checked against the size before anything proportional to it is made.
+    const headerLength = readHeaderLength(first, source, size);
+    const bytes = new Uint8Array(opts.headerOnly ? 8 + headerLength : size);
+    bytes.set(first);
+    await readExactly(handle, bytes.subarray(8, 8 + headerLength), 8, source);
+    const header = parseHeader(bytes.subarray(0, 8 + headerLength), source, size);
+    if (!opts.headerOnly) await readExactly(handle, bytes.subarray(8 + headerLength), 8 + headerLength, source);
+    return { bytes, header };
   } catch (error) {
     throw fileError(error, 'read', file);
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
+}
+
+/**
+ * @internal The bytes of a whole checkpoint file, read as {@link readCheckpointFile} reads them
+ * (regular files only, header checked before the data is read, never more than the file's size).
+ */
+export async function readWholeFile(file: string, fnName: string): Promise<Uint8Array> {
+  return (await readCheckpointFile(file, fnName)).bytes;
 }

@@ -17,7 +17,7 @@ import { TypedLeaf, defineEntry, freeze, isNode } from '../tree/index.js';
 import { Key, isKey } from '../random/key.js';
 import { DTYPES, SafeDtype, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';
 import { CheckpointError, CheckpointMismatchError, CheckpointProblem, formatEntry } from './errors.js';
-import { HeaderEntry, parseHeader, pathProblem } from './header.js';
+import { HeaderEntry, MAX_ENTRIES, parseHeader, pathProblem } from './header.js';
 import { Layout, RESERVED_PREFIX, configText, layoutMetadata, readLayout } from './layout.js';
 import { Checkpointable, isCheckpointable } from './state-dict.js';
 
@@ -286,6 +286,7 @@ export function toBytes(tree: unknown, metadata?: Metadata, options?: WriteOptio
   const unknownOption = Object.keys(options ?? {}).find((k) => k !== 'config');
   if (unknownOption !== undefined) throw new CheckpointError('', `toBytes: unknown option '${unknownOption}'; the options are config`);
   const { leaves, empty } = leavesToWrite(tree);
+  if (leaves.length > MAX_ENTRIES) throw new CheckpointError('', `toBytes: the tree has ${leaves.length.toLocaleString('en-US')} leaves; a checkpoint holds at most ${MAX_ENTRIES.toLocaleString('en-US')} (readers refuse more)`);
   const rootStep = leaves.find((l) => l.path === 'step' && l.kind === 'number');
   const header = headerWithMetadata({
     ...meta,

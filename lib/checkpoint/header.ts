@@ -14,6 +14,12 @@ import { CheckpointError } from './errors.js';
 /** Header sizes above this are refused outright (the limit of the reference implementation). @internal */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/**
+ * Entries (tensors, numbers, keys) a header may list: far above real models (a large language
+ * model has a few thousand tensors), far below what costs seconds to check. @internal
+ */
+export const MAX_ENTRIES = 65_536;
+
 /** Path segments that are refused: they name prototype machinery in JavaScript. */
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -44,6 +50,38 @@ export interface Header {
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const bytesText = (n: number): string => `${n.toLocaleString('en-US')} byte${n === 1 ? '' : 's'}`;
+
+/**
+ * A short JSON-like preview of a parsed value for messages: at most `limit` characters and a
+ * few levels deep, so a hostile header nested thousands of levels cannot overflow the stack
+ * (`JSON.stringify` would).
+ */
+function preview(value: unknown, limit = 80): string {
+  let budget = limit;
+  const show = (v: unknown, depth: number): string => {
+    if (budget <= 0) return '…';
+    let text: string;
+    if (Array.isArray(v)) {
+      if (depth >= 4) text = v.length ? '[…]' : '[]';
+      else {
+        const parts: string[] = [];
+        for (const item of v) {
+          if (budget <= 0) {
+            parts.push('…');
+            break;
+          }
+          parts.push(show(item, depth + 1));
+        }
+        text = `[${parts.join(',')}]`;
+      }
+    } else if (v !== null && typeof v === 'object') text = '{…}';
+    else text = typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : String(v);
+    budget -= text.length;
+    return text;
+  };
+  const out = show(value, 0);
+  return out.length > limit ? `${out.slice(0, limit)}…` : out;
+}
 
 /**
  * Checks a tensor path: `/`-separated, non-empty segments, none of them `__proto__`,
@@ -154,6 +192,8 @@ export function parseHeader(bytes: Uint8Array, source: string, totalLength = byt
   }
   if (!isPlainObject(parsed)) fail(`the header must be a JSON object, found ${Array.isArray(parsed) ? 'an array' : describeValue(parsed)}`);
   const header = parsed as Record<string, unknown>;
+  const count = Object.keys(header).length - (hasOwn(header, '__metadata__') ? 1 : 0);
+  if (count > MAX_ENTRIES) fail(`the header lists ${count.toLocaleString('en-US')} entries; flaxen reads at most ${MAX_ENTRIES.toLocaleString('en-US')}`);
   const duplicate = findDuplicateKey(text);
   if (duplicate !== undefined) fail(`the key ${JSON.stringify(duplicate)} appears twice in one object of the header`);
 
@@ -184,11 +224,11 @@ export function parseHeader(bytes: Uint8Array, source: string, totalLength = byt
     }
     const shape = hasOwn(entry, 'shape') ? entry['shape'] : undefined;
     if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
-      fail(`the shape must be an array of non-negative integers, found ${Array.isArray(shape) ? JSON.stringify(shape).slice(0, 80) : describeValue(shape)}`, path);
+      fail(`the shape must be an array of non-negative integers, found ${Array.isArray(shape) ? preview(shape) : describeValue(shape)}`, path);
     }
     const offsets = hasOwn(entry, 'data_offsets') ? entry['data_offsets'] : undefined;
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0)) {
-      fail(`data_offsets must be [begin, end] with non-negative integers, found ${Array.isArray(offsets) ? JSON.stringify(offsets).slice(0, 80) : describeValue(offsets)}`, path);
+      fail(`data_offsets must be [begin, end] with non-negative integers, found ${Array.isArray(offsets) ? preview(offsets) : describeValue(offsets)}`, path);
     }
     const [begin, end] = offsets as [number, number];
     if (begin > end) fail(`data_offsets [${begin}, ${end}] end before they begin`, path);

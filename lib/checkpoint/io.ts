@@ -19,8 +19,7 @@ import { FlaxenError } from '../errors.js';
 import type { Variables } from '../core/module.js';
 import { CheckpointError } from './errors.js';
 import { CheckpointInfo, Metadata, ReadOptions, Restored, WriteOptions, fromBytes, infoOf, toBytes } from './format.js';
-import { parseHeader, readHeaderLength } from './header.js';
-import { NodeFs, checkFile, fileError, node, readWholeFile, writeAtomically } from './atomic.js';
+import { checkFile, readCheckpointFile, readWholeFile, writeAtomically } from './atomic.js';
 
 /**
  * Saves a tree to `file` in the safetensors format, crash-safely: the bytes go to a
@@ -90,27 +89,8 @@ export async function load(file: string, target?: unknown, opts: ReadOptions = {
  * ```
  */
 export async function loadInfo(file: string): Promise<CheckpointInfo> {
-  checkFile(file, 'loadInfo');
-  const { fs } = await node();
-  const source = `checkpoint file '${file}'`;
-  let handle: Awaited<ReturnType<NodeFs['open']>> | undefined;
-  try {
-    handle = await fs.open(file, 'r');
-    const { size } = await handle.stat();
-    const first = new Uint8Array(Math.min(size, 8));
-    await handle.read(first, 0, first.length, 0);
-    // The length is checked against the real file size before the header is read.
-    const headerLength = readHeaderLength(first, source, size);
-    const head = new Uint8Array(8 + headerLength);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    if (bytesRead !== head.length) throw new CheckpointError('', `${source}: the file shrank while its header was read`);
-    const header = parseHeader(head, source, size);
-    return infoOf(header.metadata, header.entries, source);
-  } catch (error) {
-    throw fileError(error, 'read', file);
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
+  const { header } = await readCheckpointFile(file, 'loadInfo', { headerOnly: true });
+  return infoOf(header.metadata, header.entries, `checkpoint file '${file}'`);
 }
 
 function toTask<A>(run: () => Promise<A>): TaskEither<FlaxenError, A> {

@@ -18,7 +18,7 @@ import { checkFile, readWholeFile, writeAtomically } from './atomic.js';
 import { DTYPES, SafeDtype, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';
 import { CheckpointError, formatEntry } from './errors.js';
 import { type Metadata, headerWithMetadata, layOutFile } from './format.js';
-import { parseHeader, pathProblem } from './header.js';
+import { MAX_ENTRIES, parseHeader, pathProblem } from './header.js';
 
 /** The safetensors dtype a tensor is written as: integer scalars as I64, as PyTorch writes them. */
 function writtenDtype(tensor: tf.Tensor): SafeDtype | undefined {
@@ -29,7 +29,9 @@ function writtenDtype(tensor: tf.Tensor): SafeDtype | undefined {
 function checkRecord(record: unknown, what: string): Array<[string, tf.Tensor, SafeDtype]> {
   if (!isNode(record)) throw new CheckpointError('', `${what} needs a flat record of tensors such as { '0.weight': tensor }, found ${describeValue(record)}`);
   const out: Array<[string, tf.Tensor, SafeDtype]> = [];
-  for (const name of Object.keys(record).sort()) {
+  const names = Object.keys(record);
+  if (names.length > MAX_ENTRIES) throw new CheckpointError('', `${what}: the record has ${names.length.toLocaleString('en-US')} tensors; a safetensors file holds at most ${MAX_ENTRIES.toLocaleString('en-US')} here (readers refuse more)`);
+  for (const name of names.sort()) {
     const problem = pathProblem(name);
     if (problem) throw new CheckpointError(name, `${what}: ${problem}`);
     if (name === '__metadata__') throw new CheckpointError(name, `${what}: __metadata__ is reserved by the safetensors format`);

@@ -127,6 +127,27 @@ test('deeply nested JSON is refused without overflowing the stack', () => {
   refused(rawFile(deep), 'a:', 'must be an object');
 });
 
+test('a shape or data_offsets nested 5,000 levels deep is a CheckpointError, and decode gives a Left, not a RangeError', () => {
+  const deep = '['.repeat(5000) + ']'.repeat(5000);
+  for (const header of [`{"a": {"dtype": "F32", "shape": ${deep}, "data_offsets": [0, 4]}}`, `{"a": {"dtype": "F32", "shape": [1], "data_offsets": ${deep}}}`]) {
+    const bytes = rawFile(header, f32(1));
+    refused(bytes, 'a:', 'found [[[[[…]');
+    const either = fx.checkpoint.decode(bytes);
+    assert.ok(either._tag === 'Left' && either.left instanceof CheckpointError);
+  }
+});
+
+test('a header of 200,000 zero-size tensors is refused at once for its entry count', () => {
+  const entries: string[] = [];
+  for (let i = 0; i < 200_000; i++) entries.push(`"t${i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}`);
+  const bytes = rawFile(`{${entries.join(', ')}}`);
+  refused(bytes, 'the header lists 200,000 entries; flaxen reads at most 65,536');
+  // The bound holds on writing too, so flaxen never writes a file it refuses to read.
+  const many: Record<string, number> = {};
+  for (let i = 0; i < 65_537; i++) many[`n${i}`] = i;
+  assertThrows(() => fx.checkpoint.toBytes(many), CheckpointError, '65,537 leaves', 'at most 65,536');
+});
+
 test('fuzz: thousands of byte flips, truncations and header edits of a valid file end in a clean load or a CheckpointError', () => {
   const tensors = {
     'params/dense/kernel': { dtype: 'F32', shape: [3, 4], data: f32(12) },

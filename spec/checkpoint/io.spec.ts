@@ -154,4 +154,24 @@ test('save removes temporary files left by dead savers of the same checkpoint on
     assert.equal((await readdir(dir)).sort(), [alive, otherFile, otherHost, 'm.safetensors', unrelated].sort());
   }));
 
+test('a target name of 232 characters or more saves: the temporary name is shortened to fit the 255-byte limit', () =>
+  withDir(async (dir) => {
+    const w = tf.tensor([1, 2]);
+    for (const length of [232, 240, 255]) {
+      const name = 'n'.repeat(length - '.safetensors'.length) + '.safetensors';
+      await fx.checkpoint.save(join(dir, name), { w });
+      const back = (await fx.checkpoint.load(join(dir, name))) as { w: tf.Tensor };
+      assert.equal(values(back.w), [1, 2]);
+      back.w.dispose();
+    }
+    // Two long names that differ only at the end get different temporary names.
+    const [a, b] = ['a', 'b'].map((c) => 'x'.repeat(200) + c);
+    const { tempStem } = await import('../../lib/checkpoint/atomic.js');
+    assert.is.not(tempStem(a!), tempStem(b!));
+    assert.ok(Buffer.byteLength(tempStem('é'.repeat(200))) <= 89, 'multi-byte names are cut by bytes');
+    assert.is(tempStem('short.safetensors'), 'short.safetensors', 'short names are kept');
+    assert.equal((await readdir(dir)).length, 3, 'no temporary file is left');
+    w.dispose();
+  }));
+
 test.run();
