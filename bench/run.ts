@@ -19,6 +19,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
+import { recurrentTable } from './rnn.js';
 
 const quick = process.argv.includes('--quick');
 const threadsOnly = process.argv.includes('--threads-only');
@@ -318,4 +319,6 @@ async function threadTable(): Promise<void> {
 
 if (!threadsOnly) await main();
 if (!noThreads) await threadTable();
+// The recurrent section (bench/rnn.ts): an LSTM step against tfjs-layers' lstm, a Transformer block step.
+if (!threadsOnly) await recurrentTable(quick);
 console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
