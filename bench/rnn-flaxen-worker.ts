@@ -21,7 +21,7 @@ const lossFn = (params: unknown, data: Batch, state: fx.train.TrainState) => {
   return tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(tf.reshape(logits, [-1, vocab]), data.y));
 };
 
-const lstmModel = () => fx.nn.Sequential([fx.nn.RNN(fx.nn.LSTMCell(hidden)), fx.nn.Dense(vocab)]);
+const lstmModel = (cell: 'LSTMCell' | 'OptimizedLSTMCell') => () => fx.nn.Sequential([fx.nn.RNN(fx.nn[cell](hidden)), fx.nn.Dense(vocab)]);
 
 /** A pre-norm causal Transformer block (self-attention and an MLP, each with a residual) between an embedding and the output layer. */
 const { width, heads, mlp } = BLOCK_SIZES;
@@ -67,7 +67,7 @@ function handle(task: RnnTask): Record<string, number | string> {
     case 'peak':
       return matMulPeak();
     case 'lstm':
-      return { ...trainSteps('lstm', lstmModel, true, task.steps) };
+      return { ...trainSteps(`lstm ${task.cell ?? 'LSTMCell'}`, lstmModel(task.cell ?? 'LSTMCell'), true, task.steps) };
     case 'block': {
       const { ms, cpuMs } = trainSteps('block', () => blockModel, false, task.steps);
       return { ms, cpuMs, cpuGflops: blockStepFlops() / cpuMs / 1e6 };

@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
 import { FlaxenError } from '../errors.js';
 import { gemm } from './gemm.js';
+import { offTape, runKernelFuncMulti } from '../tfjs-internals.js';
 
 /** The kind of recurrent cell. @internal */
 export type CellKind = 'lstm' | 'gru' | 'simple';
@@ -194,77 +195,76 @@ function tfBackward(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dhT:
   };
 }
 
-interface EngineState {
-  kernelDepth: number;
-}
-
-/** Runs `fn` with tfjs's tape paused, as inside a kernel: its ops are not recorded. */
-function offTape<T>(fn: () => T): T {
-  const state = (tf.engine() as unknown as { state: EngineState }).state;
-  state.kernelDepth++;
-  try {
-    return fn();
-  } finally {
-    state.kernelDepth--;
-  }
-}
-
-/** The part of tfjs-core's engine used here (the function behind `tf.customGrad`). */
-interface EngineWithKernelFunc {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor[];
-    backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor[];
-}
-
 // Each pass in its own tidy: the per-step tensors go as soon as the pass ends.
-function forwardPass(inputs: ScanInputs): ScanForward {
+function referenceForward(inputs: ScanInputs): ScanForward {
   return tf.tidy(() => tfForward(inputs) as unknown as tf.TensorContainer) as unknown as ScanForward;
 }
 
-function backwardPass(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dh: tf.Tensor2D, dc: tf.Tensor2D | undefined): ScanGrads {
+function referenceBackward(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dh: tf.Tensor2D, dc: tf.Tensor2D | undefined): ScanGrads {
   return tf.tidy(() => tfBackward(inputs, saved, dys, dh, dc) as unknown as tf.TensorContainer) as unknown as ScanGrads;
 }
 
 /**
- * The scan as one node of tfjs's gradient tape (see the module comment). The forward pass runs
- * off the tape; inside `fx.valueAndGrad` what the backward pass needs is kept as aliases (no
- * copy), elsewhere tfjs's `save` copies it. The backward pass computes the gradients of `xp`,
- * the carries and `bh` at once (they come out of the same loop) and the weight gradient
- * `hPrevᵀ · dZ` only if `wh` needs one.
+ * How a scan computes: a forward pass that returns the outputs and the tensors its backward
+ * pass keeps (`saved`, a list in its own order), and that backward pass. Both run off the tape.
  * @internal
  */
-export function recurrentScan(inputs: ScanInputs): ScanOutputs {
+export interface ScanImplementation {
+  forward(inputs: ScanInputs): { readonly outputs: ScanOutputs; readonly saved: readonly tf.Tensor[] };
+  /** The gradients; `hPrev` `[T·B, H]` is the hidden state entering each step (for `dwh = hPrevᵀ·dzh`). */
+  backward(inputs: ScanInputs, saved: readonly tf.Tensor[], dys: tf.Tensor3D, dh: tf.Tensor2D, dc: tf.Tensor2D | undefined): ScanGrads & { readonly hPrev: tf.Tensor2D };
+}
+
+/** The scan with tfjs ops, step by step: every backend, every cell. @internal */
+export const referenceScan: ScanImplementation = {
+  forward(inputs) {
+    const fwd = referenceForward(inputs);
+    const { saved } = fwd;
+    return { outputs: fwd, saved: [saved.acts, saved.hPrev, ...(saved.cPrev ? [saved.cPrev, saved.cNew!] : [])] };
+  },
+  backward(inputs, list, dys, dh, dc) {
+    const [acts, hPrev, cPrev, cNew] = list as tf.Tensor3D[];
+    const grads = referenceBackward(inputs, { acts: acts!, hPrev: hPrev!, cPrev, cNew }, dys, dh, dc);
+    return { ...grads, hPrev: tf.reshape(hPrev!, [-1, inputs.wh.shape[0]]) as tf.Tensor2D };
+  },
+};
+
+/**
+ * A scan as one node of tfjs's gradient tape (see the module comment), computed by `impl`. The
+ * forward pass runs off the tape; inside `fx.valueAndGrad` what the backward pass needs is kept
+ * as aliases (no copy), elsewhere tfjs's `save` copies it. The backward pass computes the
+ * gradients of `xp`, the carries and `bh` at once (they come out of the same loop) and the
+ * weight gradient `hPrevᵀ · dZ` only if `wh` needs one.
+ * @internal
+ */
+export function scanOnTape(inputs: ScanInputs, impl: ScanImplementation): ScanOutputs {
   const { kind, xp, wh, bh, h0, c0 } = inputs;
   if (xp.shape[0] === 0) throw new FlaxenError('', 'recurrentScan needs at least one step (the RNN layer handles empty sequences)');
-  const fwd = offTape(() => forwardPass(inputs));
+  const fwd = offTape(() => impl.forward(inputs));
+  const outputs = [fwd.outputs.ys, fwd.outputs.h, ...(fwd.outputs.c ? [fwd.outputs.c] : [])];
+  const run = runKernelFuncMulti();
+  if (!run) return fwd.outputs; // a tfjs without runKernelFunc: no gradient through the scan
   // The backward pass also reads wh and the mask, which the caller may free before it runs.
-  const savedList = [fwd.saved.acts, fwd.saved.hPrev, wh, ...(inputs.mask ? [inputs.mask] : []), ...(kind === 'lstm' ? [fwd.saved.cPrev!, fwd.saved.cNew!] : [])];
+  const savedList = [...fwd.saved, wh, ...(inputs.mask ? [inputs.mask] : [])];
   const kept = keepForBackward(savedList);
   const tensorInputs: Record<string, tf.Tensor> = { xp, wh, h0 };
   if (c0) tensorInputs['c0'] = c0;
   if (bh) tensorInputs['bh'] = bh;
-  const outputs = (tf.engine() as unknown as EngineWithKernelFunc).runKernelFunc({
+  const results = run({
     forwardFunc: (_backend, save) => {
       if (!kept) save(savedList);
       // New handles on the same data: the tape sees this node's outputs, not the forward's.
-      return [fwd.ys, fwd.h, ...(fwd.c ? [fwd.c] : [])].map((t) => tf.reshape(t, t.shape));
+      return outputs.map((t) => tf.reshape(t, t.shape));
     },
     backwardsFunc: (dys, savedCopies) => {
       const list = [...(kept ?? savedCopies)];
-      const [acts, hPrev, whKept] = list.splice(0, 3) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor2D];
-      const maskKept = inputs.mask ? (list.shift() as tf.Tensor2D) : undefined;
-      const saved: ScanSaved = { acts, hPrev, cPrev: list[0] as tf.Tensor3D | undefined, cNew: list[1] as tf.Tensor3D | undefined };
-      const grads = backwardPass({ ...inputs, wh: whKept, mask: maskKept }, saved, dys[0] as tf.Tensor3D, dys[1] as tf.Tensor2D, dys[2] as tf.Tensor2D | undefined);
+      const maskKept = inputs.mask ? (list.pop() as tf.Tensor2D) : undefined;
+      const whKept = list.pop() as tf.Tensor2D;
+      const grads = impl.backward({ ...inputs, wh: whKept, mask: maskKept }, list, dys[0] as tf.Tensor3D, dys[1] as tf.Tensor2D, dys[2] as tf.Tensor2D | undefined);
       const thunks: Record<string, () => tf.Tensor> = {
         xp: () => grads.dxp,
         h0: () => grads.dh0,
-        wh: () => {
-          const H = wh.shape[0];
-          const hPrev = tf.reshape(saved.hPrev, [-1, H]) as tf.Tensor2D;
-          return transposedProduct(hPrev, grads.dzh);
-        },
+        wh: () => transposedProduct(grads.hPrev, grads.dzh),
       };
       if (c0) thunks['c0'] = () => grads.dc0!;
       if (bh) thunks['bh'] = () => grads.dbh!;
@@ -272,7 +272,16 @@ export function recurrentScan(inputs: ScanInputs): ScanOutputs {
     },
     inputs: tensorInputs,
   });
-  return { ys: outputs[0] as tf.Tensor3D, h: outputs[1] as tf.Tensor2D, ...(kind === 'lstm' ? { c: outputs[2] as tf.Tensor2D } : {}) };
+  return { ys: results[0] as tf.Tensor3D, h: results[1] as tf.Tensor2D, ...(kind === 'lstm' ? { c: results[2] as tf.Tensor2D } : {}) };
+}
+
+/**
+ * The scan of any cell with tfjs ops ({@link referenceScan}) as one node of the gradient tape:
+ * what `LSTMCell`, `GRUCell` and `SimpleCell` run.
+ * @internal
+ */
+export function recurrentScan(inputs: ScanInputs): ScanOutputs {
+  return scanOnTape(inputs, referenceScan);
 }
 
 /** `aᵀ · b`: flaxen's own product reads `a` transposed in place; else an explicit transpose (tfjs's transposed product runs a scalar loop on wasm). */
