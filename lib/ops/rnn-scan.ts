@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
 import { FlaxenError } from '../errors.js';
 import { gemm } from './gemm.js';
+import { wasmHeap } from './wasm-heap.js';
 import { offTape, runKernelFuncMulti } from '../tfjs-internals.js';
 
 /** The kind of recurrent cell. @internal */
@@ -88,6 +89,26 @@ export interface ScanGrads {
   readonly dc0?: tf.Tensor2D;
 }
 
+/**
+ * The `T` steps of a time-major float32 tensor `[T, ...rest]`, each a tensor `rest`. On wasm each
+ * is a plain copy of its rows in the backend's memory: `tf.unstack` and `tf.slice` there copy the
+ * whole input for every piece (64 steps of `[64, 32, 512]` took a second).
+ */
+function timeSteps<R extends tf.Tensor>(x: tf.Tensor): R[] {
+  const heap = x.dtype === 'float32' ? wasmHeap() : undefined;
+  const from = heap?.offsetOf(x);
+  if (!heap || from === undefined) return tf.unstack(x) as R[];
+  const [T, ...rest] = x.shape;
+  const size = rest.reduce((a, b) => a * b, 1);
+  const steps = Array.from({ length: T! }, () => heap.alloc(rest));
+  const f32 = new Float32Array(heap.memory.buffer); // after the last allocation
+  steps.forEach((step, t) => {
+    const to = heap.offsetOf(step)! >>> 2;
+    f32.copyWithin(to, (from >>> 2) + t * size, (from >>> 2) + (t + 1) * size);
+  });
+  return steps as R[];
+}
+
 const sigmoidGrad = (s: tf.Tensor) => tf.mul(s, tf.sub(1, s));
 const tanhGrad = (t: tf.Tensor) => tf.sub(1, tf.square(t));
 
@@ -96,8 +117,8 @@ function tfForward(inputs: ScanInputs): ScanForward {
   const { kind, xp, wh, bh, h0, c0, mask } = inputs;
   const [T, B] = xp.shape;
   const H = wh.shape[0];
-  const xs = tf.unstack(xp) as tf.Tensor2D[];
-  const ms = mask ? (tf.unstack(tf.reshape(mask, [T, B, 1])) as tf.Tensor2D[]) : [];
+  const xs = timeSteps<tf.Tensor2D>(xp);
+  const ms = mask ? timeSteps<tf.Tensor2D>(tf.reshape(mask, [T, B, 1])) : [];
   const hidden = kind === 'gru' && bh ? tf.concat([tf.zeros([2 * H]), bh]) : undefined;
   let h: tf.Tensor2D = h0;
   let c: tf.Tensor2D = c0 ?? h0;
@@ -144,12 +165,12 @@ function tfBackward(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dhT:
   const [T, B] = dys.shape;
   const H = wh.shape[0];
   const whT = tf.transpose(wh);
-  const acts = tf.unstack(saved.acts) as tf.Tensor2D[];
-  const hPrev = tf.unstack(saved.hPrev) as tf.Tensor2D[];
-  const cPrev = saved.cPrev ? (tf.unstack(saved.cPrev) as tf.Tensor2D[]) : [];
-  const cNew = saved.cNew ? (tf.unstack(saved.cNew) as tf.Tensor2D[]) : [];
-  const dy = tf.unstack(dys) as tf.Tensor2D[];
-  const ms = mask ? (tf.unstack(tf.reshape(mask, [T, B, 1])) as tf.Tensor2D[]) : [];
+  const acts = timeSteps<tf.Tensor2D>(saved.acts);
+  const hPrev = timeSteps<tf.Tensor2D>(saved.hPrev);
+  const cPrev = saved.cPrev ? timeSteps<tf.Tensor2D>(saved.cPrev) : [];
+  const cNew = saved.cNew ? timeSteps<tf.Tensor2D>(saved.cNew) : [];
+  const dy = timeSteps<tf.Tensor2D>(dys);
+  const ms = mask ? timeSteps<tf.Tensor2D>(tf.reshape(mask, [T, B, 1])) : [];
   let dh: tf.Tensor2D = dhT;
   let dc: tf.Tensor2D | undefined = dcT;
   const dzx: tf.Tensor[] = new Array(T), dzh: tf.Tensor[] = new Array(T);
