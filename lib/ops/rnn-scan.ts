@@ -24,8 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
 import { FlaxenError } from '../errors.js';
-import { gemm } from './gemm.js';
-import { wasmHeap } from './wasm-heap.js';
+import { gemm, ownKernels } from './gemm.js';
 import { offTape, runKernelFuncMulti } from '../tfjs-internals.js';
 
 /** The kind of recurrent cell. @internal */
@@ -92,10 +91,11 @@ export interface ScanGrads {
 /**
  * The `T` steps of a time-major float32 tensor `[T, ...rest]`, each a tensor `rest`. On wasm each
  * is a plain copy of its rows in the backend's memory: `tf.unstack` and `tf.slice` there copy the
- * whole input for every piece (64 steps of `[64, 32, 512]` took a second).
+ * whole input for every piece (64 steps of `[64, 32, 512]` took a second). Only while flaxen's
+ * own kernels are on: with them off (the ONNX exporter's trace) every step is a tfjs kernel.
  */
 function timeSteps<R extends tf.Tensor>(x: tf.Tensor): R[] {
-  const heap = x.dtype === 'float32' ? wasmHeap() : undefined;
+  const heap = x.dtype === 'float32' ? ownKernels(x)?.heap : undefined;
   const from = heap?.offsetOf(x);
   if (!heap || from === undefined) return tf.unstack(x) as R[];
   const [T, ...rest] = x.shape;
