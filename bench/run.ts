@@ -19,12 +19,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
-<<<<<<< HEAD
-import { recurrentTable } from './rnn.js';
-=======
 import { coresFree, loadText } from './load.js';
 import { anchorsTable } from './anchors/run.js';
->>>>>>> main
+import { recurrentTable } from './rnn.js';
 
 const quick = process.argv.includes('--quick');
 const threadsOnly = process.argv.includes('--threads-only');
@@ -332,10 +329,7 @@ async function threadTable(): Promise<void> {
 
 if (!threadsOnly) await main();
 if (!noThreads) await threadTable();
-<<<<<<< HEAD
+if (!noAnchors) await anchorsTable(log);
 // The recurrent section (bench/rnn.ts): an LSTM step against tfjs-layers' lstm, a Transformer block step.
 if (!threadsOnly) await recurrentTable(quick);
-=======
-if (!noAnchors) await anchorsTable(log);
->>>>>>> main
 console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
