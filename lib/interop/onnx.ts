@@ -161,13 +161,15 @@ function checkRunsAgree(a: Trace, b: Trace, batch: number): void {
  * 28, 28, 1]`), or `{ shape, dtype }` for int32 token ids and bool masks. The graph's inputs
  * are named `input` (`input_0`, `input_1`, … for several), its outputs `output` (`output_0`, …).
  *
- * Exports every layer of `fx.nn` that runs on tfjs's kernels (Dense, Conv with any padding,
- * strides, dilation and groups, the pools, BatchNorm, LayerNorm, GroupNorm, RMSNorm, Embed,
- * the attention layers, the activations, Flatten, Sequential) and custom modules built from
- * them and tfjs ops. A part that cannot be exported is refused with an
- * {@link OnnxExportError} naming the module: a kernel with no ONNX translation here (the
- * recurrent layers' scan), or a shape that depends on the batch size other than through a
- * reshape. `variables` is only read; nothing is left allocated.
+ * Exports the layers of `fx.nn` (Dense, Conv with any padding, strides, dilation and groups,
+ * ConvTranspose, the pools, BatchNorm, LayerNorm, GroupNorm, RMSNorm, Embed, the attention
+ * layers, the activations, Flatten, Dropout, Sequential, the recurrent layers unrolled over
+ * their fixed length) and custom modules built from them and tfjs ops. A part that cannot be
+ * exported is refused with an {@link OnnxExportError} naming the module: a tfjs kernel with no
+ * ONNX translation here (e.g. `TopK`), a value read out of tfjs inside `apply` (`dataSync`), or
+ * a tensor whose shape follows the batch size without coming from the input (one that repeats
+ * along the batch is expanded in the graph). `variables` is only read; nothing is left
+ * allocated.
  *
  * @param model - the flaxen model.
  * @param variables - its variables (from `init`, `fromTorch`, a checkpoint, training).
