@@ -33,7 +33,8 @@ export class CheckpointError extends FlaxenError {
 /**
  * One difference between a checkpoint and the target it is restored into.
  * `kind` is `missing` (the target has it, the file does not), `unexpected` (the file has it,
- * the target does not), `shape` or `dtype` (both have it, but differently).
+ * the target does not), `shape` or `dtype` (both have a tensor, but differently), or `type`
+ * (one has a tensor, the other a JS number or a random key).
  *
  * @example
  * ```ts
@@ -41,8 +42,8 @@ export class CheckpointError extends FlaxenError {
  * ```
  */
 export interface CheckpointProblem {
-  /** What differs: `missing`, `unexpected`, `shape` or `dtype` (see above). */
-  readonly kind: 'missing' | 'unexpected' | 'shape' | 'dtype';
+  /** What differs: `missing`, `unexpected`, `shape`, `dtype` or `type` (see above). */
+  readonly kind: 'missing' | 'unexpected' | 'shape' | 'dtype' | 'type';
   /** The `/`-joined path of the entry (relative to the prefix, if one was given). */
   readonly path: string;
   /** What the target has (absent for `unexpected`). */
@@ -64,6 +65,8 @@ function describeProblem(p: CheckpointProblem): string {
       return `shape of ${p.path}: the target expects ${p.expected}, the checkpoint has ${p.found}`;
     case 'dtype':
       return `dtype of ${p.path}: the target expects ${p.expected}, the checkpoint has ${p.found}`;
+    case 'type':
+      return `type of ${p.path}: the target expects ${p.expected}, the checkpoint has ${p.found}`;
   }
 }
 
@@ -92,10 +95,10 @@ export class CheckpointMismatchError extends CheckpointError {
   constructor(problems: readonly CheckpointProblem[], source = 'checkpoint') {
     const lines = problems.slice(0, LISTED).map((p) => `\n  - ${describeProblem(p)}`);
     const more = problems.length > LISTED ? `\n  … and ${problems.length - LISTED} more (see error.problems)` : '';
-    const counts = (['missing', 'unexpected', 'shape', 'dtype'] as const)
+    const counts = (['missing', 'unexpected', 'shape', 'dtype', 'type'] as const)
       .map((kind) => [kind, problems.filter((p) => p.kind === kind).length] as const)
       .filter(([, n]) => n > 0)
-      .map(([kind, n]) => `${n} ${kind === 'shape' || kind === 'dtype' ? `${kind} mismatch${n > 1 ? 'es' : ''}` : kind}`);
+      .map(([kind, n]) => `${n} ${kind === 'shape' || kind === 'dtype' || kind === 'type' ? `${kind} mismatch${n > 1 ? 'es' : ''}` : kind}`);
     super('', `${source} does not match the target: ${counts.join(', ')}:${lines.join('')}${more}`);
     this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
   }

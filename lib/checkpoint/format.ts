@@ -13,10 +13,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Either, left, right } from 'fp-ts/lib/Either.js';
 import { FlaxenError, describeValue } from '../errors.js';
 import type { Variables } from '../core/module.js';
-import { DeepReadonly, MapLeaves, flatten, isNode, unflatten } from '../tree/index.js';
-import { DTYPES, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';
+import { TypedLeaf, defineEntry, freeze, isNode } from '../tree/index.js';
+import { Key, isKey } from '../random/key.js';
+import { DTYPES, SafeDtype, decodeArray, encodeArray, safeDtypeOf } from './dtypes.js';
 import { CheckpointError, CheckpointMismatchError, CheckpointProblem, formatEntry } from './errors.js';
 import { HeaderEntry, parseHeader, pathProblem } from './header.js';
+import { Layout, RESERVED_PREFIX, configText, layoutMetadata, readLayout } from './layout.js';
+import { Checkpointable, isCheckpointable } from './state-dict.js';
 
 /**
  * The user strings stored in a checkpoint's `__metadata__`.
@@ -29,16 +32,43 @@ import { HeaderEntry, parseHeader, pathProblem } from './header.js';
 export type Metadata = { readonly [key: string]: string };
 
 /**
- * The tree a target-checked restore returns: the target's structure with tensor leaves.
+ * What a target-checked restore returns: the target's structure, with tensors where the target
+ * has tensors or `{shape, dtype}` records, numbers where it has numbers, keys where it has keys,
+ * and the live object where it has a {@link Checkpointable} (a `TrainState`).
  *
  * @example
  * ```ts
  * const net = fx.nn.Dense(10);
  * const target = net.initShapes(fx.random.key(0), [1, 20]);
  * type R = fx.checkpoint.Restored<typeof target>;   // { params: { kernel: Tensor; bias: Tensor } }
+ * type S = fx.checkpoint.Restored<{ count: number }>; // { count: number }
  * ```
  */
-export type Restored<T> = DeepReadonly<MapLeaves<T, tf.Tensor>>;
+export type Restored<T> = T extends Checkpointable<infer R>
+  ? R
+  : T extends number
+    ? number
+    : T extends Key
+      ? Key
+      : T extends TypedLeaf
+        ? tf.Tensor
+        : { readonly [K in keyof T]: Restored<T[K]> };
+
+/**
+ * Options of {@link toBytes} and `save`, after the metadata.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.checkpoint.WriteOptions = { config: { model: 'mlp', lr: 1e-3, layers: [512, 512] } };
+ * ```
+ */
+export interface WriteOptions {
+  /**
+   * The run's configuration, any JSON data (objects, arrays, strings, finite numbers, booleans,
+   * null), stored as JSON text in the metadata and returned by `readInfo`/`loadInfo` as `config`.
+   */
+  readonly config?: unknown;
+}
 
 /**
  * Options of {@link fromBytes} and `load`.
@@ -89,10 +119,18 @@ export interface TensorInfo {
  * ```
  */
 export interface CheckpointInfo {
-  /** The user strings of the header's `__metadata__` (empty if it has none). */
+  /** The user strings of the header's `__metadata__` (empty if it has none; flaxen's own `flaxen.*` keys are left out). */
   readonly metadata: Metadata;
-  /** The tensors in path order. */
+  /** The tensors in path order (the entries holding numbers and keys are not listed here). */
   readonly tensors: readonly TensorInfo[];
+  /** The paths of the JS numbers the checkpoint holds (an optimizer's `count`, a state's `step`). */
+  readonly numbers?: readonly string[];
+  /** The paths of the random keys the checkpoint holds. */
+  readonly randomKeys?: readonly string[];
+  /** The `config` given to `toBytes`/`save` (frozen JSON data), if any. */
+  readonly config?: unknown;
+  /** The tree's root `step` number (a `TrainState`'s step), if it has one. */
+  readonly step?: number;
 }
 
 const DEFAULT_SOURCE = 'checkpoint';
@@ -103,34 +141,82 @@ function asBytes(bytes: unknown, source: string): Uint8Array {
   throw new CheckpointError('', `${source}: expected the bytes of a safetensors file (a Uint8Array or ArrayBuffer), found ${describeValue(bytes)}`);
 }
 
-/** Checks a tree's keys and leaves for writing; returns its tensors by path. */
-function tensorsToWrite(variables: unknown): Array<[string, tf.Tensor]> {
-  if (!isNode(variables)) throw new CheckpointError('', `toBytes needs a tree of tensors such as the variables from init, found ${describeValue(variables)}`);
-  const out: Array<[string, tf.Tensor]> = [];
-  const walk = (node: unknown, path: string): void => {
+/** One leaf to write, with the safetensors dtype it is stored as. */
+type WriteLeaf =
+  | { readonly path: string; readonly kind: 'tensor'; readonly tensor: tf.Tensor; readonly dtype: SafeDtype; readonly shape: readonly number[]; readonly size: number }
+  | { readonly path: string; readonly kind: 'number'; readonly value: number; readonly dtype: 'F64'; readonly shape: readonly number[]; readonly size: 1 }
+  | { readonly path: string; readonly kind: 'key'; readonly key: Key; readonly dtype: 'U32'; readonly shape: readonly number[]; readonly size: 2 };
+
+/** The deepest nesting written; deeper is an error rather than a stack overflow. */
+const MAX_DEPTH = 1000;
+
+/** The state dict of a Checkpointable at `path`, with errors of its own wrapped to name the path. */
+function stateDictOf(node: Checkpointable, path: string, what: string): unknown {
+  try {
+    return node.toStateDict();
+  } catch (error) {
+    if (error instanceof FlaxenError) throw error;
+    throw new CheckpointError(path, `${what}: toStateDict() of ${describeValue(node)} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Checks a tree's keys and leaves for writing: tensors, finite numbers and random keys, with
+ * Checkpointable objects replaced by their state dicts. Returns the leaves and the paths of
+ * the empty subtrees, in path order.
+ */
+function leavesToWrite(tree: unknown): { leaves: WriteLeaf[]; empty: string[] } {
+  const root = isCheckpointable(tree) ? stateDictOf(tree, '', 'toBytes') : tree;
+  if (!isNode(root)) throw new CheckpointError('', `toBytes needs a tree of tensors and numbers such as the variables from init, an optimizer state or a TrainState, found ${describeValue(tree)}`);
+  const leaves: WriteLeaf[] = [];
+  const empty: string[] = [];
+  const ancestors = new Map<object, string>();
+  const walk = (given: unknown, path: string): void => {
+    if (given !== null && typeof given === 'object' && ancestors.has(given)) {
+      throw new CheckpointError(path, `toBytes: a tree must not contain itself, but this subtree is the same object as the one at '${ancestors.get(given) || '(the root)'}' (a cycle)`);
+    }
+    const node = path !== '' && isCheckpointable(given) ? stateDictOf(given, path, 'toBytes') : given;
     if (isNode(node)) {
-      for (const key of Object.keys(node).sort()) {
+      if (ancestors.size >= MAX_DEPTH) throw new CheckpointError(path, `toBytes: trees nest at most ${MAX_DEPTH} levels`);
+      const keys = Object.keys(node).sort();
+      if (keys.length === 0 && path !== '') empty.push(path);
+      ancestors.set(given as object, path);
+      if (node !== given) ancestors.set(node, path);
+      for (const key of keys) {
         if (key === '' || key.includes('/')) throw new CheckpointError(path, `toBytes: the key ${JSON.stringify(key)} cannot be written: tree keys must be non-empty and contain no '/'`);
         walk(node[key], path === '' ? key : `${path}/${key}`);
       }
+      ancestors.delete(given as object);
+      ancestors.delete(node);
       return;
     }
     const problem = pathProblem(path);
     if (problem) throw new CheckpointError(path, `toBytes: ${problem}`);
     if (path === '__metadata__') throw new CheckpointError(path, 'toBytes: __metadata__ is reserved by the safetensors format');
-    if (!(node instanceof tf.Tensor)) throw new CheckpointError(path, `toBytes: leaves must be tensors, found ${describeValue(node)}`);
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) throw new CheckpointError(path, `toBytes: the number ${node} cannot be stored; numbers in a checkpoint must be finite (a NaN step count or learning rate means training already diverged)`);
+      leaves.push({ path, kind: 'number', value: node, dtype: 'F64', shape: [], size: 1 });
+      return;
+    }
+    if (isKey(node)) {
+      leaves.push({ path, kind: 'key', key: node, dtype: 'U32', shape: [2], size: 2 });
+      return;
+    }
+    if (!(node instanceof tf.Tensor)) throw new CheckpointError(path, `toBytes: leaves must be tensors, finite numbers or random keys, found ${describeValue(node)}`);
     if (node.isDisposed) throw new CheckpointError(path, 'toBytes: this tensor was disposed');
-    if (!safeDtypeOf(node.dtype)) throw new CheckpointError(path, `toBytes: a ${node.dtype} tensor cannot be stored; checkpoints hold float32, int32 and bool`);
-    out.push([path, node]);
+    const dtype = safeDtypeOf(node.dtype);
+    if (!dtype) throw new CheckpointError(path, `toBytes: a ${node.dtype} tensor cannot be stored; checkpoints hold float32, int32 and bool`);
+    leaves.push({ path, kind: 'tensor', tensor: node, dtype, shape: node.shape, size: node.size });
   };
-  walk(variables, '');
-  return out;
+  walk(root, '');
+  return { leaves, empty };
 }
 
 function checkMetadata(metadata: unknown): Metadata {
   if (metadata === undefined) return {};
   if (!isNode(metadata)) throw new CheckpointError('', `toBytes: metadata must be an object of strings such as { step: '100' }, found ${describeValue(metadata)}`);
   for (const key of Object.keys(metadata)) {
+    if (key.startsWith(RESERVED_PREFIX)) throw new CheckpointError('', `toBytes: metadata keys starting with '${RESERVED_PREFIX}' are reserved for flaxen's own entries, found ${JSON.stringify(key)}`);
     const value = metadata[key];
     if (typeof value !== 'string') throw new CheckpointError('', `toBytes: metadata[${JSON.stringify(key)}] must be a string (safetensors metadata is text), found ${describeValue(value)}; convert it, e.g. String(step)`);
   }
@@ -167,44 +253,69 @@ export function layOutFile(header: Record<string, unknown>, dataBytes: number): 
 }
 
 /**
- * Encodes a tree of tensors (the variables from `init`, an optimizer state, …) as a safetensors
- * file. float32, int32 and bool tensors are stored as `F32`, `I32`, `BOOL`; keys are the
- * `/`-joined paths. `metadata` (strings only) goes to `__metadata__`. The tensors are only read.
+ * Encodes a tree as a safetensors file. The tree is the variables from `init`, an optimizer
+ * state, a `fx.train.TrainState`, or any record of these: its leaves are tensors (float32,
+ * int32 and bool, stored as `F32`, `I32`, `BOOL`), finite JS numbers (stored as `F64` scalars,
+ * so every bit comes back) and random keys (`U32[2]`). Keys are the `/`-joined paths; which
+ * entries are numbers or keys, and which subtrees are empty, is noted in `__metadata__` under
+ * `flaxen.*` keys, so Python's `safetensors` reads the file as plain tensors. `metadata`
+ * (strings only) goes to `__metadata__`; `{ config }` stores any JSON data, returned by
+ * {@link readInfo}. The tensors are only read.
  *
- * @param variables - a tree whose leaves are tensors.
+ * Refused with a `CheckpointError` naming the path: a non-finite number, a disposed tensor, any
+ * other leaf, a tree that contains itself.
+ *
+ * @param tree - tensors, numbers and keys in plain objects, or a `Checkpointable` (`TrainState`).
  * @param metadata - optional user strings, e.g. `{ step: '1000', model: 'mlp-784-256-10' }`.
+ * @param options - `{ config }`: the run's configuration (JSON data).
  * @returns the bytes of the file.
  * @example
  * ```ts
- * const vars = fx.nn.Dense(10).init(fx.random.key(0), [1, 20]);
- * const bytes = fx.checkpoint.toBytes(vars, { step: '0' });
- * const again = fx.checkpoint.fromBytes(bytes);   // { params: { bias, kernel } }
+ * const params = fx.nn.Dense(10).init(fx.random.key(0), [1, 20]).params;
+ * const tx = fx.optim.adam(1e-3);
+ * const opt = tx.init(params);                    // holds tensors and the number `count`
+ * const bytes = fx.checkpoint.toBytes({ params, opt, step: 0 }, { run: 'a' }, { config: { lr: 1e-3 } });
+ * const back = fx.checkpoint.fromBytes(bytes, { params, opt, step: 0 });
+ * typeof back.step;                               // 'number'
+ * fx.checkpoint.readInfo(bytes).config;           // { lr: 0.001 }
  * ```
  */
-export function toBytes(variables: unknown, metadata?: Metadata): Uint8Array {
+export function toBytes(tree: unknown, metadata?: Metadata, options?: WriteOptions): Uint8Array {
   const meta = checkMetadata(metadata);
-  const tensors = tensorsToWrite(variables);
-  // Larger elements first keeps every tensor aligned to its element size in the file.
-  const ordered = tensors
-    .map(([path, tensor]) => ({ path, tensor, dtype: safeDtypeOf(tensor.dtype)! }))
-    .sort((a, b) => DTYPES[b.dtype].bytes - DTYPES[a.dtype].bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const header = headerWithMetadata(meta);
-  let offset = 0;
-  const placed = ordered.map((entry) => {
-    const length = entry.tensor.size * DTYPES[entry.dtype].bytes;
-    const begin = offset;
-    offset += length;
-    return { ...entry, begin };
+  if (options !== undefined && !isNode(options)) throw new CheckpointError('', `toBytes: options must be an object such as { config: {...} }, found ${describeValue(options)}`);
+  const unknownOption = Object.keys(options ?? {}).find((k) => k !== 'config');
+  if (unknownOption !== undefined) throw new CheckpointError('', `toBytes: unknown option '${unknownOption}'; the options are config`);
+  const { leaves, empty } = leavesToWrite(tree);
+  const rootStep = leaves.find((l) => l.path === 'step' && l.kind === 'number');
+  const header = headerWithMetadata({
+    ...meta,
+    ...layoutMetadata({
+      numbers: leaves.filter((l) => l.kind === 'number').map((l) => l.path),
+      keys: leaves.filter((l) => l.kind === 'key').map((l) => l.path),
+      empty,
+      configText: configText(options?.config),
+      step: rootStep?.kind === 'number' ? rootStep.value : undefined,
+    }),
   });
-  for (const { path, tensor, dtype, begin } of [...placed].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-    Object.defineProperty(header, path, {
-      value: { dtype, shape: tensor.shape, data_offsets: [begin, begin + tensor.size * DTYPES[dtype].bytes] },
-      enumerable: true,
-    });
+  // Larger elements first keeps every tensor aligned to its element size in the file.
+  const ordered = [...leaves].sort((a, b) => DTYPES[b.dtype].bytes - DTYPES[a.dtype].bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  let offset = 0;
+  const placed = ordered.map((leaf) => {
+    const begin = offset;
+    offset += leaf.size * DTYPES[leaf.dtype].bytes;
+    return { leaf, begin };
+  });
+  for (const { leaf, begin } of [...placed].sort((a, b) => (a.leaf.path < b.leaf.path ? -1 : 1))) {
+    defineEntry(header, leaf.path, { dtype: leaf.dtype, shape: leaf.shape, data_offsets: [begin, begin + leaf.size * DTYPES[leaf.dtype].bytes] });
   }
   const { out, dataStart } = layOutFile(header, offset);
-  for (const { tensor, begin } of placed) {
-    encodeArray(tensor.dataSync() as Float32Array | Int32Array | Uint8Array, out, dataStart + begin);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (const { leaf, begin } of placed) {
+    if (leaf.kind === 'number') view.setFloat64(dataStart + begin, leaf.value, true);
+    else if (leaf.kind === 'key') {
+      view.setUint32(dataStart + begin, leaf.key.hi, true);
+      view.setUint32(dataStart + begin + 4, leaf.key.lo, true);
+    } else encodeArray(leaf.tensor.dataSync() as Float32Array | Int32Array | Uint8Array, out, dataStart + begin);
   }
   return out;
 }
@@ -224,17 +335,25 @@ export function toBytes(variables: unknown, metadata?: Metadata): Uint8Array {
 export function readInfo(bytes: Uint8Array | ArrayBuffer): CheckpointInfo {
   const data = asBytes(bytes, DEFAULT_SOURCE);
   const header = parseHeader(data, DEFAULT_SOURCE);
-  return infoOf(header.metadata, header.entries);
+  return infoOf(header.metadata, header.entries, DEFAULT_SOURCE);
 }
 
 /** @internal */
-export function infoOf(metadata: Metadata, entries: readonly HeaderEntry[]): CheckpointInfo {
-  return Object.freeze({
-    metadata,
+export function infoOf(metadata: Metadata, entries: readonly HeaderEntry[], source: string): CheckpointInfo {
+  const layout = readLayout(metadata, entries, source);
+  const info: Record<string, unknown> = {
+    metadata: layout.metadata,
     tensors: Object.freeze(
-      entries.map((e) => Object.freeze({ path: e.path, dtype: e.dtype, loadedDtype: DTYPES[e.dtype].loaded, shape: e.shape, byteLength: e.end - e.begin })),
+      entries
+        .filter((e) => !layout.numbers.has(e.path) && !layout.keys.has(e.path))
+        .map((e) => Object.freeze({ path: e.path, dtype: e.dtype, loadedDtype: DTYPES[e.dtype].loaded, shape: e.shape, byteLength: e.end - e.begin })),
     ),
-  });
+    numbers: Object.freeze([...layout.numbers].sort()),
+    randomKeys: Object.freeze([...layout.keys].sort()),
+  };
+  if (layout.config !== undefined) info['config'] = layout.config;
+  if (layout.step !== undefined) info['step'] = layout.step;
+  return Object.freeze(info) as unknown as CheckpointInfo;
 }
 
 function normalizePrefix(prefix: unknown, source: string): string | undefined {
@@ -246,58 +365,122 @@ function normalizePrefix(prefix: unknown, source: string): string | undefined {
   return trimmed;
 }
 
-/** Selects the entries under `prefix` and strips it; refuses a prefix that selects nothing. */
-function selectEntries(entries: readonly HeaderEntry[], prefix: string | undefined, source: string): Array<[string, HeaderEntry]> {
-  if (prefix === undefined) return entries.map((e) => [e.path, e]);
+/** What an entry holds: a tensor, a JS number or a random key. */
+type EntryKind = 'tensor' | 'number' | 'key';
+const kindOf = (layout: Layout, path: string): EntryKind => (layout.numbers.has(path) ? 'number' : layout.keys.has(path) ? 'key' : 'tensor');
+
+/** The entries and empty subtrees under `prefix`, with the prefix stripped; refuses a prefix that selects nothing. */
+function selectEntries(entries: readonly HeaderEntry[], layout: Layout, prefix: string | undefined, source: string): { selected: Array<[string, HeaderEntry]>; empty: string[] } {
+  if (prefix === undefined) return { selected: entries.map((e) => [e.path, e]), empty: [...layout.empty] };
   const selected: Array<[string, HeaderEntry]> = [];
   for (const e of entries) {
-    if (e.path === prefix) throw new CheckpointError(prefix, `${source}: the prefix names a single tensor (${formatEntry(e.dtype, e.shape)}); a prefix selects a subtree, e.g. '${prefix.split('/').slice(0, -1).join('/') || prefix}'`);
+    if (e.path === prefix) throw new CheckpointError(prefix, `${source}: the prefix names a single ${kindOf(layout, e.path) === 'tensor' ? `tensor (${formatEntry(e.dtype, e.shape)})` : kindOf(layout, e.path) === 'number' ? 'number' : 'random key'}; a prefix selects a subtree, e.g. '${prefix.split('/').slice(0, -1).join('/') || prefix}'`);
     if (e.path.startsWith(prefix + '/')) selected.push([e.path.slice(prefix.length + 1), e]);
   }
-  if (selected.length === 0) {
+  const empty = layout.empty.filter((p) => p.startsWith(prefix + '/')).map((p) => p.slice(prefix.length + 1));
+  if (selected.length === 0 && empty.length === 0 && !layout.empty.includes(prefix)) {
     const tops = [...new Set(entries.map((e) => e.path.split('/').slice(0, 2).join('/')))].slice(0, 10);
     throw new CheckpointError(prefix, `${source}: no tensor under the prefix '${prefix}'; the checkpoint has ${tops.length ? tops.map((t) => `'${t}'`).join(', ') : 'no tensors'}${tops.length === 10 ? ', …' : ''}`);
   }
-  return selected;
+  return { selected, empty };
 }
 
-/** Reads the expected shape and dtype of every target leaf. */
-function targetSpecs(target: unknown, source: string): Map<string, { shape: readonly number[]; dtype: string }> {
-  if (!isNode(target)) throw new CheckpointError('', `${source}: the target must be a tree (the variables from init, or initShapes' output), found ${describeValue(target)}`);
-  const specs = new Map<string, { shape: readonly number[]; dtype: string }>();
-  for (const [path, leaf] of flatten<unknown>(target)) {
-    const shape = (leaf as { shape?: unknown } | null)?.shape;
-    const dtype = (leaf as { dtype?: unknown } | null)?.dtype;
-    if (!Array.isArray(shape) || typeof dtype !== 'string') {
-      throw new CheckpointError(path, `${source}: target leaves must be tensors or {shape, dtype} records, found ${describeValue(leaf)}`);
+/** What the target expects at one leaf. */
+type TargetSpec = { kind: 'tensor'; shape: readonly number[]; dtype: string } | { kind: 'number' } | { kind: 'key' };
+
+/**
+ * The target with every Checkpointable replaced by its state dict (`tree`), where those were
+ * (`objects`, by path), and the expected kind, shape and dtype of every leaf (`specs`).
+ */
+function expandTarget(target: unknown, source: string): { tree: unknown; objects: Map<string, Checkpointable>; specs: Map<string, TargetSpec> } {
+  const objects = new Map<string, Checkpointable>();
+  const specs = new Map<string, TargetSpec>();
+  const ancestors = new Set<object>();
+  const walk = (given: unknown, path: string): unknown => {
+    let node = given;
+    if (isCheckpointable(given)) {
+      objects.set(path, given);
+      node = stateDictOf(given, path, source);
     }
-    specs.set(path, { shape, dtype });
-  }
-  return specs;
+    if (isNode(node)) {
+      if (ancestors.has(node) || ancestors.size >= MAX_DEPTH) throw new CheckpointError(path, `${source}: the target ${ancestors.has(node) ? 'contains itself (a cycle)' : `nests deeper than ${MAX_DEPTH} levels`}`);
+      ancestors.add(node);
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(node).sort()) {
+        if (key === '' || key.includes('/')) throw new CheckpointError(path, `${source}: the target has the key ${JSON.stringify(key)}; tree keys must be non-empty and contain no '/'`);
+        defineEntry(out, key, walk(node[key], path === '' ? key : `${path}/${key}`));
+      }
+      ancestors.delete(node);
+      return out;
+    }
+    if (path === '') throw new CheckpointError('', `${source}: the target must be a tree (the variables from init, initShapes' output, an optimizer state, a TrainState), found ${describeValue(given)}`);
+    if (typeof node === 'number') specs.set(path, { kind: 'number' });
+    else if (isKey(node)) specs.set(path, { kind: 'key' });
+    else {
+      const shape = (node as { shape?: unknown } | null)?.shape;
+      const dtype = (node as { dtype?: unknown } | null)?.dtype;
+      if (!Array.isArray(shape) || typeof dtype !== 'string') {
+        throw new CheckpointError(path, `${source}: target leaves must be tensors, {shape, dtype} records, numbers or random keys, found ${describeValue(node)}`);
+      }
+      specs.set(path, { kind: 'tensor', shape, dtype });
+    }
+    return node;
+  };
+  const tree = walk(target, '');
+  return { tree, objects, specs };
 }
 
-function compareWithTarget(selected: ReadonlyArray<[string, HeaderEntry]>, target: unknown, source: string): void {
-  const specs = targetSpecs(target, source);
+const describeKind = (kind: 'number' | 'key'): string => (kind === 'number' ? 'a JS number' : 'a random key');
+
+function compareWithTarget(selected: ReadonlyArray<[string, HeaderEntry]>, layout: Layout, specs: Map<string, TargetSpec>, source: string): void {
   const problems: CheckpointProblem[] = [];
   const inFile = new Map(selected);
+  const fileKind = (entry: HeaderEntry): EntryKind => kindOf(layout, entry.path);
+  const describeEntry = (entry: HeaderEntry): string => {
+    const kind = fileKind(entry);
+    return kind === 'tensor' ? formatEntry(DTYPES[entry.dtype].loaded, entry.shape) : describeKind(kind);
+  };
   for (const [path, spec] of specs) {
+    const expected = spec.kind === 'tensor' ? formatEntry(spec.dtype, spec.shape) : describeKind(spec.kind);
     const entry = inFile.get(path);
     if (!entry) {
-      problems.push({ kind: 'missing', path, expected: formatEntry(spec.dtype, spec.shape) });
+      problems.push({ kind: 'missing', path, expected });
       continue;
     }
+    const kind = fileKind(entry);
+    if (kind !== spec.kind) {
+      problems.push({ kind: 'type', path, expected, found: kind === 'tensor' ? `a ${describeEntry(entry)} tensor` : describeEntry(entry) });
+      continue;
+    }
+    if (spec.kind !== 'tensor') continue;
     const loaded = DTYPES[entry.dtype].loaded;
     const sameShape = entry.shape.length === spec.shape.length && entry.shape.every((d, i) => d === spec.shape[i]);
-    if (!sameShape) problems.push({ kind: 'shape', path, expected: formatEntry(spec.dtype, spec.shape), found: formatEntry(loaded, entry.shape) });
+    if (!sameShape) problems.push({ kind: 'shape', path, expected, found: formatEntry(loaded, entry.shape) });
     else if (loaded !== spec.dtype) problems.push({ kind: 'dtype', path, expected: spec.dtype, found: `${loaded} (${entry.dtype} in the file)` });
   }
   for (const [path, entry] of selected) {
-    if (!specs.has(path)) problems.push({ kind: 'unexpected', path, found: formatEntry(DTYPES[entry.dtype].loaded, entry.shape) });
+    if (!specs.has(path)) problems.push({ kind: 'unexpected', path, found: describeEntry(entry) });
   }
   if (problems.length) {
     problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     throw new CheckpointMismatchError(problems, source);
   }
+}
+
+/** Reads the numbers and keys of the selected entries (nothing is allocated; hostile values are refused). */
+function readScalars(bytes: Uint8Array, dataStart: number, selected: ReadonlyArray<[string, HeaderEntry]>, layout: Layout, source: string): Map<string, number | Key> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Map<string, number | Key>();
+  for (const [path, entry] of selected) {
+    if (layout.numbers.has(entry.path)) {
+      const value = view.getFloat64(dataStart + entry.begin, true);
+      if (!Number.isFinite(value)) throw new CheckpointError(entry.path, `${source}: this number is ${value}; numbers in a checkpoint are finite`);
+      out.set(path, value);
+    } else if (layout.keys.has(entry.path)) {
+      out.set(path, new Key(view.getUint32(dataStart + entry.begin, true), view.getUint32(dataStart + entry.begin + 4, true)));
+    }
+  }
+  return out;
 }
 
 /** Creates the tensors of the selected entries; on any failure, disposes those already made. */
@@ -327,18 +510,66 @@ function materialize(bytes: Uint8Array, dataStart: number, selected: ReadonlyArr
   return made;
 }
 
+/** Builds a frozen tree from leaves by path and empty subtrees (paths already checked). */
+function buildTree(values: ReadonlyMap<string, unknown>, empty: readonly string[]): unknown {
+  const root: Record<string, unknown> = {};
+  const nodeAt = (parts: readonly string[]): Record<string, unknown> => {
+    let node = root;
+    for (const part of parts) {
+      if (!Object.prototype.hasOwnProperty.call(node, part)) defineEntry(node, part, {});
+      node = node[part] as Record<string, unknown>;
+    }
+    return node;
+  };
+  for (const path of [...values.keys()].sort()) {
+    const parts = path.split('/');
+    defineEntry(nodeAt(parts.slice(0, -1)), parts[parts.length - 1]!, values.get(path));
+  }
+  for (const path of empty) nodeAt(path.split('/'));
+  return freeze(root);
+}
+
+/** Rebuilds the target's structure with the restored leaves; Checkpointables get their state dicts back. */
+function rebuild(expanded: unknown, objects: ReadonlyMap<string, Checkpointable>, values: ReadonlyMap<string, unknown>, source: string): unknown {
+  const walk = (node: unknown, path: string): unknown => {
+    let out: unknown;
+    if (isNode(node)) {
+      const record: Record<string, unknown> = {};
+      for (const key of Object.keys(node)) defineEntry(record, key, walk(node[key], path === '' ? key : `${path}/${key}`));
+      out = Object.freeze(record);
+    } else out = values.get(path);
+    const object = objects.get(path);
+    if (!object) return out;
+    try {
+      return object.fromStateDict(out);
+    } catch (error) {
+      if (error instanceof FlaxenError) throw error;
+      throw new CheckpointError(path, `${source}: fromStateDict() of ${describeValue(object)} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+  };
+  return walk(expanded, '');
+}
+
 /**
- * Decodes a safetensors file into a frozen tree of tensors (the inverse of {@link toBytes}).
- * F32/F16/BF16/F64 become float32 tensors, integer types int32, BOOL bool.
+ * Decodes a safetensors file (the inverse of {@link toBytes}). Without a target the result is a
+ * frozen tree: tensors (F32/F16/BF16/F64 become float32, integer types int32, BOOL bool), and
+ * the numbers, random keys and empty subtrees that `toBytes` noted as such.
  *
- * With a `target` (the variables from `init`, or `initShapes`' output, cheaper), the structure is
- * checked before anything is allocated: every missing, unexpected, mis-shaped or mis-typed
- * entry is listed in one {@link CheckpointMismatchError}. With `{ prefix }`, only that subtree is
- * restored (and compared with the target). Damaged or hostile data is a {@link CheckpointError}
- * naming the problem. The caller owns the returned tensors; a failed call leaves none behind.
+ * With a `target`, the result has the target's kind and structure: pass the variables from
+ * `init` (or `initShapes`' output, cheaper), an optimizer state, a record of these, or a
+ * `fx.train.TrainState` (a freshly created one for the same model and optimizer), which gives
+ * back a live `TrainState` holding the saved step, parameters, optimizer state, collections
+ * and key. The target is only read (dispose it yourself if you no longer need it). Everything
+ * is checked before anything is allocated: every missing, unexpected, mis-shaped or mis-typed
+ * entry, and every number where the target has a tensor or the other way round, is listed in
+ * one {@link CheckpointMismatchError}, so an Adam state never loads into an SGD target, not
+ * even in part. With `{ prefix }`, only that subtree is restored (and compared with the target).
+ *
+ * Damaged or hostile data is a {@link CheckpointError} naming the problem. The caller owns the
+ * returned tensors; a failed call leaves none behind.
  *
  * @param bytes - the file's bytes.
- * @param target - optional tree giving the expected structure, shapes and dtypes.
+ * @param target - optional: the tree (or `TrainState`) giving the expected structure, shapes and dtypes.
  * @param opts - `{ prefix }` for a partial restore.
  * @example
  * ```ts
@@ -355,10 +586,20 @@ export function fromBytes(bytes: Uint8Array | ArrayBuffer, target?: unknown, opt
   const source = typeof opts.source === 'string' ? opts.source : DEFAULT_SOURCE;
   const data = asBytes(bytes, source);
   const header = parseHeader(data, source);
-  const selected = selectEntries(header.entries, normalizePrefix(opts.prefix, source), source);
-  if (target !== undefined) compareWithTarget(selected, target, source);
-  const made = materialize(data, header.dataStart, selected, source);
-  return unflatten(made);
+  const layout = readLayout(header.metadata, header.entries, source);
+  const prefix = normalizePrefix(opts.prefix, source);
+  const { selected, empty } = selectEntries(header.entries, layout, prefix, source);
+  const expanded = target === undefined ? undefined : expandTarget(target, source);
+  if (expanded) compareWithTarget(selected, layout, expanded.specs, source);
+  const values = new Map<string, unknown>(readScalars(data, header.dataStart, selected, layout, source));
+  const made = materialize(data, header.dataStart, selected.filter(([path]) => !values.has(path)), source);
+  for (const [path, tensor] of made) values.set(path, tensor);
+  try {
+    return expanded ? rebuild(expanded.tree, expanded.objects, values, source) : buildTree(values, empty);
+  } catch (error) {
+    for (const [, t] of made) t.dispose();
+    throw error;
+  }
 }
 
 /**
@@ -392,9 +633,9 @@ export function decode(bytes: Uint8Array | ArrayBuffer, target?: unknown, opts?:
  * const e = fx.checkpoint.encode({ params: { w: tf.ones([2]) } }); // right(Uint8Array)
  * ```
  */
-export function encode(variables: unknown, metadata?: Metadata): Either<FlaxenError, Uint8Array> {
+export function encode(tree: unknown, metadata?: Metadata, options?: WriteOptions): Either<FlaxenError, Uint8Array> {
   try {
-    return right(toBytes(variables, metadata));
+    return right(toBytes(tree, metadata, options));
   } catch (error) {
     if (error instanceof FlaxenError) return left(error);
     throw error;

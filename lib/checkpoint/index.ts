@@ -8,8 +8,15 @@
  *   Promises that resolve or reject with a `FlaxenError`; {@link saveTask} / {@link loadTask}
  *   are the same operations as fp-ts `TaskEither`s, for code that composes with `pipe`.
  *
- * A `target` (variables, or `initShapes` output) is checked before anything is allocated, and
- * every difference is reported at once ({@link CheckpointMismatchError}); `{ prefix }` restores
+ * Whole training states: a tree's leaves may be tensors, finite JS numbers (an optimizer's
+ * `count`, a `step`) and random keys, so every `fx.optim` state, a `fx.train.TrainState`
+ * (a {@link Checkpointable}) and records such as `{ params, opt, batch_stats, step }` are
+ * stored; numbers come back as numbers, bit for bit. `{ config }` stores the run's
+ * configuration, which `loadInfo`/`readInfo` return.
+ *
+ * A `target` (variables, `initShapes` output, an optimizer state, a `TrainState`) is checked
+ * before anything is allocated, and every difference is reported at once
+ * ({@link CheckpointMismatchError}); the result has the target's kind. `{ prefix }` restores
  * one subtree. Damaged or hostile data is refused with a {@link CheckpointError}.
  *
  * @example
@@ -23,7 +30,8 @@
  * @module
  */
 export { toBytes, fromBytes, readInfo, encode, decode } from './format.js';
-export type { Metadata, ReadOptions, Restored, TensorInfo, CheckpointInfo } from './format.js';
+export type { Metadata, ReadOptions, Restored, TensorInfo, CheckpointInfo, WriteOptions } from './format.js';
+export type { Checkpointable } from './state-dict.js';
 export { save, load, loadInfo, saveTask, loadTask } from './io.js';
 export { saveBytes } from './atomic.js';
 export { CheckpointError, CheckpointMismatchError } from './errors.js';

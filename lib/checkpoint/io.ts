@@ -18,12 +18,12 @@ import type { TaskEither } from 'fp-ts/lib/TaskEither.js';
 import { FlaxenError } from '../errors.js';
 import type { Variables } from '../core/module.js';
 import { CheckpointError } from './errors.js';
-import { CheckpointInfo, Metadata, ReadOptions, Restored, fromBytes, infoOf, toBytes } from './format.js';
+import { CheckpointInfo, Metadata, ReadOptions, Restored, WriteOptions, fromBytes, infoOf, toBytes } from './format.js';
 import { parseHeader, readHeaderLength } from './header.js';
 import { NodeFs, checkFile, fileError, node, readWholeFile, writeAtomically } from './atomic.js';
 
 /**
- * Saves a tree of tensors to `file` in the safetensors format, crash-safely: the bytes go to a
+ * Saves a tree to `file` in the safetensors format, crash-safely: the bytes go to a
  * temporary file in the same directory, which is flushed to disk (fsync) and then renamed over
  * `file`, and the directory is flushed. A process killed at any moment leaves either the
  * previous checkpoint or the new one, never a mix, and never no file.
@@ -32,29 +32,36 @@ import { NodeFs, checkFile, fileError, node, readWholeFile, writeAtomically } fr
  * Temporary files of killed processes (`.<name>.<host>.<pid>.<n>.flaxen-tmp`) are removed by
  * the next `save` of the same file on the same host.
  *
+ * The tree is anything `toBytes` takes: variables, an optimizer state, a `TrainState`, or a
+ * record of these, with tensors, finite numbers and random keys as leaves.
+ *
  * @param file - the path, e.g. `checkpoints/mlp.safetensors`.
- * @param variables - a tree of tensors.
+ * @param tree - what to store (see `toBytes`).
  * @param metadata - optional strings stored in `__metadata__`.
+ * @param options - `{ config }`: the run's configuration (JSON data), returned by `loadInfo`.
  * @returns a promise that resolves when the file is durable, or rejects with a `FlaxenError`.
  * @example
  * ```ts
  * const vars = fx.nn.Dense(10).init(fx.random.key(0), [1, 20]);
  * await fx.checkpoint.save('/tmp/dense.safetensors', vars, { step: '0' });
+ * const tx = fx.optim.adam(1e-3);
+ * await fx.checkpoint.save('/tmp/run.safetensors', { params: vars.params, opt: tx.init(vars.params), step: 0 }, {}, { config: { lr: 1e-3 } });
  * ```
  */
-export async function save(file: string, variables: unknown, metadata?: Metadata): Promise<void> {
+export async function save(file: string, tree: unknown, metadata?: Metadata, options?: WriteOptions): Promise<void> {
   checkFile(file, 'save');
-  const bytes = toBytes(variables, metadata);
+  const bytes = toBytes(tree, metadata, options);
   await writeAtomically(file, bytes);
 }
 
 /**
- * Loads a safetensors file into a frozen tree of tensors; see `fromBytes` for the `target`
- * check (every missing, unexpected or mis-shaped entry reported at once) and `{ prefix }`
- * (partial restore).
+ * Loads a safetensors file; see `fromBytes` for the result (a frozen tree, or the target's
+ * kind: numbers as numbers, a live `TrainState` from a `TrainState` target), the `target`
+ * check (every missing, unexpected, mis-shaped or mis-typed entry reported at once) and
+ * `{ prefix }` (partial restore).
  *
  * @param file - the path.
- * @param target - optional expected structure: variables, or `initShapes` output.
+ * @param target - optional expected structure: variables, `initShapes` output, an optimizer state, a `TrainState`.
  * @param opts - `{ prefix }` to restore one subtree.
  * @returns a promise of the tree (the caller owns its tensors); rejects with a `FlaxenError`.
  * @example
@@ -98,7 +105,7 @@ export async function loadInfo(file: string): Promise<CheckpointInfo> {
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     if (bytesRead !== head.length) throw new CheckpointError('', `${source}: the file shrank while its header was read`);
     const header = parseHeader(head, source, size);
-    return infoOf(header.metadata, header.entries);
+    return infoOf(header.metadata, header.entries, source);
   } catch (error) {
     throw fileError(error, 'read', file);
   } finally {
@@ -126,8 +133,8 @@ function toTask<A>(run: () => Promise<A>): TaskEither<FlaxenError, A> {
  * const result = await task();   // { _tag: 'Right', right: undefined }
  * ```
  */
-export function saveTask(file: string, variables: unknown, metadata?: Metadata): TaskEither<FlaxenError, void> {
-  return toTask(() => save(file, variables, metadata));
+export function saveTask(file: string, tree: unknown, metadata?: Metadata, options?: WriteOptions): TaskEither<FlaxenError, void> {
+  return toTask(() => save(file, tree, metadata, options));
 }
 
 /**

@@ -130,6 +130,14 @@ export function dotProductAttention(
   if (!kvOk) {
     throw new ShapeError('', `dotProductAttention: key and value must equal the query ${formatShape(query.shape)} except in length, found key ${formatShape(key.shape)} and value ${formatShape(value.shape)}`);
   }
+  if (opts.mask !== undefined) {
+    // Checked before any kernel runs: a mask that does not broadcast was a bare tfjs error.
+    if (!(opts.mask instanceof tf.Tensor)) throw new FlaxenError('', `dotProductAttention: mask must be a tensor, found ${describeValue(opts.mask)}`);
+    const target = [...query.shape.slice(0, query.rank - 3), query.shape[query.rank - 2]!, query.shape[query.rank - 3]!, key.shape[key.rank - 3]!];
+    if (!broadcastsTo(opts.mask.shape, target)) {
+      throw new ShapeError('', `dotProductAttention: the mask ${formatShape(opts.mask.shape)} must broadcast to [batch..., heads, qLength, kvLength] = ${formatShape(target)}`);
+    }
+  }
   return tf.tidy(() => {
     const rank = query.rank;
     const batch = query.shape.slice(0, rank - 3);
@@ -335,7 +343,10 @@ function attentionModule(type: 'MultiHeadDotProductAttention' | 'SelfAttention',
  * `query`, `key`, `value` (DenseGeneral, kernel `[in, numHeads, headDim]`, bias
  * `[numHeads, headDim]`) and `out` (kernel `[numHeads, headDim, outFeatures]`, bias
  * `[outFeatures]`), with `headDim = qkvFeatures / numHeads`. The optional `mask` (bool, true =
- * may attend) broadcasts to `[batch..., numHeads, qLength, kvLength]`; see {@link causalMask}.
+ * may attend) broadcasts to `[batch..., numHeads, qLength, kvLength]`; see {@link causalMask},
+ * and `makeCausalMask`, `makeAttentionMask` and `combineMasks` (Flax's mask helpers, `masks.ts`).
+ * Masked logits are set to -1e10, not -Infinity, so a query that may attend to nothing gets
+ * uniform weights and finite outputs and gradients.
  *
  * @example
  * ```ts

@@ -24,5 +24,7 @@ export { Embed, EmbedModule } from './embed.js';
 export type { EmbedOptions, EmbedParams } from './embed.js';
 export { MultiHeadDotProductAttention, SelfAttention, dotProductAttention, causalMask } from './attention.js';
 export type { AttentionOptions, AttentionParams, AttentionInputs, SelfAttentionInputs } from './attention.js';
+export { makeAttentionMask, makeCausalMask, combineMasks } from './masks.js';
+export type { MaskDtype, MaskOptions, AttentionMaskOptions, PairwiseFn } from './masks.js';
 export { LSTMCell, GRUCell, SimpleCell, RecurrentCell, RNN, Bidirectional } from './recurrent/index.js';
 export type { CellOptions, Carry, RNNOptions, BidirectionalOptions } from './recurrent/index.js';

@@ -2,9 +2,8 @@
 // model): each optimizer, crossed with a parabola and the Rosenbrock function, converges; leaks
 // nothing; returns frozen states and leaves its inputs untouched; refuses an unknown option and a
 // state from another optimizer; and equals, bit for bit, the reference chain its documentation
-// names, through `update` and through its fused `updateAndApply` where it has one.
-// (A checkpoint round trip of the state joins the table with the checkpoint format for states
-// with number leaves, which is being built on another branch.)
+// names, through `update` and through its fused `updateAndApply` where it has one; and continues
+// bit for bit after its state and parameters went through a checkpoint (toBytes, fromBytes).
 import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -213,6 +212,40 @@ for (const row of TABLE) {
       fx.tree.dispose(r.params);
       fx.tree.dispose(r.state);
     }
+  });
+}
+
+for (const row of TABLE) {
+  test(`${row.name}: a checkpoint round trip of params and state continues bit for bit`, () => {
+    // With a schedule, so that the step count decides the learning rate of every later step.
+    const tx = row.make(0.05), scheduled = optim.chain(tx, optim.scaleBySchedule((t) => 1 / (1 + 0.25 * t)));
+    const gradsAt = (step: number) => ({ w: fx.random.normal(fx.random.key(10 + step), [13]), b: fx.random.normal(fx.random.key(20 + step), [3, 5]) });
+    const advance = (params: Params & { b: tf.Tensor }, state: fx.optim.OptState, from: number, to: number) => {
+      for (let step = from; step < to; step++) {
+        const grads = gradsAt(step);
+        const [updates, next] = scheduled.update(grads, state as fx.optim.ChainState, params);
+        const applied = optim.applyUpdates(params, updates);
+        for (const t of [grads, updates, state, params]) fx.tree.dispose(t);
+        params = applied;
+        state = next;
+      }
+      return { params, state };
+    };
+    const start = () => ({ w: fx.random.normal(fx.random.key(1), [13]), b: fx.random.normal(fx.random.key(2), [3, 5]) });
+    const p0 = start();
+    const uninterrupted = advance(p0, scheduled.init(p0), 0, 6);
+    const p1 = start();
+    const half = advance(p1, scheduled.init(p1), 0, 3);
+    const before = tf.memory().numTensors;
+    const bytes = fx.checkpoint.toBytes({ params: half.params, opt: half.state, step: 3 });
+    const restored = fx.checkpoint.fromBytes(bytes, { params: half.params, opt: half.state, step: 3 });
+    assert.is(tf.memory().numTensors - before, fx.tree.leaves(half.params).length + fx.tree.leaves(half.state).filter((l) => l instanceof tf.Tensor).length, 'only the restored tensors');
+    fx.tree.dispose([half.params, half.state]);
+    assert.is(restored.step, 3);
+    const resumed = advance(restored.params as Params & { b: tf.Tensor }, restored.opt, 3, 6);
+    assert.equal(bits(resumed.params), bits(uninterrupted.params), 'params after resuming');
+    assert.equal(bits(resumed.state), bits(uninterrupted.state), 'optimizer state after resuming (counts included)');
+    fx.tree.dispose([resumed, uninterrupted]);
   });
 }
 
