@@ -89,7 +89,7 @@ async function openSession(): Promise<Session> {
     rmSync(site, { recursive: true, force: true });
   };
   try {
-    execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs'), '--out', site], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    execFileSync(process.execPath, [join(repo, 'scripts/build-browser.mjs'), '--out', site], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
     let url: string;
     ({ server, url } = await serveStatic(site));
     context = await chromium.launchPersistentContext(profile, {
