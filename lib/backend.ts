@@ -9,7 +9,7 @@ import './autodiff/register-gradients.js';
 import { FlaxenError, describeValue } from './errors.js';
 import { trackReady } from './backend-state.js';
 import { startWasmThreads, warnFallback } from './backend-threads.js';
-import { ownKernelsAvailable, prepareOwnKernels } from './ops/gemm.js';
+import { ownKernelsAvailable, prepareOwnKernels, startOwnKernelPool } from './ops/gemm.js';
 import { backendRegistries } from './tfjs-internals.js';
 
 /** What {@link backendInfo} reports. */
@@ -40,6 +40,7 @@ const pending = new Map<BackendName, Promise<void>>();
 /** The thread count to report once threads were asked for (undefined: never asked). */
 let reportedThreads: number | undefined;
 let threadsStart: Promise<void> | undefined;
+let poolStart: Promise<void> | undefined;
 
 async function startThreads(threads: number): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -193,6 +194,12 @@ async function setUpBackend(backend: BackendName, threads?: number): Promise<Bac
   await tf.ready();
   // Compiled here, asynchronously: a browser's main thread refuses to compile them on first use.
   if (backend === 'wasm') await prepareOwnKernels();
+  if (backend === 'wasm' && reportedThreads !== undefined && reportedThreads > 1) {
+    poolStart ??= startOwnKernelPool(reportedThreads).then((r) => {
+      if (r.threads < reportedThreads!) console.warn(`flaxen: the kernel workers did not start (${r.reason ?? 'unknown reason'}); flaxen's own kernels run on 1 thread.`);
+    });
+    await poolStart;
+  }
   return backend;
 }
 

@@ -44,8 +44,8 @@ for (const kind of ['exact', 'random']) {
   out[kind] = Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('base64');
 }
 // A Dense layer's kernel gradient (flaxen's own product runs under the gradient tape, on one
-// thread or several) and its inference (outside any tape: XNNPACK's threaded product when the
-// backend has threads).
+// thread or several) and its inference (outside any tape: also the own product, split across
+// flaxen's kernel workers when the backend has threads).
 const { gemmCounter } = await import(${JSON.stringify(gemmUrl)});
 const [a, b] = operands('random');
 const layer = fx.nn.Dense(${N});
@@ -171,12 +171,12 @@ test('threads: 2 runs on two threads, multiplies exactly like one thread, and th
   // Each output element is one microkernel's sum over all of K, whichever thread computes it:
   // the two-thread product is bit-identical to the one-thread product.
   assert.is(Buffer.from(t2.random.buffer).equals(Buffer.from(t1.random.buffer)), true, 'bitwise equal to one thread');
-  // Under a gradient, flaxen's own products run with threads too (forward and kernel gradient;
-  // the data needs none), with the same bits; inference uses them on one thread only.
+  // flaxen's own products run with threads too (forward and kernel gradient; the data needs
+  // none), split across its kernel workers, with the same bits; inference as well.
   assert.is(t1.gradProducts, 2, 'one thread: own products under the gradient');
   assert.is(t2.gradProducts, 2, 'two threads: own products under the gradient');
   assert.is(t1.inferenceProducts, 1, 'one thread: inference on the own product');
-  assert.is(t2.inferenceProducts, 0, "two threads: inference on XNNPACK's threaded product");
+  assert.is(t2.inferenceProducts, 1, 'two threads: inference on the own product, split across the kernel workers');
   assert.is(Buffer.from(t2.kernelGrad.buffer).equals(Buffer.from(t1.kernelGrad.buffer)), true, 'kernel gradient: the same bits');
 });
 

@@ -54,11 +54,13 @@ export function fileError(error: unknown, action: string, file: string): FlaxenE
 const TEMP_SUFFIX = '.flaxen-tmp';
 let tempCounter = 0;
 
-function hostTag(os: NodeOs): string {
+/** @internal The host name as it appears in temporary file names. */
+export function hostTag(os: NodeOs): string {
   return os.hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
 }
 
-function isAlive(pid: number): boolean {
+/** @internal Whether a process of this host runs (EPERM: it runs as another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -36,4 +36,6 @@ export { save, load, loadInfo, saveTask, loadTask } from './io.js';
 export { saveBytes } from './atomic.js';
 export { CheckpointError, CheckpointMismatchError } from './errors.js';
 export type { CheckpointProblem } from './errors.js';
+export { CheckpointManager, METRICS_LOG } from './manager.js';
+export type { CheckpointManagerOptions, BestOptions, ManagerSaveOptions, ManagerRestoreOptions, MetricsRecord } from './manager.js';
 export { loadTensors, saveTensors, tensorsFromBytes, tensorsToBytes } from './tensors.js';

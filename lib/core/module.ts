@@ -84,7 +84,7 @@ export interface DescribableModule {
 /** Anything `describe` can print: a module or a plain function. */
 export type Describable = DescribableModule | ((...args: any[]) => any);
 
-/** The definition a layer gives to {@link Module}. */
+/** @internal The definition a layer gives to {@link Module}: built by the layers and `fx.nn.module`. */
 export interface ModuleSpec {
   /** The type name used for auto-naming and display, e.g. `Dense`. */
   readonly type: string;
@@ -155,7 +155,7 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
   /** How many inputs the body takes at most (built-in layers), or Infinity when unknown. */
   private readonly maxInputs: number;
 
-  /** @param spec - the layer's definition; see {@link ModuleSpec}. */
+  /** @internal Modules are made by the layers and by `fx.nn.module`. */
   constructor(spec: ModuleSpec) {
     this.spec = spec;
     this.type = spec.type;

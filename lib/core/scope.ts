@@ -49,7 +49,7 @@ export interface VariableRecord {
   readonly dtype: tf.DataType;
 }
 
-/** The part of a module that a scope runs: its body, type name and optional fixed name. */
+/** @internal The part of a module that a scope runs: its body, type name and optional fixed name. */
 export interface Runnable {
   /** The type name, e.g. `Dense`. */
   readonly type: string;
@@ -59,6 +59,19 @@ export interface Runnable {
   readonly abstractSafe: boolean;
   /** Runs the body in `scope` on `inputs`. */
   run(scope: Scope, inputs: unknown[]): unknown;
+}
+
+/**
+ * What `scope.call` runs: a module, such as `fx.nn.Dense(4)` or one made by `fx.nn.module`.
+ *
+ * @example
+ * ```ts
+ * const layer: fx.CallableModule = fx.nn.Dense(4);
+ * ```
+ */
+export interface CallableModule {
+  /** @internal */
+  readonly [RUNNABLE]: Runnable;
 }
 
 /**
@@ -316,7 +329,7 @@ export class Scope<P extends string = string> {
    * argument `{ name }` is always taken as options; an input that is an object with only a
    * `name` key must be followed by `fx.options({ ... })`. Trailing `undefined`s are dropped.
    */
-  call<Out = tf.Tensor>(module: { readonly [RUNNABLE]: Runnable } | Runnable, ...args: unknown[]): Out {
+  call<Out = tf.Tensor>(module: CallableModule, ...args: unknown[]): Out {
     const runnable = toRunnable(module, this.path);
     const { inputs, opts } = splitOptions(args, ['name'], false);
     let name: string | undefined;

@@ -78,7 +78,8 @@ export interface BatchOptions {
   readonly dropRemainder?: boolean;
 }
 
-function checkDataset(data: unknown, fnName: string): asserts data is Dataset {
+/** @internal Throws a `FlaxenError` unless `data` is a consistent {@link Dataset}. */
+export function checkDataset(data: unknown, fnName: string): asserts data is Dataset {
   const d = data as Partial<Dataset> | null;
   if (d === null || typeof d !== 'object' || !(d.images instanceof Float32Array) || !(d.labels instanceof Int32Array) || typeof d.count !== 'number' || !Array.isArray(d.shape)) {
     throw new FlaxenError('', `${fnName}: expected a dataset { images: Float32Array, labels: Int32Array, count, shape }, found ${describeValue(data)}`);
@@ -89,7 +90,8 @@ function checkDataset(data: unknown, fnName: string): asserts data is Dataset {
   }
 }
 
-function checkBatchSize(batchSize: unknown, fnName: string): asserts batchSize is number {
+/** @internal */
+export function checkBatchSize(batchSize: unknown, fnName: string): asserts batchSize is number {
   if (typeof batchSize !== 'number' || !Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw new FlaxenError('', `${fnName}: batchSize must be a positive integer, found ${describeValue(batchSize)}`);
   }
@@ -138,30 +140,44 @@ export function* batches(data: Dataset, batchSize: number, key?: Key, opts: Batc
   if (key !== undefined) assertKey(key, `${fnName}: key`);
   const unknown = Object.keys(opts).filter((k) => k !== 'shape' && k !== 'dropRemainder');
   if (unknown.length) throw new FlaxenError('', `${fnName}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; options are shape, dropRemainder`);
-  const exampleSize = data.shape.reduce((a, b) => a * b, 1);
-  const shape = opts.shape ?? [exampleSize];
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 1) || shape.reduce((a, b) => a * b, 1) !== exampleSize) {
-    throw new FlaxenError('', `${fnName}: shape ${Array.isArray(shape) ? formatShape(shape) : describeValue(shape)} does not hold one example of shape ${formatShape(data.shape)} (${exampleSize} values)`);
-  }
+  const shape = exampleShape(data, opts.shape, fnName);
   const dropRemainder = opts.dropRemainder ?? key !== undefined;
   const order = key === undefined ? null : permutationArray(key, data.count);
   const total = dropRemainder ? Math.floor(data.count / batchSize) * batchSize : data.count;
   for (let start = 0; start < total; start += batchSize) {
-    const size = Math.min(batchSize, total - start);
-    let images: Float32Array;
-    let labels: Int32Array;
-    if (order === null) {
-      images = data.images.slice(start * exampleSize, (start + size) * exampleSize);
-      labels = data.labels.slice(start, start + size);
-    } else {
-      images = new Float32Array(size * exampleSize);
-      labels = new Int32Array(size);
-      for (let i = 0; i < size; i++) {
-        const index = order[start + i]!;
-        images.set(data.images.subarray(index * exampleSize, (index + 1) * exampleSize), i * exampleSize);
-        labels[i] = data.labels[index]!;
-      }
-    }
-    yield { images: tf.tensor(images, [size, ...shape], 'float32'), labels: tf.tensor1d(labels, 'int32'), size };
+    yield gatherBatch(data, order, start, Math.min(batchSize, total - start), shape);
   }
+}
+
+/** @internal The shape of one example in a batch: `shape` checked against the dataset, or flat. */
+export function exampleShape(data: Dataset, shape: readonly number[] | undefined, fnName: string): readonly number[] {
+  const exampleSize = data.shape.reduce((a, b) => a * b, 1);
+  const result = shape ?? [exampleSize];
+  if (!Array.isArray(result) || result.some((d) => !Number.isSafeInteger(d) || d < 1) || result.reduce((a, b) => a * b, 1) !== exampleSize) {
+    throw new FlaxenError('', `${fnName}: shape ${Array.isArray(result) ? formatShape(result) : describeValue(result)} does not hold one example of shape ${formatShape(data.shape)} (${exampleSize} values)`);
+  }
+  return result;
+}
+
+/**
+ * @internal The batch of examples `order[start … start + size)` (or `start …` in dataset order
+ * when `order` is null), built from the JS arrays.
+ */
+export function gatherBatch(data: Dataset, order: Int32Array | null, start: number, size: number, shape: readonly number[]): Batch {
+  const exampleSize = data.shape.reduce((a, b) => a * b, 1);
+  let images: Float32Array;
+  let labels: Int32Array;
+  if (order === null) {
+    images = data.images.slice(start * exampleSize, (start + size) * exampleSize);
+    labels = data.labels.slice(start, start + size);
+  } else {
+    images = new Float32Array(size * exampleSize);
+    labels = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      const index = order[start + i]!;
+      images.set(data.images.subarray(index * exampleSize, (index + 1) * exampleSize), i * exampleSize);
+      labels[i] = data.labels[index]!;
+    }
+  }
+  return { images: tf.tensor(images, [size, ...shape], 'float32'), labels: tf.tensor1d(labels, 'int32'), size };
 }

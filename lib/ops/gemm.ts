@@ -12,10 +12,10 @@
  * products of a 784-256 layer at batch 256, against 35 for XNNPACK with its packing cached and 17
  * without.
  *
- * The kernel runs on one thread. With WebAssembly threads (`fx.ready('wasm', { threads: 2 })`;
- * the backend's memory is then shared) it still computes everything under a gradient tape,
- * where it beats XNNPACK on two threads (which repacks the new weights every step), while a
- * product outside any gradient (inference) goes to XNNPACK's threaded kernel.
+ * With WebAssembly threads (`fx.ready('wasm', { threads: n })`; the backend's memory is then
+ * shared) a pool of n − 1 workers (`pool/`) runs the same kernels on that memory, and each large
+ * call is split by output rows (`pool/split.ts`): the results are bit-identical for any thread
+ * count, and every product, inference included, runs here.
  *
  * @module
  */
@@ -24,6 +24,8 @@ import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_BASE64 } from './gemm-wasm.js';
 import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 import { underGradient } from '../tfjs-internals.js';
 import { instrumented, kernelGeneration } from './kernel-hook.js';
+import { startKernelPool, type KernelPool } from './pool/pool.js';
+import { splitKernels } from './pool/split.js';
 
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
 export interface GemmExports {
@@ -37,7 +39,24 @@ export interface GemmExports {
 }
 
 // One instance per wasm memory (a new backend has a new memory); null: it cannot run here.
-let instanceCache: { memory: WebAssembly.Memory; shared: boolean; generation: number; kernels: GemmExports | null } | undefined;
+let instanceCache: { memory: WebAssembly.Memory; shared: boolean; generation: number; pool: KernelPool | undefined; kernels: GemmExports | null } | undefined;
+
+// The pool of kernel workers on the threaded backend's memory (see startOwnKernelPool).
+let kernelPool: KernelPool | undefined;
+
+function poolFor(memory: WebAssembly.Memory): KernelPool | undefined {
+  return kernelPool?.memory === memory ? kernelPool : undefined;
+}
+
+/** The exports, split across the memory's pool when it has one, then wrapped by the kernel hook. */
+function finish(exports: GemmExports, memory: WebAssembly.Memory): GemmExports {
+  const pool = poolFor(memory);
+  return instrumented(pool ? splitKernels(exports, pool) : exports);
+}
+
+function fresh(memory: WebAssembly.Memory): boolean {
+  return instanceCache?.memory === memory && instanceCache.generation === kernelGeneration() && instanceCache.pool === poolFor(memory);
+}
 
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   // A module must declare an imported memory shared to accept the threaded backend's.
@@ -49,17 +68,17 @@ function isShared(memory: WebAssembly.Memory): boolean {
 }
 
 function kernelsFor(memory: WebAssembly.Memory): { shared: boolean; kernels: GemmExports | null } {
-  if (instanceCache?.memory === memory && instanceCache.generation === kernelGeneration()) return instanceCache;
+  if (fresh(memory)) return instanceCache!;
   const shared = isShared(memory);
   let kernels: GemmExports | null = null;
   try {
     // Synchronous compilation: fine in Node and in workers; a browser's main thread refuses it
     // for modules over 4 KB, which is why `fx.ready` compiles the module beforehand.
-    kernels = instrumented(new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(shared)), { env: { memory } }).exports as unknown as GemmExports);
+    kernels = finish(new WebAssembly.Instance(new WebAssembly.Module(moduleBytes(shared)), { env: { memory } }).exports as unknown as GemmExports, memory);
   } catch {
     kernels = null; // no WebAssembly SIMD (or threads) here: tfjs does the work
   }
-  instanceCache = { memory, shared, generation: kernelGeneration(), kernels };
+  instanceCache = { memory, shared, generation: kernelGeneration(), pool: poolFor(memory), kernels };
   return instanceCache;
 }
 
@@ -72,16 +91,51 @@ export async function prepareOwnKernels(): Promise<boolean> {
   const heap = wasmHeap();
   if (!heap) return false;
   const { memory } = heap;
-  if (instanceCache?.memory !== memory || instanceCache.generation !== kernelGeneration() || !instanceCache.kernels) {
+  if (!fresh(memory) || !instanceCache!.kernels) {
     const shared = isShared(memory);
     try {
       const { instance } = await WebAssembly.instantiate(moduleBytes(shared), { env: { memory } });
-      instanceCache = { memory, shared, generation: kernelGeneration(), kernels: instrumented(instance.exports as unknown as GemmExports) };
+      instanceCache = { memory, shared, generation: kernelGeneration(), pool: poolFor(memory), kernels: finish(instance.exports as unknown as GemmExports, memory) };
     } catch {
-      instanceCache = { memory, shared, generation: kernelGeneration(), kernels: null };
+      instanceCache = { memory, shared, generation: kernelGeneration(), pool: poolFor(memory), kernels: null };
     }
   }
-  return instanceCache.kernels !== null;
+  return instanceCache!.kernels !== null;
+}
+
+/**
+ * @internal
+ * Starts `threads − 1` workers that run the kernels on the current wasm backend's shared memory
+ * (the threaded backend's), so that each large kernel call is split across `threads` threads.
+ * Resolves to the number of threads the kernels use, and the reason when that is 1 (the memory
+ * is not shared, a worker failed to start). Call it after {@link prepareOwnKernels}.
+ */
+export async function startOwnKernelPool(threads: number): Promise<{ threads: number; reason?: string }> {
+  const heap = wasmHeap();
+  if (!heap) return { threads: 1, reason: 'the wasm backend is not running' };
+  const existing = poolFor(heap.memory);
+  if (existing) return { threads: existing.threads };
+  if (!isShared(heap.memory)) return { threads: 1, reason: 'the backend memory is not shared' };
+  if (threads < 2) return { threads: 1 };
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(moduleBytes(true));
+  } catch (e) {
+    return { threads: 1, reason: `the kernels cannot be compiled for threads: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+  const pool = await startKernelPool(heap.memory, [{ module, names }], threads - 1);
+  if (typeof pool === 'string') return { threads: 1, reason: pool };
+  kernelPool?.terminate();
+  kernelPool = pool;
+  await prepareOwnKernels();
+  return { threads: pool.threads };
+}
+
+/** @internal The pool the kernels run on for the current backend, if any (specs read its counters). */
+export function currentKernelPool(): KernelPool | undefined {
+  const heap = wasmHeap();
+  return heap ? poolFor(heap.memory) : undefined;
 }
 
 /**
@@ -151,7 +205,8 @@ export function ownKernels(...tensors: Array<tf.Tensor | undefined>): { heap: Wa
   const heap = wasmHeap();
   if (!heap || !tensors.every((t) => usable(t, heap))) return undefined;
   const { shared, kernels } = kernelsFor(heap.memory);
-  if (!kernels || (shared && !underGradient())) return undefined;
+  // On a shared memory without a pool, XNNPACK's threaded product is faster outside a tape.
+  if (!kernels || (shared && !underGradient() && !poolFor(heap.memory))) return undefined;
   return { heap, kernels };
 }
 

@@ -2,13 +2,8 @@
  * The types every optimizer shares: a gradient transformation is a pair of pure functions,
  * `init(params) -> state` and `update(grads, state, params?) -> [updates, state]`, as in Optax.
  *
- * Memory ownership (the same for every transformation in `fx.optim`):
- * - `init(params)` returns a new state; the caller owns it. It never keeps or disposes `params`.
- * - `update(grads, state, params)` never disposes nor changes its inputs. It returns new tensors,
- *   in `updates` and in the new state, that share nothing with the inputs: the caller owns them
- *   and disposes the old state, the gradients and the updates once it is done with them
- *   (`fx.tree.dispose`). No intermediate tensor survives a call.
- * - States are deeply frozen plain-object records; step counters are JS numbers.
+ * Memory ownership, the same for every transformation in `fx.optim`, is stated once, on
+ * {@link GradientTransformation}; the transformations' docs link there.
  *
  * @module
  */

@@ -31,8 +31,8 @@ export type ChainState = { readonly [index: string]: OptState };
  * has `updateAndApply` when its last stage has it or is such a folded run, so
  * `chain(clipByGlobalNorm(1), adam(lr))` keeps adam's fused update-and-apply.
  *
- * Ownership: as for every transformation, `update` disposes nothing it was given; the
- * intermediate updates between the stages are freed inside the call.
+ * Ownership: as for every transformation (see {@link GradientTransformation}); the intermediate
+ * updates between the stages are freed inside the call.
  *
  * @param transforms - the stages, first applied first.
  * @example

@@ -14,8 +14,7 @@ const EMPTY: EmptyState = Object.freeze({});
 /**
  * Clips every element of the updates to `[−maxDelta, maxDelta]` (Optax's `clip`). Stateless.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param maxDelta - a number >= 0.
  * @example
@@ -71,8 +70,7 @@ function normOf(what: string, name: string, tree: unknown): tf.Scalar {
  * `clip_by_global_norm`): `g · min(1, maxNorm / ‖g‖)` on every leaf, with `‖g‖` over the whole
  * tree. Stateless; computed on the device without reading the norm back.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param maxNorm - a number > 0.
  * @example

@@ -6,9 +6,7 @@
  * (`adam = chain(scaleByAdam(), scaleByLearningRate(lr))`), and `applyUpdates` adds the updates.
  * See the optimizers guide (docs/optimizers.md).
  *
- * Memory ownership: `init` and `update` never dispose nor change their inputs. What they return
- * (state, updates) is new and owned by the caller, who disposes the old state, the grads and the
- * updates once used (`fx.tree.dispose`). States are frozen records; step counts are JS numbers.
+ * Memory ownership is the same for every transformation: see {@link GradientTransformation}.
  *
  * ```ts
  * const tx = fx.optim.adam(1e-3);

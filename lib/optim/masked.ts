@@ -142,8 +142,8 @@ export interface MaskedState {
  * (Optax's `masked`). The inner transformation sees, and keeps state for, only the selected
  * leaves: a masked-out subtree holds no moments.
  *
- * Ownership: as for every transformation, nothing given is disposed; every returned update is a
- * new tensor (passed-through ones share the gradient's memory, no copy).
+ * Ownership: as for every transformation (see {@link GradientTransformation}); passed-through
+ * updates are new tensor objects that share the gradient's memory (no copy).
  *
  * @param inner - the transformation to apply to the selected leaves.
  * @param mask - which leaves (see {@link Mask}).
@@ -200,8 +200,7 @@ export interface MultiTransformState {
  * state of its own that covers only them. Freeze a group with {@link setToZero}. Every label must
  * name a transformation (an unknown label is a `FlaxenError` naming the leaf's path).
  *
- * Ownership: as for every transformation, nothing given is disposed; the updates and the new
- * state are new tensors owned by the caller.
+ * Ownership: as for every transformation (see {@link GradientTransformation}).
  *
  * @param transforms - `{ [label]: transformation }`.
  * @param labels - a label per leaf (see {@link Labels}).

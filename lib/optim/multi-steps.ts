@@ -36,9 +36,8 @@ export interface MultiStepsState {
  * training with batches of `everyK·b` (for a loss that is a mean over the batch), at the memory
  * cost of one batch. The inner optimizer's step count (and schedule) advances once per `everyK`.
  *
- * Ownership: `update` disposes and changes nothing it is given (grads, state, params); the
- * updates and the new state are new tensors owned by the caller (an inner state carried over
- * unchanged is made of new tensor objects sharing its memory).
+ * Ownership: as for every transformation (see {@link GradientTransformation}); an inner state carried
+ * over unchanged is made of new tensor objects sharing its memory.
  *
  * @param inner - the optimizer to run on the accumulated gradients.
  * @param everyK - how many gradients to accumulate per update (an integer >= 1).

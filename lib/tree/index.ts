@@ -272,18 +272,35 @@ export function count(tree: unknown): number {
 
 /**
  * Disposes every tensor in a tree (other leaves are ignored). Use it on trees you own:
- * the variables from `init`, the updates from an optimizer, the gradients.
+ * the variables from `init`, the updates from an optimizer, the gradients. Arrays are walked
+ * too (elsewhere an array is a leaf), so `dispose([a, b])` and `dispose([updates, state])` free
+ * what the trees hold. A cycle is a `FlaxenError`, and then nothing is disposed.
  *
  * @example
  * ```ts
  * const vars = fx.nn.Dense(3).init(fx.random.key(0), [1, 2]);
- * fx.tree.dispose(vars);
+ * const x = tf.ones([1, 2]);
+ * fx.tree.dispose([vars, x]);
+ * x.isDisposed;   // true
  * ```
  */
 export function dispose(tree: unknown): void {
-  for (const leaf of leaves<unknown>(tree)) {
-    if (leaf instanceof tf.Tensor) leaf.dispose();
-  }
+  const tensors: tf.Tensor[] = [];
+  const ancestors = new Ancestors('dispose');
+  const walk = (value: unknown, path: string): void => {
+    if (value instanceof tf.Tensor) {
+      tensors.push(value);
+      return;
+    }
+    const isArray = Array.isArray(value);
+    if (!isArray && !isNode(value)) return;
+    ancestors.enter(value as object, path);
+    if (isArray) (value as unknown[]).forEach((item, i) => walk(item, joinPath(path, String(i))));
+    else for (const key of Object.keys(value as object)) walk((value as Record<string, unknown>)[key], joinPath(path, key));
+    ancestors.leave(value as object);
+  };
+  walk(tree, '');
+  for (const t of tensors) t.dispose();
 }
 
 /**

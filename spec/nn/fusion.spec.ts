@@ -55,6 +55,7 @@ for (const own of [true, false]) for (const m of models) {
 }
 
 test('a fused relu runs no Relu kernel, in inference and in training', () => {
+  const start = tf.memory().numTensors;
   const net = Sequential([Dense(8), relu, Dense(2)]);
   const variables = net.init(fx.random.key(2), [3, 4]);
   const x = tf.ones([3, 4]);
@@ -66,10 +67,11 @@ test('a fused relu runs no Relu kernel, in inference and in training', () => {
   if (backend === 'wasm') assert.is(trainingRelus, 0, 'training');
   // a relu that follows anything else (here a function layer) still runs as tfjs's Relu
   const unfused = Sequential([Dense(8), (t: tf.Tensor) => tf.mul(t, 2), relu]);
-  const [z, count] = countKernel('Relu', () => unfused.apply(unfused.init(fx.random.key(3), [3, 4]) as never, x) as tf.Tensor);
+  const unfusedVariables = unfused.init(fx.random.key(3), [3, 4]);
+  const [z, count] = countKernel('Relu', () => unfused.apply(unfusedVariables, x) as tf.Tensor);
   assert.is(count, 1);
-  tf.dispose([x, y, value, z]);
-  fx.tree.dispose([variables, grads]);
+  fx.tree.dispose([x, y, value, z, variables, grads, unfusedVariables]);
+  assert.is(tf.memory().numTensors, start, 'nothing leaks');
 });
 
 test("a custom module named like a fusing layer that ignores the request keeps its relu", () => {
@@ -98,6 +100,7 @@ function twoLayers(activation: (x: tf.Tensor) => tf.Tensor) {
 for (const own of [true, false]) {
   const path = own ? 'own kernels' : 'tfjs kernels';
   test(`Dense(n, { activation: relu }) fuses in a custom module (${path}): the bits of Dense then relu, no Relu kernel`, () => withOwnKernels(own, () => {
+    const start = tf.memory().numTensors;
     const fusedNet = twoLayers(relu);
     const x = t32(numbers(4, 5 * 3, -1, 1), [5, 3]);
     const variables = fusedNet.init(fx.random.key(7), x);
@@ -106,7 +109,7 @@ for (const own of [true, false]) {
     const plain = (q: typeof p) => Dense(2).apply({ params: q.out }, relu(Dense(6).apply({ params: q.hidden }, x))) as tf.Tensor;
     const [y, relus] = countKernel('Relu', () => fusedNet.apply(variables, x) as tf.Tensor);
     if (own && backend === 'wasm') assert.is(relus, 0, 'the relu runs inside the product');
-    const want = plain(p);
+    const want = tf.tidy(() => plain(p));
     assert.equal(Array.from(y.dataSync()), Array.from(want.dataSync()));
     const loss = (q: typeof p) => tf.sum(tf.square(fusedNet.apply({ params: q }, x) as tf.Tensor));
     const before = tf.memory().numTensors;
@@ -116,21 +119,22 @@ for (const own of [true, false]) {
     tf.dispose([value, ...stock]);
     fx.tree.dispose(grads);
     assert.is(tf.memory().numTensors, before, 'nothing leaks');
-    tf.dispose([x, y, want]);
-    fx.tree.dispose(variables);
+    fx.tree.dispose([x, y, want, variables]);
+    assert.is(tf.memory().numTensors, start, 'nothing leaks');
   }));
 }
 
 test('Conv(..., { activation: relu }) gives the bits of Conv then relu', () => {
+  const start = tf.memory().numTensors;
   const x = t32(numbers(5, 2 * 6 * 6 * 2, -1, 1), [2, 6, 6, 2]);
   const conv = Conv(3, [3, 3], { activation: relu });
   const variables = conv.init(fx.random.key(8), x);
   const [y, relus] = countKernel('Relu', () => conv.apply(variables, x) as tf.Tensor);
   if (backend === 'wasm') assert.is(relus, 0);
-  const want = relu(Conv(3, [3, 3]).apply(variables, x));
+  const want = tf.tidy(() => relu(Conv(3, [3, 3]).apply(variables, x)));
   assert.equal(Array.from(y.dataSync()), Array.from(want.dataSync()));
-  tf.dispose([x, y, want]);
-  fx.tree.dispose(variables);
+  fx.tree.dispose([x, y, want, variables]);
+  assert.is(tf.memory().numTensors, start, 'nothing leaks');
 });
 
 test('another activation is applied after the layer, in inference and under shape inference', () => {

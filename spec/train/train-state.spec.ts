@@ -32,6 +32,7 @@ test('create builds a frozen state at step 0 with the optimizer state of the par
 });
 
 test('applyGradients follows SGD by hand and disposes the grads and the previous state', () => {
+  const start = tf.memory().numTensors;
   const params = { w: tf.tensor([1, 2]), b: tf.scalar(0.5) };
   let state = TrainState.create({ apply: (v: any, x: tf.Tensor) => tf.mul(v.params.w, x), params, tx: fx.optim.sgd(0.1) });
   const grads = { w: tf.tensor([0.5, -1]), b: tf.scalar(2) };
@@ -43,8 +44,11 @@ test('applyGradients follows SGD by hand and disposes the grads and the previous
   assert.ok(grads.w.isDisposed && grads.b.isDisposed, 'grads disposed');
   assert.ok(params.w.isDisposed && params.b.isDisposed, 'old params disposed');
   assert.ok(old.isSpent && !state.isSpent);
-  assertThrows(() => old.applyGradients({ w: tf.zeros([2]), b: tf.scalar(0) }), fx.FlaxenError, 'already advanced', 'step 0');
+  const again = { w: tf.zeros([2]), b: tf.scalar(0) };
+  assertThrows(() => old.applyGradients(again), fx.FlaxenError, 'already advanced', 'step 0');
+  fx.tree.dispose(again);
   state.dispose();
+  assert.is(tf.memory().numTensors, start, 'nothing leaks');
 });
 
 test('with adam, applyGradients updates and applies in one pass: the bits of tx.update then applyUpdates', () => {

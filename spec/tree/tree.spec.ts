@@ -4,6 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 import { assertThrows, tensorDelta } from '../setup.js';
 
+import * as __tf from '@tensorflow/tfjs-core';
+let __n = 0;
+test.before.each(() => { __n = __tf.memory().numTensors; });
+test.after.each((ctx: any) => { const d = __tf.memory().numTensors - __n; if (d !== 0) console.log('LEAK', 'spec/tree/tree.spec.ts', ctx.__test__, d); });
+
+
 test('map keeps the structure, visits leaves in sorted path order, and freezes the result', () => {
   const seen: string[] = [];
   const out = fx.tree.map({ b: { y: 1, x: 2 }, a: 3 }, (leaf: number, path) => {
@@ -60,6 +66,25 @@ test('dispose frees every tensor in a tree', () => {
   assert.ok(result.a.isDisposed && result.b.c.isDisposed);
 });
 
+test('dispose walks arrays: a list of trees, a tuple [updates, state], nested arrays', () => {
+  const { result, delta } = tensorDelta(() => [{ a: tf.ones([2]) }, tf.ones([3]), [tf.ones([1]), { b: [tf.ones([4])] }], 'label', 7] as const);
+  assert.is(delta, 4);
+  const { delta: after } = tensorDelta(() => fx.tree.dispose(result));
+  assert.is(after, -4);
+  // the same tensor at two places, or disposed already, is fine
+  const t = tf.ones([2]);
+  const { delta: twice } = tensorDelta(() => fx.tree.dispose([t, { again: t }, [t]]));
+  assert.is(twice, -1);
+  fx.tree.dispose([t]);
+  // a cyclic array is a FlaxenError naming the path, and nothing is disposed
+  const kept = tf.ones([2]);
+  const loop: unknown[] = [kept];
+  loop.push({ inner: loop });
+  assertThrows(() => fx.tree.dispose(loop), fx.FlaxenError, 'dispose: a tree must not contain itself', "at '1/inner'");
+  assert.not.ok(kept.isDisposed);
+  kept.dispose();
+});
+
 test('format renders a tree on one line like Flax prints shape trees', () => {
   const t = { params: { layers_2: { kernel: new fx.ShapeDtype([256, 10]), bias: new fx.ShapeDtype([10]) }, layers_0: { kernel: new fx.ShapeDtype([20, 256]) } } };
   assert.is(fx.tree.format(t), '{params: {layers_0: {kernel: [20, 256]}, layers_2: {bias: [10], kernel: [256, 10]}}}');
@@ -77,7 +102,7 @@ test('a cyclic tree is a FlaxenError naming both paths in every walk, not a stac
     ['flatten', () => fx.tree.flatten(cyclic)],
     ['flatten', () => fx.tree.leaves(cyclic)],
     ['flatten', () => fx.tree.count(cyclic)],
-    ['flatten', () => fx.tree.dispose(cyclic)],
+    ['dispose', () => fx.tree.dispose(cyclic)],
     ['format', () => fx.tree.format(cyclic)],
     ['freeze', () => fx.tree.freeze(cyclic)],
   ];

@@ -41,8 +41,8 @@ export interface TraceState {
  * Nesterov `g + decay·trace` (using the new trace). No learning rate here: `sgd` chains it with
  * {@link scaleByLearningRate}.
  *
- * Ownership: `update` disposes nothing it is given; the updates and the new trace are new tensors
- * (without Nesterov the updates share the new trace's memory but are separate tensor objects).
+ * Ownership: as for every transformation (see {@link GradientTransformation}); without Nesterov
+ * the updates share the new trace's memory but are separate tensor objects.
  *
  * @example
  * ```ts

@@ -1,0 +1,73 @@
+// flaxen's own kernels split across a pool of workers (fx.ready('wasm', { threads })): products,
+// a convolutional network's gradients, Adam training steps and inference give the same bits on
+// 1, 2 and 3 threads. Each thread count runs in a child process (spec/ops/pool-child.ts) with a
+// time limit, and must end on its own (the workers never keep a process alive).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CHILD = fileURLToPath(new URL('./pool-child.js', import.meta.url));
+const TIMEOUT_MS = 120_000;
+
+interface Report {
+  threads: number;
+  poolThreads: number;
+  splitCalls: Record<string, number>;
+  workerParts: number;
+  hashes: Record<string, string>;
+  losses: number[];
+  exactMismatches: number;
+}
+
+function run(threads: number): Promise<Report> {
+  const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the ${threads}-thread child did not end within ${TIMEOUT_MS / 1000} s (workers keeping it alive?): ${err}`));
+    }, TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`the ${threads}-thread child ended with ${code ?? signal}: ${err}`));
+      if (err.includes('flaxen:')) return reject(new Error(`the ${threads}-thread child warned: ${err}`));
+      const line = out.trim().split('\n').pop();
+      if (!line) return reject(new Error(`no report from the ${threads}-thread child`));
+      resolve(JSON.parse(line) as Report);
+    });
+  });
+}
+
+const reports = Promise.all([run(1), run(2), run(3)]);
+
+test('the kernels run on 1, 2 and 3 threads, and the pool splits every kind of kernel', async () => {
+  const [one, two, three] = await reports;
+  assert.equal([one!.threads, two!.threads, three!.threads], [1, 2, 3]);
+  assert.equal([one!.poolThreads, two!.poolThreads, three!.poolThreads], [1, 2, 3]);
+  assert.equal(one!.splitCalls, {}, 'one thread: nothing is split');
+  for (const r of [two!, three!]) {
+    assert.ok(r.workerParts > 0, `${r.threads} threads: the workers computed parts`);
+    for (const kernel of ['gemm', 'im2col', 'col2im', 'maxpool_grad', 'relu_grad']) {
+      assert.ok((r.splitCalls[kernel] ?? 0) > 0, `${r.threads} threads: ${kernel} was split (${JSON.stringify(r.splitCalls)})`);
+    }
+  }
+});
+
+test('products, LeNet-5 gradients, Adam steps and inference are bit-identical on 1, 2 and 3 threads', async () => {
+  const [one, ...more] = await reports;
+  assert.ok(Object.keys(one!.hashes).length >= 13);
+  for (const r of more) {
+    for (const [what, hash] of Object.entries(one!.hashes)) assert.is(r.hashes[what], hash, `${what}, ${r.threads} threads`);
+    assert.equal(r.losses, one!.losses, `losses, ${r.threads} threads`);
+  }
+});
+
+test('a split product of small integers equals a JS loop exactly', async () => {
+  for (const r of await reports) assert.is(r.exactMismatches, 0, `${r.threads} threads`);
+});
+
+test.run();
