@@ -30,8 +30,14 @@ const PEERS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'].map(pin
 const TYPESCRIPT = ['typescript', '@types/node'].map(pinned);
 const NPM_INSTALL = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
-/** A child's environment without the npm_* variables of the `npm test` that runs this suite. */
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_|^INIT_CWD$/i.test(name)));
+/**
+ * A child's environment without the npm_* variables of the `npm test` that runs this suite, and
+ * without colours (the test runner forces them; console.log would colour the numbers it prints).
+ */
+const env = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_|^INIT_CWD$|^FORCE_COLOR$/i.test(name))),
+  NO_COLOR: '1',
+};
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 interface Ran {
