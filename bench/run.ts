@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
 import { coresFree, loadText } from './load.js';
 import { anchorsTable } from './anchors/run.js';
+import { recurrentTable } from './rnn.js';
 
 const quick = process.argv.includes('--quick');
 const threadsOnly = process.argv.includes('--threads-only');
@@ -329,4 +330,6 @@ async function threadTable(): Promise<void> {
 if (!threadsOnly) await main();
 if (!noThreads) await threadTable();
 if (!noAnchors) await anchorsTable(log);
+// The recurrent section (bench/rnn.ts): an LSTM step against tfjs-layers' lstm, a Transformer block step.
+if (!threadsOnly) await recurrentTable(quick);
 console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);

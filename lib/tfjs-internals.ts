@@ -38,6 +38,18 @@ export interface KernelFuncParams {
   inputs: Record<string, tf.Tensor>;
 }
 
+/**
+ * @internal
+ * `runKernelFunc` with several outputs (the recurrent scan returns its outputs and final
+ * carries): the forward function returns an array, the engine returns it, and the backward
+ * function receives one gradient per output (zeros for an output that was not used).
+ */
+export interface MultiKernelFuncParams {
+  forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor[];
+  backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+  inputs: Record<string, tf.Tensor>;
+}
+
 /** @internal The backend registries of tfjs-core's engine. */
 export interface BackendRegistries {
   /** The backends started so far, by name. */
@@ -97,6 +109,28 @@ export function underGradient(): boolean {
 export function runKernelFunc(): ((params: KernelFuncParams) => tf.Tensor) | undefined {
   const e = engine();
   return typeof e.runKernelFunc === 'function' ? e.runKernelFunc.bind(e) : undefined;
+}
+
+/** @internal The engine's `runKernelFunc` for several outputs (see {@link MultiKernelFuncParams}), or undefined when this tfjs lacks it. */
+export function runKernelFuncMulti(): ((params: MultiKernelFuncParams) => tf.Tensor[]) | undefined {
+  const e = engine();
+  return typeof e.runKernelFunc === 'function' ? (e.runKernelFunc.bind(e) as unknown as (params: MultiKernelFuncParams) => tf.Tensor[]) : undefined;
+}
+
+/**
+ * @internal
+ * Runs `fn` with tfjs's tape paused, as inside a kernel (its ops are not recorded), by stepping
+ * the engine's `kernelDepth`; when this tfjs lacks it, `fn` runs on the tape.
+ */
+export function offTape<T>(fn: () => T): T {
+  const state = engineState();
+  if (!state) return fn();
+  state.kernelDepth++;
+  try {
+    return fn();
+  } finally {
+    state.kernelDepth--;
+  }
 }
 
 /** @internal The engine's backend registries (tfjs 4.x keeps them as public fields of the engine). */

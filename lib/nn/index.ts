@@ -26,5 +26,5 @@ export { MultiHeadDotProductAttention, SelfAttention, dotProductAttention, causa
 export type { AttentionOptions, AttentionParams, AttentionInputs, SelfAttentionInputs } from './attention.js';
 export { makeAttentionMask, makeCausalMask, combineMasks } from './masks.js';
 export type { MaskDtype, MaskOptions, AttentionMaskOptions, PairwiseFn } from './masks.js';
-export { LSTMCell, GRUCell, SimpleCell, RecurrentCell, RNN, Bidirectional } from './recurrent/index.js';
+export { LSTMCell, OptimizedLSTMCell, GRUCell, SimpleCell, RecurrentCell, RNN, Bidirectional } from './recurrent/index.js';
 export type { CellOptions, Carry, RNNOptions, BidirectionalOptions } from './recurrent/index.js';

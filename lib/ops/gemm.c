@@ -340,3 +340,144 @@ EXPORT("relu_grad") void relu_grad(const float* y, const float* dy, float* dz, i
     wasm_v128_store(dz + i, wasm_v128_and(wasm_f32x4_gt(wasm_v128_load(y + i), zero), wasm_v128_load(dy + i)));
   for (; i < size; i++) dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
+
+/* ======================================================================================== *
+ * Recurrent cells (owned by the recurrent layers; lib/ops/lstm-scan.ts calls these).        *
+ * Kept apart from the products above: nothing above calls into this section.               *
+ * ======================================================================================== */
+
+/*
+ * exp(x) for float32 lanes, without libc: x = n·ln2 + r (ln2 in two parts, so r is exact),
+ * e^r by a degree-6 polynomial on |r| <= ln2/2 (Cephes' expf coefficients, about 1 ulp), then
+ * 2^n put into the exponent bits. x is clamped to [-87.3, 88.7], where e^x is a normal float.
+ * Only + − × and conversions: the same bits on every machine and run.
+ */
+INLINE v128_t rnn_exp(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.33654f)), wasm_f32x4_splat(88.72283f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  /* 2^n: n in [-126, 128]; 2^128 is split as 2^127 · 2 so the exponent field stays in range. */
+  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+  const v128_t big = wasm_i32x4_gt(ni, wasm_i32x4_splat(127));
+  const v128_t e = wasm_i32x4_sub(ni, wasm_v128_and(big, wasm_i32x4_splat(1)));
+  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(e, wasm_i32x4_splat(127)), 23);
+  p = wasm_f32x4_mul(p, scale);
+  return wasm_v128_bitselect(wasm_f32x4_mul(p, wasm_f32x4_splat(2.0f)), p, big);
+}
+
+/* σ(z) = 1 / (1 + e^−z) for z >= 0 and e^z / (1 + e^z) below: e = e^−|z| never overflows. */
+INLINE v128_t rnn_sigmoid(v128_t z) {
+  const v128_t e = rnn_exp(wasm_f32x4_neg(wasm_f32x4_abs(z)));
+  const v128_t s = wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), e));
+  return wasm_v128_bitselect(s, wasm_f32x4_mul(e, s), wasm_f32x4_ge(z, wasm_f32x4_splat(0.0f)));
+}
+
+/*
+ * tanh(z): for |z| < 0.625 an odd polynomial (Cephes' tanhf, relative error about 1 ulp: no
+ * cancellation near 0); above, 1 − 2 / (e^2|z| + 1) with |z| clamped at 10 (tanh of 9.01 and more rounds to 1);
+ * the sign of z restored last.
+ */
+INLINE v128_t rnn_tanh(v128_t z) {
+  const v128_t a = wasm_f32x4_abs(z);
+  const v128_t z2 = wasm_f32x4_mul(z, z);
+  v128_t p = wasm_f32x4_splat(-5.70498872745e-3f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z2), wasm_f32x4_splat(2.06390887954e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z2), wasm_f32x4_splat(-5.37397155531e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z2), wasm_f32x4_splat(1.33314422036e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z2), wasm_f32x4_splat(-3.33332819422e-1f));
+  const v128_t small = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, z2), z), z);
+  const v128_t e = rnn_exp(wasm_f32x4_mul(wasm_f32x4_min(a, wasm_f32x4_splat(10.0f)), wasm_f32x4_splat(2.0f)));
+  const v128_t large = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_div(wasm_f32x4_splat(2.0f), wasm_f32x4_add(e, wasm_f32x4_splat(1.0f))));
+  const v128_t signed_large = wasm_v128_or(large, wasm_v128_and(z, wasm_i32x4_splat((int)0x80000000)));
+  return wasm_v128_bitselect(small, signed_large, wasm_f32x4_lt(a, wasm_f32x4_splat(0.625f)));
+}
+
+/* The first n (<= 4) floats at p, zeros after them (never reads past them); and the store. */
+INLINE v128_t rnn_load(const float* p, int n) {
+  if (n >= 4) return wasm_v128_load(p);
+  return wasm_f32x4_make(p[0], n > 1 ? p[1] : 0.0f, n > 2 ? p[2] : 0.0f, 0.0f);
+}
+INLINE void rnn_store(float* p, v128_t v, int n) {
+  if (n >= 4) { wasm_v128_store(p, v); return; }
+  p[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) p[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) p[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
+/*
+ * One LSTM step for B sequences of H units. xp, zh: [B, 4H] (the input projection with the
+ * biases, and h·Wh), gate blocks i, f, g, o. z = xp + zh; i, f, o = σ; g = tanh;
+ * c' = f·c + i·g; h' = o·tanh(c'). Writes the gates to acts [B, 4H] and tanh(c') to tc [B, H]
+ * (what the backward pass needs), and the carries cn, hn and the output y [B, H]. With a mask
+ * ([B], 1 or 0; null: all 1) a sequence past its end keeps its carries (bit for bit) and outputs 0.
+ */
+EXPORT("lstm_step") void lstm_step(const float* xp, const float* zh, const float* cp, const float* hp, const float* mask,
+                                   float* acts, float* tc, float* cn, float* hn, float* y, int B, int H) {
+  const int G = 4 * H;
+  for (int b = 0; b < B; b++) {
+    const v128_t run = wasm_i32x4_splat(mask && mask[b] == 0.0f ? 0 : -1);
+    const float* x = xp + b * G; const float* a = zh + b * G; float* s = acts + b * G;
+    for (int j = 0; j < H; j += 4) {
+      const int n = H - j < 4 ? H - j : 4;
+      const v128_t i = rnn_sigmoid(wasm_f32x4_add(rnn_load(x + j, n), rnn_load(a + j, n)));
+      const v128_t f = rnn_sigmoid(wasm_f32x4_add(rnn_load(x + H + j, n), rnn_load(a + H + j, n)));
+      const v128_t g = rnn_tanh(wasm_f32x4_add(rnn_load(x + 2 * H + j, n), rnn_load(a + 2 * H + j, n)));
+      const v128_t o = rnn_sigmoid(wasm_f32x4_add(rnn_load(x + 3 * H + j, n), rnn_load(a + 3 * H + j, n)));
+      const v128_t c0 = rnn_load(cp + b * H + j, n), h0 = rnn_load(hp + b * H + j, n);
+      const v128_t c1 = wasm_f32x4_add(wasm_f32x4_mul(f, c0), wasm_f32x4_mul(i, g));
+      const v128_t t = rnn_tanh(c1);
+      const v128_t h1 = wasm_f32x4_mul(o, t);
+      rnn_store(s + j, i, n); rnn_store(s + H + j, f, n); rnn_store(s + 2 * H + j, g, n); rnn_store(s + 3 * H + j, o, n);
+      rnn_store(tc + b * H + j, t, n);
+      rnn_store(cn + b * H + j, wasm_v128_bitselect(c1, c0, run), n);
+      rnn_store(hn + b * H + j, wasm_v128_bitselect(h1, h0, run), n);
+      rnn_store(y + b * H + j, wasm_v128_and(h1, run), n);
+    }
+  }
+}
+
+/*
+ * The backward pass of one LSTM step (the adjoint of lstm_step). In: the step's acts, tc, the
+ * cell state entering it (cp), the output's gradient dy, the gradient of the hidden carry
+ * leaving it as dh (+ dhd, the part that bypassed a frozen step; null: none), and of the cell
+ * carry in dc. Out: dz [B, 4H], the gradients of the gates' pre-activations (of xp and of h·Wh
+ * alike); dc is overwritten with the gradient of the cell state entering the step, and dhd (when
+ * given) with the part of the entering hidden state's gradient that bypasses the step (the rest
+ * is dz·Whᵀ, which the caller adds). Per element, with m the mask:
+ *   dh' = m·(dh + dy), dc' = m·dc + dh'·o·(1 − tanh²c'), dzi = dc'·g·i(1−i), dzf = dc'·c·f(1−f),
+ *   dzg = dc'·i·(1 − g²), dzo = dh'·tanh c'·o(1−o), dc ← dc'·f + (1−m)·dc, dhd ← (1−m)·dh.
+ */
+EXPORT("lstm_step_grad") void lstm_step_grad(const float* acts, const float* tc, const float* cp, const float* dy, const float* dh,
+                                             float* dhd, float* dc, const float* mask, float* dz, int B, int H) {
+  const int G = 4 * H;
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  for (int b = 0; b < B; b++) {
+    const v128_t run = wasm_i32x4_splat(mask && mask[b] == 0.0f ? 0 : -1);
+    const float* s = acts + b * G; float* d = dz + b * G;
+    for (int j = 0; j < H; j += 4) {
+      const int n = H - j < 4 ? H - j : 4;
+      const int at = b * H + j;
+      v128_t dhAll = rnn_load(dh + at, n);
+      if (dhd) dhAll = wasm_f32x4_add(dhAll, rnn_load(dhd + at, n));
+      const v128_t dcAll = rnn_load(dc + at, n);
+      const v128_t i = rnn_load(s + j, n), f = rnn_load(s + H + j, n), g = rnn_load(s + 2 * H + j, n), o = rnn_load(s + 3 * H + j, n);
+      const v128_t t = rnn_load(tc + at, n);
+      const v128_t dh1 = wasm_v128_and(wasm_f32x4_add(dhAll, rnn_load(dy + at, n)), run);
+      const v128_t dc1 = wasm_f32x4_add(wasm_v128_and(dcAll, run), wasm_f32x4_mul(wasm_f32x4_mul(dh1, o), wasm_f32x4_sub(one, wasm_f32x4_mul(t, t))));
+      rnn_store(d + j, wasm_f32x4_mul(wasm_f32x4_mul(dc1, g), wasm_f32x4_mul(i, wasm_f32x4_sub(one, i))), n);
+      rnn_store(d + H + j, wasm_f32x4_mul(wasm_f32x4_mul(dc1, rnn_load(cp + at, n)), wasm_f32x4_mul(f, wasm_f32x4_sub(one, f))), n);
+      rnn_store(d + 2 * H + j, wasm_f32x4_mul(wasm_f32x4_mul(dc1, i), wasm_f32x4_sub(one, wasm_f32x4_mul(g, g))), n);
+      rnn_store(d + 3 * H + j, wasm_f32x4_mul(wasm_f32x4_mul(dh1, t), wasm_f32x4_mul(o, wasm_f32x4_sub(one, o))), n);
+      rnn_store(dc + at, wasm_f32x4_add(wasm_f32x4_mul(dc1, f), wasm_v128_andnot(dcAll, run)), n);
+      if (dhd) rnn_store(dhd + at, wasm_v128_andnot(dhAll, run), n);
+    }
+  }
+}

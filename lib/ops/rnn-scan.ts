@@ -24,7 +24,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { keepForBackward } from '../autodiff/grad.js';
 import { FlaxenError } from '../errors.js';
-import { gemm } from './gemm.js';
+import { gemm, ownKernels } from './gemm.js';
+import { offTape, runKernelFuncMulti } from '../tfjs-internals.js';
 
 /** The kind of recurrent cell. @internal */
 export type CellKind = 'lstm' | 'gru' | 'simple';
@@ -87,6 +88,27 @@ export interface ScanGrads {
   readonly dc0?: tf.Tensor2D;
 }
 
+/**
+ * The `T` steps of a time-major float32 tensor `[T, ...rest]`, each a tensor `rest`. On wasm each
+ * is a plain copy of its rows in the backend's memory: `tf.unstack` and `tf.slice` there copy the
+ * whole input for every piece (64 steps of `[64, 32, 512]` took a second). Only while flaxen's
+ * own kernels are on: with them off (the ONNX exporter's trace) every step is a tfjs kernel.
+ */
+function timeSteps<R extends tf.Tensor>(x: tf.Tensor): R[] {
+  const heap = x.dtype === 'float32' ? ownKernels(x)?.heap : undefined;
+  const from = heap?.offsetOf(x);
+  if (!heap || from === undefined) return tf.unstack(x) as R[];
+  const [T, ...rest] = x.shape;
+  const size = rest.reduce((a, b) => a * b, 1);
+  const steps = Array.from({ length: T! }, () => heap.alloc(rest));
+  const f32 = new Float32Array(heap.memory.buffer); // after the last allocation
+  steps.forEach((step, t) => {
+    const to = heap.offsetOf(step)! >>> 2;
+    f32.copyWithin(to, (from >>> 2) + t * size, (from >>> 2) + (t + 1) * size);
+  });
+  return steps as R[];
+}
+
 const sigmoidGrad = (s: tf.Tensor) => tf.mul(s, tf.sub(1, s));
 const tanhGrad = (t: tf.Tensor) => tf.sub(1, tf.square(t));
 
@@ -95,8 +117,8 @@ function tfForward(inputs: ScanInputs): ScanForward {
   const { kind, xp, wh, bh, h0, c0, mask } = inputs;
   const [T, B] = xp.shape;
   const H = wh.shape[0];
-  const xs = tf.unstack(xp) as tf.Tensor2D[];
-  const ms = mask ? (tf.unstack(tf.reshape(mask, [T, B, 1])) as tf.Tensor2D[]) : [];
+  const xs = timeSteps<tf.Tensor2D>(xp);
+  const ms = mask ? timeSteps<tf.Tensor2D>(tf.reshape(mask, [T, B, 1])) : [];
   const hidden = kind === 'gru' && bh ? tf.concat([tf.zeros([2 * H]), bh]) : undefined;
   let h: tf.Tensor2D = h0;
   let c: tf.Tensor2D = c0 ?? h0;
@@ -143,12 +165,12 @@ function tfBackward(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dhT:
   const [T, B] = dys.shape;
   const H = wh.shape[0];
   const whT = tf.transpose(wh);
-  const acts = tf.unstack(saved.acts) as tf.Tensor2D[];
-  const hPrev = tf.unstack(saved.hPrev) as tf.Tensor2D[];
-  const cPrev = saved.cPrev ? (tf.unstack(saved.cPrev) as tf.Tensor2D[]) : [];
-  const cNew = saved.cNew ? (tf.unstack(saved.cNew) as tf.Tensor2D[]) : [];
-  const dy = tf.unstack(dys) as tf.Tensor2D[];
-  const ms = mask ? (tf.unstack(tf.reshape(mask, [T, B, 1])) as tf.Tensor2D[]) : [];
+  const acts = timeSteps<tf.Tensor2D>(saved.acts);
+  const hPrev = timeSteps<tf.Tensor2D>(saved.hPrev);
+  const cPrev = saved.cPrev ? timeSteps<tf.Tensor2D>(saved.cPrev) : [];
+  const cNew = saved.cNew ? timeSteps<tf.Tensor2D>(saved.cNew) : [];
+  const dy = timeSteps<tf.Tensor2D>(dys);
+  const ms = mask ? timeSteps<tf.Tensor2D>(tf.reshape(mask, [T, B, 1])) : [];
   let dh: tf.Tensor2D = dhT;
   let dc: tf.Tensor2D | undefined = dcT;
   const dzx: tf.Tensor[] = new Array(T), dzh: tf.Tensor[] = new Array(T);
@@ -194,77 +216,76 @@ function tfBackward(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dhT:
   };
 }
 
-interface EngineState {
-  kernelDepth: number;
-}
-
-/** Runs `fn` with tfjs's tape paused, as inside a kernel: its ops are not recorded. */
-function offTape<T>(fn: () => T): T {
-  const state = (tf.engine() as unknown as { state: EngineState }).state;
-  state.kernelDepth++;
-  try {
-    return fn();
-  } finally {
-    state.kernelDepth--;
-  }
-}
-
-/** The part of tfjs-core's engine used here (the function behind `tf.customGrad`). */
-interface EngineWithKernelFunc {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor[];
-    backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor[];
-}
-
 // Each pass in its own tidy: the per-step tensors go as soon as the pass ends.
-function forwardPass(inputs: ScanInputs): ScanForward {
+function referenceForward(inputs: ScanInputs): ScanForward {
   return tf.tidy(() => tfForward(inputs) as unknown as tf.TensorContainer) as unknown as ScanForward;
 }
 
-function backwardPass(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dh: tf.Tensor2D, dc: tf.Tensor2D | undefined): ScanGrads {
+function referenceBackward(inputs: ScanInputs, saved: ScanSaved, dys: tf.Tensor3D, dh: tf.Tensor2D, dc: tf.Tensor2D | undefined): ScanGrads {
   return tf.tidy(() => tfBackward(inputs, saved, dys, dh, dc) as unknown as tf.TensorContainer) as unknown as ScanGrads;
 }
 
 /**
- * The scan as one node of tfjs's gradient tape (see the module comment). The forward pass runs
- * off the tape; inside `fx.valueAndGrad` what the backward pass needs is kept as aliases (no
- * copy), elsewhere tfjs's `save` copies it. The backward pass computes the gradients of `xp`,
- * the carries and `bh` at once (they come out of the same loop) and the weight gradient
- * `hPrevᵀ · dZ` only if `wh` needs one.
+ * How a scan computes: a forward pass that returns the outputs and the tensors its backward
+ * pass keeps (`saved`, a list in its own order), and that backward pass. Both run off the tape.
  * @internal
  */
-export function recurrentScan(inputs: ScanInputs): ScanOutputs {
+export interface ScanImplementation {
+  forward(inputs: ScanInputs): { readonly outputs: ScanOutputs; readonly saved: readonly tf.Tensor[] };
+  /** The gradients; `hPrev` `[T·B, H]` is the hidden state entering each step (for `dwh = hPrevᵀ·dzh`). */
+  backward(inputs: ScanInputs, saved: readonly tf.Tensor[], dys: tf.Tensor3D, dh: tf.Tensor2D, dc: tf.Tensor2D | undefined): ScanGrads & { readonly hPrev: tf.Tensor2D };
+}
+
+/** The scan with tfjs ops, step by step: every backend, every cell. @internal */
+export const referenceScan: ScanImplementation = {
+  forward(inputs) {
+    const fwd = referenceForward(inputs);
+    const { saved } = fwd;
+    return { outputs: fwd, saved: [saved.acts, saved.hPrev, ...(saved.cPrev ? [saved.cPrev, saved.cNew!] : [])] };
+  },
+  backward(inputs, list, dys, dh, dc) {
+    const [acts, hPrev, cPrev, cNew] = list as tf.Tensor3D[];
+    const grads = referenceBackward(inputs, { acts: acts!, hPrev: hPrev!, cPrev, cNew }, dys, dh, dc);
+    return { ...grads, hPrev: tf.reshape(hPrev!, [-1, inputs.wh.shape[0]]) as tf.Tensor2D };
+  },
+};
+
+/**
+ * A scan as one node of tfjs's gradient tape (see the module comment), computed by `impl`. The
+ * forward pass runs off the tape; inside `fx.valueAndGrad` what the backward pass needs is kept
+ * as aliases (no copy), elsewhere tfjs's `save` copies it. The backward pass computes the
+ * gradients of `xp`, the carries and `bh` at once (they come out of the same loop) and the
+ * weight gradient `hPrevᵀ · dZ` only if `wh` needs one.
+ * @internal
+ */
+export function scanOnTape(inputs: ScanInputs, impl: ScanImplementation): ScanOutputs {
   const { kind, xp, wh, bh, h0, c0 } = inputs;
   if (xp.shape[0] === 0) throw new FlaxenError('', 'recurrentScan needs at least one step (the RNN layer handles empty sequences)');
-  const fwd = offTape(() => forwardPass(inputs));
+  const fwd = offTape(() => impl.forward(inputs));
+  const outputs = [fwd.outputs.ys, fwd.outputs.h, ...(fwd.outputs.c ? [fwd.outputs.c] : [])];
+  const run = runKernelFuncMulti();
+  if (!run) return fwd.outputs; // a tfjs without runKernelFunc: no gradient through the scan
   // The backward pass also reads wh and the mask, which the caller may free before it runs.
-  const savedList = [fwd.saved.acts, fwd.saved.hPrev, wh, ...(inputs.mask ? [inputs.mask] : []), ...(kind === 'lstm' ? [fwd.saved.cPrev!, fwd.saved.cNew!] : [])];
+  const savedList = [...fwd.saved, wh, ...(inputs.mask ? [inputs.mask] : [])];
   const kept = keepForBackward(savedList);
   const tensorInputs: Record<string, tf.Tensor> = { xp, wh, h0 };
   if (c0) tensorInputs['c0'] = c0;
   if (bh) tensorInputs['bh'] = bh;
-  const outputs = (tf.engine() as unknown as EngineWithKernelFunc).runKernelFunc({
+  const results = run({
     forwardFunc: (_backend, save) => {
       if (!kept) save(savedList);
       // New handles on the same data: the tape sees this node's outputs, not the forward's.
-      return [fwd.ys, fwd.h, ...(fwd.c ? [fwd.c] : [])].map((t) => tf.reshape(t, t.shape));
+      return outputs.map((t) => tf.reshape(t, t.shape));
     },
     backwardsFunc: (dys, savedCopies) => {
       const list = [...(kept ?? savedCopies)];
-      const [acts, hPrev, whKept] = list.splice(0, 3) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor2D];
-      const maskKept = inputs.mask ? (list.shift() as tf.Tensor2D) : undefined;
-      const saved: ScanSaved = { acts, hPrev, cPrev: list[0] as tf.Tensor3D | undefined, cNew: list[1] as tf.Tensor3D | undefined };
-      const grads = backwardPass({ ...inputs, wh: whKept, mask: maskKept }, saved, dys[0] as tf.Tensor3D, dys[1] as tf.Tensor2D, dys[2] as tf.Tensor2D | undefined);
+      const maskKept = inputs.mask ? (list.pop() as tf.Tensor2D) : undefined;
+      const whKept = list.pop() as tf.Tensor2D;
+      const grads = impl.backward({ ...inputs, wh: whKept, mask: maskKept }, list, dys[0] as tf.Tensor3D, dys[1] as tf.Tensor2D, dys[2] as tf.Tensor2D | undefined);
       const thunks: Record<string, () => tf.Tensor> = {
         xp: () => grads.dxp,
         h0: () => grads.dh0,
-        wh: () => {
-          const H = wh.shape[0];
-          const hPrev = tf.reshape(saved.hPrev, [-1, H]) as tf.Tensor2D;
-          return transposedProduct(hPrev, grads.dzh);
-        },
+        wh: () => transposedProduct(grads.hPrev, grads.dzh),
       };
       if (c0) thunks['c0'] = () => grads.dc0!;
       if (bh) thunks['bh'] = () => grads.dbh!;
@@ -272,7 +293,16 @@ export function recurrentScan(inputs: ScanInputs): ScanOutputs {
     },
     inputs: tensorInputs,
   });
-  return { ys: outputs[0] as tf.Tensor3D, h: outputs[1] as tf.Tensor2D, ...(kind === 'lstm' ? { c: outputs[2] as tf.Tensor2D } : {}) };
+  return { ys: results[0] as tf.Tensor3D, h: results[1] as tf.Tensor2D, ...(kind === 'lstm' ? { c: results[2] as tf.Tensor2D } : {}) };
+}
+
+/**
+ * The scan of any cell with tfjs ops ({@link referenceScan}) as one node of the gradient tape:
+ * what `LSTMCell`, `GRUCell` and `SimpleCell` run.
+ * @internal
+ */
+export function recurrentScan(inputs: ScanInputs): ScanOutputs {
+  return scanOnTape(inputs, referenceScan);
 }
 
 /** `aᵀ · b`: flaxen's own product reads `a` transposed in place; else an explicit transpose (tfjs's transposed product runs a scalar loop on wasm). */

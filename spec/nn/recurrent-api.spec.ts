@@ -145,7 +145,7 @@ test('bad input: rank-2 input, wrong carry, lengths out of range, not a cell', (
   assertThrows(() => lstm.apply(vars, x, bad), fx.ShapeError, 'cell', 'carry h', '[2, 4]', '[3, 4]');
   assertThrows(() => lstm.apply(vars, x, undefined, tf.tensor1d([1, 4], 'int32')), fx.FlaxenError, 'seqLengths[1]', '0 … 3', '4');
   assertThrows(() => lstm.apply(vars, x, undefined, tf.tensor1d([1, 2, 3], 'int32')), fx.ShapeError, 'seqLengths', '[2]', '[3]');
-  assertThrows(() => fx.nn.RNN(fx.nn.Dense(4) as any), fx.FlaxenError, 'LSTMCell, GRUCell or SimpleCell', 'Dense');
+  assertThrows(() => fx.nn.RNN(fx.nn.Dense(4) as any), fx.FlaxenError, 'a recurrent cell', 'LSTMCell, OptimizedLSTMCell, GRUCell or SimpleCell', 'Dense');
   assertThrows(() => fx.nn.RNN(fx.nn.LSTMCell(4), { reverse: 'yes' } as any), fx.FlaxenError, 'reverse', 'true or false');
   assertThrows(() => fx.nn.LSTMCell(0), fx.FlaxenError, 'positive integer');
   assertThrows(() => fx.nn.Bidirectional(fx.nn.LSTMCell(2) as any, fx.nn.RNN(fx.nn.LSTMCell(2))), fx.FlaxenError, 'fx.nn.RNN');

@@ -17,7 +17,9 @@ interface Case {
 }
 const fixture = JSON.parse(readFileSync(fileURLToPath(new URL('../../../spec/fixtures/rnn_torch.json', import.meta.url)), 'utf8')) as { cases: Case[] };
 
-const cellOf = (c: Case) => ({ lstm: fx.nn.LSTMCell, gru: fx.nn.GRUCell, simple: fx.nn.SimpleCell })[c.kind](c.H);
+// The LSTM cases run twice: with LSTMCell (the reference scan) and OptimizedLSTMCell (the fused kernels).
+type CellName = 'LSTMCell' | 'OptimizedLSTMCell' | 'GRUCell' | 'SimpleCell';
+const cellsOf = (c: Case): CellName[] => ({ lstm: ['LSTMCell', 'OptimizedLSTMCell'] as CellName[], gru: ['GRUCell'] as CellName[], simple: ['SimpleCell'] as CellName[] })[c.kind];
 
 function paramTree(c: Case, tag: string, inFeatures: number): Record<string, Record<string, tf.Tensor>> {
   const leaves = c[`params_${tag}`] as Record<string, Leaf>;
@@ -30,7 +32,8 @@ function paramTree(c: Case, tag: string, inFeatures: number): Record<string, Rec
   return out;
 }
 
-function run(c: Case) {
+function run(c: Case, cellName: CellName) {
+  const cellOf = (cc: Case) => fx.nn[cellName](cc.H);
   const dirs = c.bidirectional ? ['forward', 'backward'] : ['forward'];
   const hasCarry = c[`h0_forward`] !== undefined;
   const state = (tag: string, what: string) => tf.tensor2d(c[`${what}_${tag}`] as number[], [c.B, c.H]);
@@ -64,10 +67,10 @@ function run(c: Case) {
   return { diff, dirs, lossFn, hasCarry };
 }
 
-for (const c of fixture.cases) {
-  test(`${c.name}: outputs, final carries and gradients match PyTorch`, () => {
+for (const c of fixture.cases) for (const cellName of cellsOf(c)) {
+  test(`${c.name} (${cellName}): outputs, final carries and gradients match PyTorch`, () => {
     const before = tf.memory().numTensors;
-    const { diff, dirs, lossFn, hasCarry } = run(c);
+    const { diff, dirs, lossFn, hasCarry } = run(c, cellName);
     const [[loss, aux], grads] = fx.valueAndGrad(lossFn, { hasAux: true })(diff) as unknown as [[tf.Tensor, { ys: tf.Tensor; carries: any[] }], Record<string, any>];
     assertClose(values(aux.ys), c.ys, 1e-5, 1e-5, 'outputs');
     dirs.forEach((d, i) => {

@@ -13,7 +13,8 @@ import { ShapeDtype, isAbstract } from '../../core/shapes.js';
 import { lecunNormal, zeros } from '../../initializers/index.js';
 import { orthogonal } from '../../initializers/orthogonal.js';
 import { dense } from '../../ops/matmul.js';
-import { CellKind, GATES, recurrentScan } from '../../ops/rnn-scan.js';
+import { CellKind, GATES, ScanInputs, ScanOutputs, recurrentScan } from '../../ops/rnn-scan.js';
+import { fusedLstmScan } from '../../ops/lstm-scan.js';
 import { Input, checkInput } from '../layer-util.js';
 import { checkFeatures, checkOptions } from '../util.js';
 
@@ -48,8 +49,13 @@ export type Carry = tf.Tensor | readonly [tf.Tensor, tf.Tensor];
 
 /** Everything that defines a cell; RNN reads it to run the whole sequence at once. @internal */
 export interface CellDefinition {
-  readonly type: 'LSTMCell' | 'GRUCell' | 'SimpleCell';
+  readonly type: 'LSTMCell' | 'OptimizedLSTMCell' | 'GRUCell' | 'SimpleCell';
   readonly kind: CellKind;
+  /**
+   * How the cell runs over a whole sequence (and over one step): the scan it declares. The plain
+   * cells declare the reference scan with tfjs ops; `OptimizedLSTMCell` the fused one.
+   */
+  readonly scan: (inputs: ScanInputs) => ScanOutputs;
   readonly features: number;
   readonly kernelInit: Initializer;
   readonly recurrentKernelInit: Initializer;
@@ -167,12 +173,13 @@ export class RecurrentCell extends Module<any, [Carry, tf.Tensor], [Carry, tf.Te
   }
 }
 
-function makeCell(type: CellDefinition['type'], kind: CellKind, features: number, opts: CellOptions): RecurrentCell {
+function makeCell(type: CellDefinition['type'], kind: CellKind, features: number, opts: CellOptions, scan: CellDefinition['scan'] = recurrentScan): RecurrentCell {
   checkFeatures(features, `${type}(features)`);
   checkOptions(opts, ['kernelInit', 'recurrentKernelInit', 'biasInit', 'name'], type);
   const def: CellDefinition = {
     type,
     kind,
+    scan,
     features,
     kernelInit: opts.kernelInit ?? lecunNormal(),
     recurrentKernelInit: opts.recurrentKernelInit ?? orthogonal(),
@@ -195,7 +202,7 @@ function makeCell(type: CellDefinition['type'], kind: CellKind, features: number
       }
       return tf.tidy(() => {
         const xp = tf.reshape(dense(x as tf.Tensor2D, weights.wi, weights.bi), [1, B, GATES[kind] * H]) as tf.Tensor3D;
-        const out = recurrentScan({ kind, xp, wh: weights.wh, bh: weights.bh, h0: h as tf.Tensor2D, c0: c as tf.Tensor2D | undefined });
+        const out = def.scan({ kind, xp, wh: weights.wh, bh: weights.bh, h0: h as tf.Tensor2D, c0: c as tf.Tensor2D | undefined });
         const next: Carry = kind === 'lstm' ? [out.c!, out.h] : out.h;
         return [next, tf.reshape(out.ys, [B, H])] as unknown as tf.TensorContainer;
       }) as unknown as [Carry, tf.Tensor];
@@ -227,6 +234,32 @@ function makeCell(type: CellDefinition['type'], kind: CellKind, features: number
  */
 export function LSTMCell(features: number, opts: CellOptions = {}): RecurrentCell {
   return makeCell('LSTMCell', 'lstm', features, opts);
+}
+
+/**
+ * The LSTM cell of {@link LSTMCell} (the same parameters, names, initializers and formulas, so a
+ * tree of one applies to the other) on a fast implementation, as Flax linen's
+ * `nn.OptimizedLSTMCell`. On the wasm backend an {@link RNN} of it runs flaxen's own
+ * WebAssembly kernels: the input projections of all steps as one product, then per step only
+ * the hidden product and one fused gate kernel, and a backward pass through time of its own
+ * that keeps the gates and the carries entering each step. Elsewhere it runs as `LSTMCell`.
+ *
+ * Numbers: within float32 rounding of `LSTMCell` (the sigmoid and tanh are the kernel's own;
+ * the products and the order of every other operation are the same), and bit-identical across
+ * runs and processes on one backend. Past a sequence's end (`seqLengths`) the carries keep
+ * their bits exactly.
+ *
+ * @param features - the number of units `H`.
+ * @example
+ * ```ts
+ * const rnn = fx.nn.RNN(fx.nn.OptimizedLSTMCell(32));
+ * const vars = rnn.init(fx.random.key(0), [4, 10, 8]);   // the parameters of an LSTMCell(32)
+ * vars.params.cell.hi.kernel.shape;                      // [32, 32]
+ * rnn.apply(vars, tf.ones([4, 10, 8])).shape;            // [4, 10, 32]
+ * ```
+ */
+export function OptimizedLSTMCell(features: number, opts: CellOptions = {}): RecurrentCell {
+  return makeCell('OptimizedLSTMCell', 'lstm', features, opts, fusedLstmScan);
 }
 
 /**

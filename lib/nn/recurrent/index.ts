@@ -3,7 +3,7 @@
  *
  * @module
  */
-export { LSTMCell, GRUCell, SimpleCell, RecurrentCell } from './cells.js';
+export { LSTMCell, OptimizedLSTMCell, GRUCell, SimpleCell, RecurrentCell } from './cells.js';
 export type { CellOptions, Carry } from './cells.js';
 export { RNN, Bidirectional } from './rnn.js';
 export type { RNNOptions, BidirectionalOptions } from './rnn.js';

@@ -11,7 +11,7 @@ import type { Scope } from '../../core/scope.js';
 import { ShapeDtype, isAbstract } from '../../core/shapes.js';
 import { dense } from '../../ops/matmul.js';
 import { withLazyGradients } from '../../ops/lazy-grad.js';
-import { GATES, recurrentScan } from '../../ops/rnn-scan.js';
+import { GATES } from '../../ops/rnn-scan.js';
 import { Input, checkInput } from '../layer-util.js';
 import { checkOptions } from '../util.js';
 import { Carry, CellDefinition, RecurrentCell, cellDefinition, cellWeights, checkCarry } from './cells.js';
@@ -144,7 +144,7 @@ function sequenceModule(def: RNNDefinition, lengths: readonly number[] | undefin
         const G = GATES[cell.kind];
         const xp = tf.reshape(dense(tf.reshape(xt, [T * B, I]) as tf.Tensor2D, weights.wi, weights.bi), [T, B, G * H]) as tf.Tensor3D;
         const mask = lengths ? stepMask(lengths, T) : undefined;
-        const out = recurrentScan({ kind: cell.kind, xp, wh: weights.wh, bh: weights.bh, h0, c0, mask });
+        const out = cell.scan({ kind: cell.kind, xp, wh: weights.wh, bh: weights.bh, h0, c0, mask });
         let ys = out.ys;
         if (def.reverse && def.keepOrder) ys = flipTime(ys, lengths);
         const carryOut = cell.kind === 'lstm' ? [out.c!, out.h] : out.h;
@@ -198,7 +198,7 @@ function cellHeader(cell: CellDefinition, variables: Record<string, any> | undef
  * hidden product and applies the gates; the backward pass through time is one op of its own
  * that keeps only the gate activations and carries.
  *
- * @param cell - an {@link LSTMCell}, {@link GRUCell} or {@link SimpleCell}.
+ * @param cell - an {@link LSTMCell}, {@link OptimizedLSTMCell}, {@link GRUCell} or {@link SimpleCell}.
  * @param opts - see {@link RNNOptions}.
  * @example
  * ```ts
@@ -209,7 +209,7 @@ function cellHeader(cell: CellDefinition, variables: Record<string, any> | undef
  */
 export function RNN(cell: RecurrentCell, opts: RNNOptions = {}): Module<any, [tf.Tensor] | [tf.Tensor, Carry | undefined] | [tf.Tensor, Carry | undefined, readonly number[] | tf.Tensor], any> {
   const def = cellDefinition(cell);
-  if (!def) throw new FlaxenError('', `RNN(cell): cell must be an LSTMCell, GRUCell or SimpleCell from fx.nn, found ${describeValue(cell)}${cell instanceof Module ? ` (a ${cell.type} module)` : ''}`);
+  if (!def) throw new FlaxenError('', `RNN(cell): cell must be a recurrent cell from fx.nn (LSTMCell, OptimizedLSTMCell, GRUCell or SimpleCell), found ${describeValue(cell)}${cell instanceof Module ? ` (a ${cell.type} module)` : ''}`);
   checkOptions(opts, ['returnCarry', 'reverse', 'keepOrder', 'seqLengths', 'name'], 'RNN');
   return makeRNN({
     cell: def,
