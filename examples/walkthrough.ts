@@ -2,12 +2,12 @@
 // step with flaxen, then training on real handwritten digits.
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
-import { trainMlp } from './mnist-mlp.js';
+import { mlp, trainMlp } from './mnist-mlp.js';
 
 const { Dense, Sequential, relu } = fx.nn;
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const section = (title: string) => console.log(`\n${bold(`== ${title} ==`)}\n`);
-const show = (code: string) => console.log(`> ${code}`);
+const show = (code: string) => console.log(code.split('\n').map((line) => `> ${line}`).join('\n'));
 
 export async function walkthrough(): Promise<void> {
   const backend = await fx.ready();
@@ -38,7 +38,7 @@ export async function walkthrough(): Promise<void> {
   show('const variables = net.init(fx.random.key(0), tf.zeros([2, 20]))');
   const x = tf.zeros([2, 20]);
   const variables = net.init(fx.random.key(0), x);
-  show('fx.tree.map(variables, (t) => t.shape)');
+  show('fx.tree.format(variables)');
   console.log(fx.tree.format(variables));
   show('net.describe(variables)');
   console.log(net.describe(variables));
@@ -81,6 +81,13 @@ export async function walkthrough(): Promise<void> {
   console.log('either init the model again for that size (a new variables tree), or share what can be');
   console.log('shared. Here each input size gets its own projection, and both go through one trunk,');
   console.log('bound to the same parameters by calling it under the same name:');
+  show(`const trunk = Sequential([Dense(64), relu, Dense(10)], { name: 'trunk' });
+const TwoInputs = fx.nn.module('TwoInputs', (scope, a: tf.Tensor, b: tf.Tensor) => [
+  scope.call(trunk, scope.call(Dense(256, { name: 'proj_20' }), a)),
+  scope.call(trunk, scope.call(Dense(256, { name: 'proj_30' }), b)),
+]);
+const shared = TwoInputs.init(fx.random.key(0), [1, 20], [1, 30]);
+fx.tree.format(shared)`);
   const trunk = Sequential([Dense(64), relu, Dense(10)], { name: 'trunk' });
   const TwoInputs = fx.nn.module('TwoInputs', (scope, a: tf.Tensor, b: tf.Tensor) => [
     scope.call(trunk, scope.call(Dense(256, { name: 'proj_20' }), a)),
@@ -88,6 +95,8 @@ export async function walkthrough(): Promise<void> {
   ]);
   const shared = TwoInputs.init(fx.random.key(0), [1, 20], [1, 30]);
   console.log(fx.tree.format(shared));
+  show(`const f = TwoInputs.bind(shared);
+const [ya, yb] = f(tf.ones([4, 20]), tf.ones([3, 30]));`);
   const bound = TwoInputs.bind(shared);
   const [a, b] = [tf.ones([4, 20]), tf.ones([3, 30])];
   const [ya, yb] = bound(a, b) as tf.Tensor[];
@@ -99,9 +108,16 @@ export async function walkthrough(): Promise<void> {
   x.dispose();
 }
 
+/** What section 4 trains, with its layer sizes read from the model itself: `An MLP (784-512-512-10)`. */
+export function trainingModel(): string {
+  const shapes = mlp.model.initShapes(fx.random.key(0), [1, ...mlp.inputShape]);
+  const kernels = fx.tree.flatten(shapes).filter(([path]) => path.endsWith('/kernel')).map(([, leaf]) => leaf.shape);
+  return `An MLP (${[kernels[0]![0], ...kernels.map((shape) => shape[1])].join('-')})`;
+}
+
 async function training(): Promise<void> {
   section('4. Training on real handwritten digits');
-  console.log('An MLP (784-256-10, Adam) on the MNIST digits bundled with the `mnist` package:');
+  console.log(`${trainingModel()}, trained with Adam on the MNIST digits bundled with the \`mnist\` package:`);
   console.log('8,000 for training, 2,000 for testing, batches shuffled by keys (examples/mnist-mlp.ts).\n');
   const result = await trainMlp({});
   console.log(`\nTest accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${result.seconds.toFixed(1)} s of training.`);

@@ -166,6 +166,50 @@ export async function ready(
 let serial: Promise<unknown> = Promise.resolve();
 
 async function setUp(backend: BackendName, threads?: number): Promise<BackendName> {
+  const before = errorListeners();
+  try {
+    return await setUpBackend(backend, threads);
+  } finally {
+    removeEmscriptenListeners(before);
+  }
+}
+
+type ErrorListeners = { readonly [K in 'uncaughtException' | 'unhandledRejection']: readonly Function[] };
+
+/** The process's error listeners now; none outside Node. */
+function errorListeners(): ErrorListeners {
+  const hasListeners = typeof process === 'object' && typeof process.listeners === 'function';
+  return {
+    uncaughtException: hasListeners ? process.listeners('uncaughtException') : [],
+    unhandledRejection: hasListeners ? process.listeners('unhandledRejection') : [],
+  };
+}
+
+/**
+ * When tfjs-backend-wasm's Emscripten module starts under Node, it adds an 'uncaughtException'
+ * listener that rethrows every error but Emscripten's ExitStatus, and an 'unhandledRejection'
+ * listener that throws the reason. An error thrown by such a listener makes Node report every
+ * uncaught error, even the user's own, as thrown inside tf-backend-wasm.node.js, and exit with
+ * code 7. The module never exits (it runs with noExitRuntime), so no ExitStatus can come, and
+ * removing the two listeners gives Node's own behaviour back: the error's stack, exit code 1.
+ * Only listeners added while the backend started, with exactly that code, are removed.
+ */
+function removeEmscriptenListeners(before: ErrorListeners): void {
+  const after = errorListeners();
+  const emscripten = {
+    uncaughtException: /^function\s*\(\w+\)\s*\{\s*if\s*\(!\(\w+ instanceof ExitStatus\)\)\s*\{\s*throw \w+;?\s*\}\s*\}$/,
+    unhandledRejection: /^function\s*\((\w+)\)\s*\{\s*throw \1;?\s*\}$/,
+  } as const;
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    for (const listener of after[event]) {
+      if (!before[event].includes(listener) && emscripten[event].test(String(listener))) {
+        process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
+async function setUpBackend(backend: BackendName, threads?: number): Promise<BackendName> {
   let loading = pending.get(backend);
   if (!loading) {
     loading = register(backend);

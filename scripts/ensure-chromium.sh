@@ -1,20 +1,51 @@
 #!/usr/bin/env bash
-# Makes sure Debian's Chromium is at /usr/bin/chromium for the browser test
-# (spec/browser/browser.spec.ts). Does nothing when it is already there; otherwise installs the
-# `chromium` package with apt-get (needs root). Fails loudly when it cannot.
+# A browser for the browser test (spec/browser/browser.spec.ts).
+#
+#   bash scripts/ensure-chromium.sh            (npm's pretest) says which browser the test will use
+#                                              (scripts/find-browser.mjs: CHROME_PATH, playwright-
+#                                              core's own, the usual install locations, the PATH), or
+#                                              that the browser test will be SKIPPED. Installs
+#                                              nothing, and always exits 0.
+#   bash scripts/ensure-chromium.sh --install  the same, and when no browser is found installs
+#                                              Debian's/Ubuntu's `chromium` with apt-get: directly
+#                                              as root, otherwise through sudo, after saying so.
+#                                              Fails loudly when it cannot (CI uses this).
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then exit 0; fi
-echo "ensure-chromium: /usr/bin/chromium is missing; installing Debian's chromium package..." >&2
+cd "$(dirname "$0")/.."
+install=no
+if [ "${1-}" = "--install" ]; then install=yes; fi
+
+if found=$(node scripts/find-browser.mjs 2>/dev/null); then
+  echo "ensure-chromium: the browser test will use $found" >&2
+  exit 0
+fi
+how=$(node --input-type=module -e "import { HOW_TO_GET_ONE } from './scripts/find-browser.mjs'; console.log(HOW_TO_GET_ONE)")
+
+if [ "$install" = no ]; then
+  {
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!! ensure-chromium: no Chromium, Chrome or Edge found: spec/browser will be SKIPPED."
+    node scripts/find-browser.mjs 2>&1 | sed 's/^/!!   /' || true
+    echo "!! To run it: $how."
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  } >&2
+  exit 0
+fi
+
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-chromium: no apt-get here: install Chromium so that /usr/bin/chromium exists, then rerun." >&2
+  echo "ensure-chromium: no browser found and no apt-get here to install one: $how." >&2
   exit 1
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  if ! command -v sudo >/dev/null 2>&1; then
     echo "ensure-chromium: not root and no sudo: run 'apt-get install -y chromium' as root." >&2
     exit 1
   fi
+  echo "ensure-chromium: installing Debian's chromium package with 'sudo apt-get' (sudo may ask for your password)..." >&2
+  sudo="sudo"
+else
+  echo "ensure-chromium: installing Debian's chromium package with apt-get..." >&2
 fi
 log=$(mktemp)
 if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$log" 2>&1; then
@@ -23,8 +54,8 @@ if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-
   exit 1
 fi
 rm -f "$log"
-if [ ! -x /usr/bin/chromium ]; then
-  echo "ensure-chromium: the chromium package installed, but /usr/bin/chromium is still missing." >&2
+if ! found=$(node scripts/find-browser.mjs); then
+  echo "ensure-chromium: the chromium package installed, but no browser is found (above)." >&2
   exit 1
 fi
-echo "ensure-chromium: $(/usr/bin/chromium --version 2>/dev/null | head -1)" >&2
+echo "ensure-chromium: the browser test will use $found ($("$found" --version 2>/dev/null | head -1))" >&2

@@ -29,7 +29,7 @@ function variableCell(row: SummaryRow, collection: string): string[] {
   if (row.shared) return row.variables.length === 0 && collection === 'params' ? ['(shared)'] : [];
   const own = row.variables.filter((v) => v.collection === collection);
   if (own.length === 0) return [];
-  const lines = own.map((v) => `${v.name}: ${v.dtype}[${v.shape.join(',')}]`);
+  const lines = own.map((v) => `${v.name}: ${v.dtype}[${v.shape.join(', ')}]`);
   const count = own.reduce((n, v) => n + v.count, 0);
   const bytes = own.reduce((n, v) => n + v.bytes, 0);
   return [...lines, '', formatCount(count, bytes)];
@@ -101,23 +101,23 @@ export function formatSummary(summary: ModelSummary): string {
  * const net = fx.nn.Sequential([fx.nn.Dense(3), fx.nn.relu, fx.nn.Dense(2)]);
  * console.log(fx.tabulate(net, fx.random.key(0), [1, 4]));
  * //                                Sequential summary
- * // ┌──────────┬────────────┬───────────────┬───────────────┬──────────────────────┐
- * // │ path     │ module     │ inputs        │ outputs       │ params               │
- * // ├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤
- * // │          │ Sequential │ float32[1, 4] │ float32[1, 2] │                      │
- * // ├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤
- * // │ layers_0 │ Dense      │ float32[1, 4] │ float32[1, 3] │ bias: float32[3]     │
- * // │          │            │               │               │ kernel: float32[4,3] │
- * // │          │            │               │               │                      │
- * // │          │            │               │               │ 15 (60 B)            │
- * // ├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤
- * // │ layers_2 │ Dense      │ float32[1, 3] │ float32[1, 2] │ bias: float32[2]     │
- * // │          │            │               │               │ kernel: float32[3,2] │
- * // │          │            │               │               │                      │
- * // │          │            │               │               │ 8 (32 B)             │
- * // ├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤
- * // │          │            │               │ Total         │ 23 (92 B)            │
- * // └──────────┴────────────┴───────────────┴───────────────┴──────────────────────┘
+ * // ┌──────────┬────────────┬───────────────┬───────────────┬───────────────────────┐
+ * // │ path     │ module     │ inputs        │ outputs       │ params                │
+ * // ├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤
+ * // │          │ Sequential │ float32[1, 4] │ float32[1, 2] │                       │
+ * // ├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤
+ * // │ layers_0 │ Dense      │ float32[1, 4] │ float32[1, 3] │ bias: float32[3]      │
+ * // │          │            │               │               │ kernel: float32[4, 3] │
+ * // │          │            │               │               │                       │
+ * // │          │            │               │               │ 15 (60 B)             │
+ * // ├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤
+ * // │ layers_2 │ Dense      │ float32[1, 3] │ float32[1, 2] │ bias: float32[2]      │
+ * // │          │            │               │               │ kernel: float32[3, 2] │
+ * // │          │            │               │               │                       │
+ * // │          │            │               │               │ 8 (32 B)              │
+ * // ├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤
+ * // │          │            │               │ Total         │ 23 (92 B)             │
+ * // └──────────┴────────────┴───────────────┴───────────────┴───────────────────────┘
  * //
  * // Total parameters: 23 (92 B)
  * // By collection:

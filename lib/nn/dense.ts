@@ -82,8 +82,11 @@ export interface DenseParamsNoBias {
  * layer.describe(vars);                              // 'Dense(20 -> 256)'
  * ```
  */
+export function Dense(features: number, opts?: DenseOptions & { readonly useBias?: true }): Module<DenseParams>;
+/** Without a bias (`useBias: false`), the variables hold the kernel only. */
 export function Dense(features: number, opts: DenseOptions & { readonly useBias: false }): Module<DenseParamsNoBias>;
-export function Dense(features: number, opts?: DenseOptions): Module<DenseParams>;
+/** @internal `useBias` not known at compile time (a `boolean`): typed as with a bias, as before. */
+export function Dense(features: number, opts: DenseOptions): Module<DenseParams>;
 export function Dense(features: number, opts: DenseOptions = {}): Module<DenseParams> {
   checkFeatures(features, 'Dense(features)');
   checkOptions(opts, DENSE_OPTIONS, 'Dense');

@@ -3,7 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import '../setup.js';
-import { walkthrough } from '../../examples/walkthrough.js';
+import { trainingModel, walkthrough } from '../../examples/walkthrough.js';
+import { mlp } from '../../examples/mnist-mlp.js';
 
 test('the walkthrough reproduces the seed step by step and leaks nothing', async () => {
   const lines: string[] = [];
@@ -23,6 +24,16 @@ test('the walkthrough reproduces the seed step by step and leaks nothing', async
   assert.match(out, /ShapeError: layers_0: .*20.*30/);
   assert.match(out, /proj_30: \{bias: \[256\], kernel: \[30, 256\]\}/);
   assert.is(tf.memory().numTensors, before);
+  // Each printed tree follows the code that made it.
+  assert.match(out, /> fx\.tree\.format\(variables\)\n\{params: \{layers_0: \{bias: \[256\], kernel: \[20, 256\]\}/);
+  assert.not.match(out, 'tree.map');
+  assert.match(out, /> const TwoInputs = fx\.nn\.module\('TwoInputs'[^]*> fx\.tree\.format\(shared\)\n\{params: \{proj_20/);
+  assert.match(out, /> const f = TwoInputs\.bind\(shared\);\n[^]*bind\(variables\) gives a plain function/);
+});
+
+test('section 4 announces the layer sizes of the model it trains (the name its training log prints)', () => {
+  assert.is(trainingModel(), 'An MLP (784-512-512-10)');
+  assert.is(mlp.name, 'MLP 784-512-512-10');
 });
 
 test.run();

@@ -11,23 +11,23 @@ test('tabulate prints one row per module with shapes, own parameters, counts and
   // Counts by hand: layers_0 = 4·3 + 3 = 15 scalars (60 B), layers_2 = 3·2 + 2 = 8 (32 B).
   const expected = [
     '                               Sequential summary',
-    '┌──────────┬────────────┬───────────────┬───────────────┬──────────────────────┐',
-    '│ path     │ module     │ inputs        │ outputs       │ params               │',
-    '├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤',
-    '│          │ Sequential │ float32[1, 4] │ float32[1, 2] │                      │',
-    '├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤',
-    '│ layers_0 │ Dense      │ float32[1, 4] │ float32[1, 3] │ bias: float32[3]     │',
-    '│          │            │               │               │ kernel: float32[4,3] │',
-    '│          │            │               │               │                      │',
-    '│          │            │               │               │ 15 (60 B)            │',
-    '├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤',
-    '│ layers_2 │ Dense      │ float32[1, 3] │ float32[1, 2] │ bias: float32[2]     │',
-    '│          │            │               │               │ kernel: float32[3,2] │',
-    '│          │            │               │               │                      │',
-    '│          │            │               │               │ 8 (32 B)             │',
-    '├──────────┼────────────┼───────────────┼───────────────┼──────────────────────┤',
-    '│          │            │               │ Total         │ 23 (92 B)            │',
-    '└──────────┴────────────┴───────────────┴───────────────┴──────────────────────┘',
+    '┌──────────┬────────────┬───────────────┬───────────────┬───────────────────────┐',
+    '│ path     │ module     │ inputs        │ outputs       │ params                │',
+    '├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤',
+    '│          │ Sequential │ float32[1, 4] │ float32[1, 2] │                       │',
+    '├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤',
+    '│ layers_0 │ Dense      │ float32[1, 4] │ float32[1, 3] │ bias: float32[3]      │',
+    '│          │            │               │               │ kernel: float32[4, 3] │',
+    '│          │            │               │               │                       │',
+    '│          │            │               │               │ 15 (60 B)             │',
+    '├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤',
+    '│ layers_2 │ Dense      │ float32[1, 3] │ float32[1, 2] │ bias: float32[2]      │',
+    '│          │            │               │               │ kernel: float32[3, 2] │',
+    '│          │            │               │               │                       │',
+    '│          │            │               │               │ 8 (32 B)              │',
+    '├──────────┼────────────┼───────────────┼───────────────┼───────────────────────┤',
+    '│          │            │               │ Total         │ 23 (92 B)             │',
+    '└──────────┴────────────┴───────────────┴───────────────┴───────────────────────┘',
     '',
     'Total parameters: 23 (92 B)',
     'By collection:',
@@ -145,7 +145,7 @@ test('a model with a billion parameters is tabulated without allocating anything
   assert.ok(process.memoryUsage().arrayBuffers - before < 50_000_000);
   // 10,000·50,000 + 50,000 + 50,000·20,000 + 20,000 = 1,500,070,000 scalars, 6.0 GB.
   assert.ok(table.includes('Total parameters: 1,500,070,000 (6.0 GB)'), table);
-  assert.ok(table.includes('kernel: float32[10000,50000]'));
+  assert.ok(table.includes('kernel: float32[10000, 50000]'));
 });
 
 test('outputs that are tuples or objects, and non-tensor inputs, are formatted', () => {
