@@ -123,7 +123,50 @@ async function training(): Promise<void> {
   console.log(`\nTest accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${result.seconds.toFixed(1)} s of training.`);
 }
 
+// ---- Final section (issue 10): interrupt, restore, continue -----------------------------------
+
+/**
+ * Interrupt, restore, continue: an MLP trains 12 steps with a checkpoint manager; a second run
+ * stops after step 6 as if killed, a fresh manager on its folder (as a new process would open
+ * it) restores step 4, and training continues. Returns whether the numbers are the same.
+ */
+export async function resuming(): Promise<boolean> {
+  section('5. Interrupt, restore, continue: the same numbers');
+  // Imported here so that this section stays self-contained at the end of the file.
+  const [{ train }, { mlp }, { mkdtemp, rm }, { tmpdir }, { join }] = await Promise.all([
+    import('./resume.js'), import('./mnist-mlp.js'), import('node:fs/promises'), import('node:os'), import('node:path'),
+  ]);
+  console.log('A run saves its whole state { step, params, opt } every 4 steps with a CheckpointManager');
+  console.log('and takes its batches from fx.data.stream, where the batch of step s depends only on');
+  console.log('(key, epoch, position). One run goes straight through 12 steps; another stops after step 6');
+  console.log('(as if killed), and a new manager on its folder restores the latest checkpoint and continues:');
+  show("const manager = new fx.checkpoint.CheckpointManager(dir, { saveIntervalSteps: 4 })");
+  show('state = await manager.restore(fresh)   // latest step; Adam\'s moments and count included');
+  show('for (const batch of fx.data.stream(train, 32, dataKey, { start: state.step })) { ... }');
+  const root = await mkdtemp(join(tmpdir(), 'flaxen-walkthrough-'));
+  try {
+    const settings = { steps: 12, every: 4, batchSize: 32, trainSize: 512, spec: mlp };
+    const straight = await train(join(root, 'straight'), settings);
+    const stopped = await train(join(root, 'interrupted'), settings, { stopAfter: 6 });
+    const resumed = await train(join(root, 'interrupted'), settings);
+    const bits = (x: number | undefined) => new Uint32Array(new Float32Array([x ?? NaN]).buffer)[0]!;
+    const fmt = (losses: ReadonlyMap<number, number>, from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => (losses.has(from + i) ? losses.get(from + i)!.toFixed(4) : '      ')).join(' ').trimEnd();
+    console.log(`\nstraight run, steps 0–11:   ${fmt(straight.losses, 0, 12)}`);
+    console.log(`stopped after step 6:       ${fmt(stopped.losses, 0, 12)}`);
+    console.log(`restored step ${resumed.start}, continued: ${' '.repeat(7 * resumed.start)}${fmt(resumed.losses, resumed.start, 12)}`);
+    const sameLosses = [...resumed.losses, ...stopped.losses].every(([step, loss]) => bits(loss) === bits(straight.losses.get(step)));
+    const sameParams = straight.final !== undefined && resumed.final !== undefined && straight.final.length === resumed.final.length && straight.final.every((b, i) => b === resumed.final![i]);
+    console.log(`\nSame losses, bit for bit: ${sameLosses}; same final parameters, byte for byte: ${sameParams}`);
+    console.log('(examples/resume.ts does the same with kill -9 in a child process: npm run build && node dist/examples/resume.js)');
+    return sameLosses && sameParams;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   await walkthrough();
   await training();
+  await resuming();
 }

@@ -62,7 +62,7 @@ export interface CheckpointManagerOptions {
  *
  * @example
  * ```ts
- * const opts: fx.checkpoint.ManagerSaveOptions = { metrics: { loss: 0.25 }, metadata: { config: '{"lr":0.001}' } };
+ * const opts: fx.checkpoint.ManagerSaveOptions = { metrics: { loss: 0.25 }, config: { lr: 0.001, batchSize: 64 } };
  * ```
  */
 export interface ManagerSaveOptions {
@@ -72,8 +72,10 @@ export interface ManagerSaveOptions {
    * `best`. A non-finite value is logged as `null` and never counts as the best.
    */
   readonly metrics?: Readonly<Record<string, number>>;
-  /** Strings stored in the checkpoint's metadata, e.g. the run's configuration as JSON. */
+  /** Strings stored in the checkpoint's metadata. */
   readonly metadata?: Metadata;
+  /** The run's configuration (any JSON data), stored in the checkpoint as `save`'s `config` is. */
+  readonly config?: unknown;
   /** Save even when the step is not a multiple of `saveIntervalSteps` (e.g. the last step). */
   readonly force?: boolean;
 }
@@ -439,7 +441,7 @@ export class CheckpointManager {
    *
    * @param step - the training step, e.g. `state.step`.
    * @param tree - what to store: variables, an optimizer state, a train state (see `save`).
-   * @param opts - `metrics`, `metadata`, `force`; see {@link ManagerSaveOptions}.
+   * @param opts - `metrics`, `metadata`, `config`, `force`; see {@link ManagerSaveOptions}.
    * @example
    * ```ts
    * const manager = new fx.checkpoint.CheckpointManager('checkpoints/save', { saveIntervalSteps: 2 });
@@ -452,7 +454,7 @@ export class CheckpointManager {
   save(step: number, tree: unknown, opts?: ManagerSaveOptions): Promise<boolean> {
     try {
       checkStep(step, 'CheckpointManager.save');
-      const { metrics, metadata, force } = checkOptions<ManagerSaveOptions>('CheckpointManager.save', opts, { metrics: 'any', metadata: 'any', force: 'boolean' });
+      const { metrics, metadata, config, force } = checkOptions<ManagerSaveOptions>('CheckpointManager.save', opts, { metrics: 'any', metadata: 'any', config: 'any', force: 'boolean' });
       const checkedMetrics = checkMetrics(metrics, 'CheckpointManager.save');
       if (metadata !== undefined && isPlainObject(metadata)) {
         const reserved = RESERVED_METADATA.filter((k) => Object.prototype.hasOwnProperty.call(metadata, k));
@@ -463,7 +465,8 @@ export class CheckpointManager {
       let bytes: Uint8Array | undefined;
       if (write) {
         // The tensors are read now, so the caller may dispose them as soon as save returns.
-        bytes = toBytes(tree, { ...(metadata ?? {}), step: String(step), ...(checkedMetrics ? { metrics: JSON.stringify(metricsJson(checkedMetrics)) } : {}) });
+        const fileMetadata = { ...(metadata ?? {}), step: String(step), ...(checkedMetrics ? { metrics: JSON.stringify(metricsJson(checkedMetrics)) } : {}) };
+        bytes = toBytes(tree, fileMetadata, config === undefined ? undefined : { config });
         this.#latestRequested = step;
       }
       const run = async (): Promise<boolean> => {

@@ -138,16 +138,17 @@ test("best by 'max' keeps the largest metric; steps without the metric or with a
     assert.equal(new CheckpointManager(dir, { best: { metric: 'accuracy', mode: 'min' } }).bestStep(), 5);
   }));
 
-test('force saves a step off the interval; metadata goes into the file with step and metrics', () =>
+test('force saves a step off the interval; metadata and config go into the file with step and metrics', () =>
   withDir(async (dir) => {
     const manager = new CheckpointManager(dir, { saveIntervalSteps: 100 });
     const tree = treeOf(37);
     assert.is(await manager.save(37, tree), false);
-    assert.is(await manager.save(37, tree, { force: true, metrics: { loss: 0.25 }, metadata: { config: '{"lr":0.1}' } }), true);
+    assert.is(await manager.save(37, tree, { force: true, metrics: { loss: 0.25 }, metadata: { note: 'warm start' }, config: { lr: 0.1, layers: [4, 2] } }), true);
     fx.tree.dispose(tree);
     const info = await fx.checkpoint.loadInfo(manager.fileOf(37));
     assert.is(info.metadata['step'], '37');
-    assert.is(info.metadata['config'], '{"lr":0.1}');
+    assert.is(info.metadata['note'], 'warm start');
+    assert.equal(info.config, { lr: 0.1, layers: [4, 2] });
     assert.equal(JSON.parse(info.metadata['metrics']!), { loss: 0.25 });
   }));
 
