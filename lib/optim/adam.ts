@@ -10,7 +10,8 @@ import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
 import { addDecayedWeights } from './decay.js';
 import type { Mask } from './masked.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link adam}.
@@ -48,7 +49,7 @@ export type AdamOptions = ScaleByAdamOptions;
  * ```
  */
 export function adam(learningRate: ScalarOrSchedule, opts: AdamOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('adam', opts, ADAM_OPTIONS);
+  checkOptions<AdamOptions>('adam', opts, ADAM_OPTIONS);
   checkScalarOrSchedule('adam', 'learningRate', learningRate);
   return chain(scaleByAdam(adamOptions('adam', opts)), scaleByLearningRate(learningRate));
 }
@@ -67,6 +68,8 @@ export interface AdamWOptions extends ScaleByAdamOptions {
   /** Decay only the leaves this mask selects (e.g. not biases or norm scales); default all. */
   readonly mask?: Mask;
 }
+
+const ADAMW_OPTIONS: OptionKinds<AdamWOptions> = { ...ADAM_OPTIONS, weightDecay: 'any', mask: 'any' };
 
 /**
  * AdamW, Adam with decoupled weight decay (Optax's `adamw`; Loshchilov & Hutter, 2019):
@@ -88,7 +91,7 @@ export interface AdamWOptions extends ScaleByAdamOptions {
  * ```
  */
 export function adamw(learningRate: ScalarOrSchedule, opts: AdamWOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('adamw', opts, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkOptions<AdamWOptions>('adamw', opts, ADAMW_OPTIONS);
   checkScalarOrSchedule('adamw', 'learningRate', learningRate);
   const { weightDecay = 1e-4, mask, ...adamOpts } = opts;
   const hyper = adamOptions('adamw', adamOpts);

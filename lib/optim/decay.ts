@@ -8,7 +8,8 @@ import { FlaxenError } from '../errors.js';
 import type { GradientTransformation, Scaling } from './base.js';
 import type { EmptyState } from './identity.js';
 import { masked, type Mask, type MaskedState } from './masked.js';
-import { checkNumber, checkOptions, checkState, tidy, zipLeaves } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkState, tidy, zipLeaves } from './util.js';
 
 const EMPTY: EmptyState = Object.freeze({});
 
@@ -24,6 +25,8 @@ export interface AddDecayedWeightsOptions {
   /** Decay only the leaves this mask selects (see `masked`); default: all. */
   readonly mask?: Mask;
 }
+
+const DECAY_OPTIONS: OptionKinds<AddDecayedWeightsOptions> = { mask: 'any' };
 
 /**
  * Adds `weightDecay · param` to each update (Optax's `add_decayed_weights`): placed before
@@ -42,7 +45,7 @@ export interface AddDecayedWeightsOptions {
  * ```
  */
 export function addDecayedWeights(weightDecay = 0, opts: AddDecayedWeightsOptions = {}): GradientTransformation<EmptyState | MaskedState> {
-  checkOptions('addDecayedWeights', opts, ['mask']);
+  checkOptions<AddDecayedWeightsOptions>('addDecayedWeights', opts, DECAY_OPTIONS);
   checkNumber('addDecayedWeights', 'weightDecay', weightDecay, { min: 0 });
   const plain: GradientTransformation<EmptyState> = Object.freeze({
     init: (): EmptyState => EMPTY,

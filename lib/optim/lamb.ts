@@ -10,7 +10,8 @@ import type { Mask } from './masked.js';
 import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
 import { scaleByTrustRatio } from './transforms/scale-by-trust-ratio.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link lamb} (Optax's defaults: `eps = 1e-6`, no weight decay).
@@ -26,6 +27,8 @@ export interface LambOptions extends ScaleByAdamOptions {
   /** Decay only the leaves this mask selects; default all. */
   readonly mask?: Mask;
 }
+
+const LAMB_OPTIONS: OptionKinds<LambOptions> = { ...ADAM_OPTIONS, weightDecay: 'any', mask: 'any' };
 
 /**
  * LAMB (Optax's `lamb`; You et al., 2019): `chain(scaleByAdam({b1, b2, eps = 1e-6, epsRoot}),
@@ -43,7 +46,7 @@ export interface LambOptions extends ScaleByAdamOptions {
  * ```
  */
 export function lamb(learningRate: ScalarOrSchedule, opts: LambOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('lamb', opts, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkOptions<LambOptions>('lamb', opts, LAMB_OPTIONS);
   checkScalarOrSchedule('lamb', 'learningRate', learningRate);
   const { weightDecay = 0, mask, eps = 1e-6, ...rest } = opts;
   const adamOpts = { ...rest, eps };

@@ -8,8 +8,9 @@ import { chain, type ChainState } from './chain.js';
 import { addDecayedWeights } from './decay.js';
 import type { Mask } from './masked.js';
 import { scaleByLearningRate } from './scale.js';
-import { scaleByLion, type ScaleByLionOptions } from './transforms/scale-by-lion.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { LION_OPTIONS, scaleByLion, type ScaleByLionOptions } from './transforms/scale-by-lion.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link lion}.
@@ -25,6 +26,8 @@ export interface LionOptions extends ScaleByLionOptions {
   /** Decay only the leaves this mask selects; default all. */
   readonly mask?: Mask;
 }
+
+const LION_AND_DECAY_OPTIONS: OptionKinds<LionOptions> = { ...LION_OPTIONS, weightDecay: 'any', mask: 'any' };
 
 /**
  * Lion (Optax's `lion`; Chen et al., 2023): `chain(scaleByLion({b1, b2}),
@@ -43,7 +46,7 @@ export interface LionOptions extends ScaleByLionOptions {
  * ```
  */
 export function lion(learningRate: ScalarOrSchedule, opts: LionOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('lion', opts, ['b1', 'b2', 'weightDecay', 'mask']);
+  checkOptions<LionOptions>('lion', opts, LION_AND_DECAY_OPTIONS);
   checkScalarOrSchedule('lion', 'learningRate', learningRate);
   const { weightDecay = 1e-3, mask, ...lionOpts } = opts;
   checkNumber('lion', 'weightDecay', weightDecay, { min: 0 });

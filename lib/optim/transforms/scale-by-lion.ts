@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
 
 /**
  * Options of {@link scaleByLion} (Optax's names and defaults).
@@ -21,6 +22,9 @@ export interface ScaleByLionOptions {
   /** Decay of the momentum, in [0, 1); default 0.99. */
   readonly b2?: number;
 }
+
+/** @internal The options of {@link scaleByLion} (numbers: ranges are checked below). */
+export const LION_OPTIONS: OptionKinds<ScaleByLionOptions> = { b1: 'any', b2: 'any' };
 
 /**
  * The state of {@link scaleByLion}: the momentum.
@@ -48,7 +52,7 @@ export interface ScaleByLionState {
  * ```
  */
 export function scaleByLion(opts: ScaleByLionOptions = {}): GradientTransformation<ScaleByLionState> {
-  checkOptions('scaleByLion', opts, ['b1', 'b2']);
+  checkOptions<ScaleByLionOptions>('scaleByLion', opts, LION_OPTIONS);
   const b1 = checkNumber('scaleByLion', 'b1', opts.b1 ?? 0.9, { min: 0, max: 1 });
   const b2 = checkNumber('scaleByLion', 'b2', opts.b2 ?? 0.99, { min: 0, below: 1 });
   return Object.freeze({

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber, checkRate, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
 
 /**
  * Options of {@link scaleByRms} and {@link scaleByStddev} (Optax's names and defaults).
@@ -57,8 +58,8 @@ export interface ScaleByStddevState {
   readonly nu: unknown;
 }
 
-/** @internal */
-export const RMS_OPTIONS = ['decay', 'eps', 'initialScale', 'epsInSqrt'] as const;
+/** @internal The options of RMS-like transformations (numbers: ranges are checked below). */
+export const RMS_OPTIONS: OptionKinds<ScaleByRmsOptions> = { decay: 'any', eps: 'any', initialScale: 'any', epsInSqrt: 'boolean' };
 
 function rmsOptions(fn: string, opts: ScaleByRmsOptions): Required<ScaleByRmsOptions> {
   return {
@@ -82,7 +83,7 @@ function rmsOptions(fn: string, opts: ScaleByRmsOptions): Required<ScaleByRmsOpt
  * ```
  */
 export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation<ScaleByRmsState> {
-  checkOptions('scaleByRms', opts, RMS_OPTIONS);
+  checkOptions<ScaleByRmsOptions>('scaleByRms', opts, RMS_OPTIONS);
   const { decay, eps, initialScale, epsInSqrt } = rmsOptions('scaleByRms', opts);
   return Object.freeze({
     init: (params: unknown): ScaleByRmsState => tidy(() => Object.freeze({ nu: mapTensors('scaleByRms.init', 'params', params, (p) => tf.fill(p.shape, initialScale, p.dtype)) })),
@@ -125,7 +126,7 @@ export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation
  * ```
  */
 export function scaleByStddev(opts: ScaleByRmsOptions = {}): GradientTransformation<ScaleByStddevState> {
-  checkOptions('scaleByStddev', opts, RMS_OPTIONS);
+  checkOptions<ScaleByRmsOptions>('scaleByStddev', opts, RMS_OPTIONS);
   const { decay, eps, initialScale, epsInSqrt } = rmsOptions('scaleByStddev', opts);
   return Object.freeze({
     init: (params: unknown): ScaleByStddevState =>

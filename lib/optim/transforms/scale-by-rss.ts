@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
 
 /**
  * Options of {@link scaleByRss} (Optax's names and defaults).
@@ -21,6 +22,9 @@ export interface ScaleByRssOptions {
   /** Added inside the square root; default 1e-7. */
   readonly eps?: number;
 }
+
+/** @internal The options of {@link scaleByRss} (numbers: ranges are checked below). */
+export const RSS_OPTIONS: OptionKinds<ScaleByRssOptions> = { initialAccumulatorValue: 'any', eps: 'any' };
 
 /**
  * The state of {@link scaleByRss}: the running sum of squared gradients.
@@ -49,7 +53,7 @@ export interface ScaleByRssState {
  * ```
  */
 export function scaleByRss(opts: ScaleByRssOptions = {}): GradientTransformation<ScaleByRssState> {
-  checkOptions('scaleByRss', opts, ['initialAccumulatorValue', 'eps']);
+  checkOptions<ScaleByRssOptions>('scaleByRss', opts, RSS_OPTIONS);
   const initial = checkNumber('scaleByRss', 'initialAccumulatorValue', opts.initialAccumulatorValue ?? 0.1, { min: 0 });
   const eps = checkNumber('scaleByRss', 'eps', opts.eps ?? 1e-7, { min: 0 });
   // The sum can only be 0 where initial = 0 and every gradient so far was 0; the update is then

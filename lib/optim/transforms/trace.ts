@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { alias, checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { alias, checkNumber, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
 
 /**
  * Options of {@link trace}.
@@ -21,6 +22,8 @@ export interface TraceOptions {
   /** Use Nesterov's form (default false). */
   readonly nesterov?: boolean;
 }
+
+const TRACE_OPTIONS: OptionKinds<TraceOptions> = { decay: 'any', nesterov: 'boolean' };
 
 /**
  * The state of {@link trace}: the momentum buffer.
@@ -50,7 +53,7 @@ export interface TraceState {
  * ```
  */
 export function trace(opts: TraceOptions): GradientTransformation<TraceState> {
-  checkOptions('trace', opts, ['decay', 'nesterov']);
+  checkOptions<TraceOptions>('trace', opts, TRACE_OPTIONS);
   const decay = checkNumber('trace', 'decay', opts?.decay, { min: 0 });
   const nesterov = opts.nesterov === true;
   return Object.freeze({
