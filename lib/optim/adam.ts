@@ -8,8 +8,7 @@ import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
-import { addDecayedWeights } from './decay.js';
-import type { Mask } from './masked.js';
+import { DECOUPLED_DECAY_OPTIONS, decoupledDecay, type DecoupledDecayOptions } from './decay.js';
 import { checkOptions, type OptionKinds } from '../check-options.js';
 import { checkNumber, checkScalarOrSchedule } from './util.js';
 
@@ -62,14 +61,9 @@ export function adam(learningRate: ScalarOrSchedule, opts: AdamOptions = {}): Gr
  * const opts: fx.optim.AdamWOptions = { weightDecay: 0.01, mask: (path) => path.endsWith('kernel') };
  * ```
  */
-export interface AdamWOptions extends ScaleByAdamOptions {
-  /** Decoupled weight decay (>= 0); default 1e-4, as Optax. */
-  readonly weightDecay?: number;
-  /** Decay only the leaves this mask selects (e.g. not biases or norm scales); default all. */
-  readonly mask?: Mask;
-}
+export type AdamWOptions = ScaleByAdamOptions & DecoupledDecayOptions;
 
-const ADAMW_OPTIONS: OptionKinds<AdamWOptions> = { ...ADAM_OPTIONS, weightDecay: 'any', mask: 'any' };
+const ADAMW_OPTIONS: OptionKinds<AdamWOptions> = { ...ADAM_OPTIONS, ...DECOUPLED_DECAY_OPTIONS };
 
 /**
  * AdamW, Adam with decoupled weight decay (Optax's `adamw`; Loshchilov & Hutter, 2019):
@@ -93,8 +87,7 @@ const ADAMW_OPTIONS: OptionKinds<AdamWOptions> = { ...ADAM_OPTIONS, weightDecay:
 export function adamw(learningRate: ScalarOrSchedule, opts: AdamWOptions = {}): GradientTransformation<ChainState> {
   checkOptions<AdamWOptions>('adamw', opts, ADAMW_OPTIONS);
   checkScalarOrSchedule('adamw', 'learningRate', learningRate);
-  const { weightDecay = 1e-4, mask, ...adamOpts } = opts;
+  const { weightDecay, mask, ...adamOpts } = opts;
   const hyper = adamOptions('adamw', adamOpts);
-  checkNumber('adamw', 'weightDecay', weightDecay, { min: 0 });
-  return chain(scaleByAdam(hyper), addDecayedWeights(weightDecay, { mask }), scaleByLearningRate(learningRate));
+  return chain(scaleByAdam(hyper), decoupledDecay('adamw', { weightDecay, mask }, 1e-4), scaleByLearningRate(learningRate));
 }

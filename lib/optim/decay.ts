@@ -29,6 +29,30 @@ export interface AddDecayedWeightsOptions {
 const DECAY_OPTIONS: OptionKinds<AddDecayedWeightsOptions> = { mask: 'any' };
 
 /**
+ * The decoupled weight decay options of {@link adamw}, {@link lion} and {@link lamb}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.optim.DecoupledDecayOptions = { weightDecay: 0.01, mask: (path) => !path.endsWith('bias') };
+ * ```
+ */
+export interface DecoupledDecayOptions {
+  /** Decoupled weight decay (>= 0); the default is Optax's: 1e-4 for adamw, 1e-3 for lion, 0 for lamb. */
+  readonly weightDecay?: number;
+  /** Decay only the leaves this mask selects (e.g. not biases or norm scales); default all. */
+  readonly mask?: Mask;
+}
+
+/** @internal The option kinds of {@link DecoupledDecayOptions}, spread into the optimizers' lists. */
+export const DECOUPLED_DECAY_OPTIONS: OptionKinds<DecoupledDecayOptions> = { weightDecay: 'any', mask: 'any' };
+
+/** @internal The decay stage of adamw, lion and lamb: `addDecayedWeights(weightDecay, {mask})`, with `weightDecay` checked. */
+export function decoupledDecay(fn: string, opts: DecoupledDecayOptions, defaultDecay: number): GradientTransformation<EmptyState | MaskedState> {
+  const weightDecay = checkNumber(fn, 'weightDecay', opts.weightDecay ?? defaultDecay, { min: 0 });
+  return addDecayedWeights(weightDecay, opts.mask === undefined ? {} : { mask: opts.mask });
+}
+
+/**
  * Adds `weightDecay · param` to each update (Optax's `add_decayed_weights`): placed before
  * `scaleByLearningRate`, this is decoupled weight decay (AdamW; Loshchilov & Hutter, 2019). It
  * needs the parameters: pass them as the third argument of `update`. Stateless (with a mask, the
