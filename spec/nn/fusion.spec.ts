@@ -9,6 +9,18 @@ import * as fx from '../../lib/index.js';
 import { assertSameBits, assertThrows, backend, countKernel, stockGradients, tensorDelta, withOwnKernels } from '../setup.js';
 import { numbers, t32 } from './layer-helpers.js';
 
+// Every test leaves tf.memory() as it found it: the leaks are collected here (a hook that threw
+// would stop uvu's run) and the last test asserts there were none.
+let liveBefore = 0;
+const leaks: string[] = [];
+test.before.each(() => {
+  liveBefore = tf.memory().numTensors;
+});
+test.after.each((context) => {
+  const grown = tf.memory().numTensors - liveBefore;
+  if (grown !== 0) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
+});
+
 const { Sequential, Dense, Conv, relu, MaxPool, Flatten } = fx.nn;
 
 /** Runs the layers of `net` one by one (no fusion) on `x`, with `net`'s parameters. */
@@ -173,6 +185,10 @@ test('the activation option: describe shows it; anything but a function is a Fla
   assert.is(Dense(3).describe(), 'Dense(-1 -> 3)');
   assertThrows(() => Dense(3, { activation: 'relu' as never }), fx.FlaxenError, 'Dense', "option 'activation' must be a function", 'the string "relu"');
   assertThrows(() => Conv(3, [3], { activation: 1 as never }), fx.FlaxenError, 'Conv', "option 'activation' must be a function");
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

@@ -6,6 +6,18 @@ import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertThrows } from '../setup.js';
 
+// Every test leaves tf.memory() as it found it: the leaks are collected here (a hook that threw
+// would stop uvu's run) and the last test asserts there were none.
+let liveBefore = 0;
+const leaks: string[] = [];
+test.before.each(() => {
+  liveBefore = tf.memory().numTensors;
+});
+test.after.each((context) => {
+  const grown = tf.memory().numTensors - liveBefore;
+  if (grown !== 0) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
+});
+
 const { Sequential, Dense, relu } = fx.nn;
 
 test('children are named layers_<index>; a function layer keeps its index and has no parameters', () => {
@@ -43,6 +55,10 @@ test('bad layers and options are FlaxenErrors naming the index', () => {
   assertThrows(() => Sequential(Dense(2) as never), fx.FlaxenError, 'array of layers');
   assertThrows(() => Sequential([Dense(2), 3 as never]), fx.FlaxenError, 'layers_1', 'module or a function');
   assertThrows(() => Sequential([Dense(2)], { names: 'x' } as never), fx.FlaxenError, 'names');
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();
