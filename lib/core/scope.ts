@@ -375,7 +375,13 @@ export class Scope<P extends string = string> {
    * @internal
    */
   run(runnable: Runnable, inputs: unknown[]): unknown {
-    const output = this.runBody(runnable, inputs);
+    runningModules.push({ path: this.path, type: runnable.type });
+    let output: unknown;
+    try {
+      output = this.runBody(runnable, inputs);
+    } finally {
+      runningModules.pop();
+    }
     this.context.observer?.({ path: this.path, type: runnable.type, inputs, output });
     return output;
   }
@@ -400,6 +406,13 @@ export class Scope<P extends string = string> {
 }
 
 const ZERO_KEY = new Key(0, 0);
+
+/**
+ * @internal
+ * The modules running now, outermost first (path and type). Read by the ONNX exporter
+ * (`interop/onnx-trace.ts`) to name the module in which a tfjs kernel ran.
+ */
+export const runningModules: Array<{ readonly path: string; readonly type: string }> = [];
 
 /** The symbol under which a module exposes its runnable part. @internal */
 export const RUNNABLE: unique symbol = Symbol('flaxen.runnable');
