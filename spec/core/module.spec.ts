@@ -2,19 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
-import { assertThrows, tensorDelta, values } from '../setup.js';
+import { assertThrows, collectLeaks, tensorDelta, values } from '../setup.js';
 
-// Every test leaves tf.memory() as it found it: the leaks are collected here (a hook that threw
-// would stop uvu's run) and the last test asserts there were none.
-let liveBefore = 0;
-const leaks: string[] = [];
-test.before.each(() => {
-  liveBefore = tf.memory().numTensors;
-});
-test.after.each((context) => {
-  const grown = tf.memory().numTensors - liveBefore;
-  if (grown !== 0) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
-});
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const { Dense, Sequential, relu } = fx.nn;
 const mlp = () => Sequential([Dense(256), relu, Dense(10)]);

@@ -2,28 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertSameBits, assertThrows, backend, countKernel, stockGradients, tensorDelta } from '../setup.js';
+import { assertClose, assertSameBits, assertThrows, backend, collectLeaks, countKernel, stockGradients, tensorDelta } from '../setup.js';
 import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { checkGradients, naiveConv2d, numbers, sizeOf, stats, t32 } from './layer-helpers.js';
 
-// Every test leaves tf.memory() as it found it: the leaks are collected here (a hook that threw
-// would stop uvu's run) and the last test asserts there were none.
-let liveBefore = 0;
-const leaks: string[] = [];
-// Inputs made inline for one call: disposed after each test, before its tensors are counted.
+// Every test leaves tf.memory() as it found it (the last test checks); inputs made inline for one
+// call are owned by `made`.
 const made: tf.Tensor[] = [];
+const leaks = collectLeaks(test, made);
 function own<T extends tf.Tensor>(t: T): T {
   made.push(t);
   return t;
 }
-test.before.each(() => {
-  liveBefore = tf.memory().numTensors;
-});
-test.after.each((context) => {
-  tf.dispose(made.splice(0));
-  const grown = tf.memory().numTensors - liveBefore;
-  if (grown !== 0) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
-});
 
 const k0 = fx.random.key(0);
 const params = (v: unknown) => (v as { params: Record<string, tf.Tensor> }).params;
