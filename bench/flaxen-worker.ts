@@ -3,8 +3,8 @@
  * + Adam), inference, parameter drawing, initShapes and memory, on the WASM backend.
  *
  * `--no-own-kernels` turns flaxen's own WebAssembly kernels off (tfjs's kernels do the work).
- * `--threads=N` starts the backend with `fx.ready('wasm', { threads: N })` instead of the
- * default `fx.ready('wasm')`; the `info` task reports the thread count actually in use (1 after
+ * `--threads=N` starts the backend with `fx.ready('wasm', { threads: N })` instead of
+ * `fx.ready('wasm', { threads: 1 })`; the `info` task reports the thread count actually in use (1 after
  * a fallback, which this process also reports on stderr).
  *
  * @module
@@ -33,8 +33,8 @@ wrapOwnKernels((_name, fn) => (...args) => {
 });
 const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
 const askedThreads = threadsArg === undefined ? undefined : Number(threadsArg.slice('--threads='.length));
-if (askedThreads === undefined) await fx.ready('wasm');
-else await fx.ready('wasm', { threads: askedThreads });
+// Without --threads: one thread, as tfjs-layers runs (fx.ready() would choose threads from the cores).
+await fx.ready('wasm', { threads: askedThreads ?? 1 });
 /** The threads the backend computes on (1 when none were asked for, or after a fallback). */
 const threads = fx.backendInfo().threads ?? 1;
 if (askedThreads !== undefined && threads !== askedThreads) {

@@ -239,7 +239,8 @@ function threadsSupportedByWasm(): boolean {
 }
 
 /**
- * Starts tfjs's threaded wasm build with `threads` threads under Node and makes it the `'wasm'`
+ * Starts tfjs's threaded wasm build with `threads` threads under Node (1: the threaded build, whose
+ * memory is shared, with XNNPACK on the calling thread) and makes it the `'wasm'`
  * backend. Resolves to the outcome; never rejects for a threading problem: on any failure the
  * `'wasm'` backend is left as tfjs registered it (one thread, not yet started) with the reason.
  * Call it only before the wasm backend has been started.
@@ -371,7 +372,7 @@ async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, tim
   restoreGlobals(true);
 
   const actual = wasm.getThreadsCount();
-  if (!(actual > 1)) {
+  if (threads > 1 ? !(actual > 1) : actual !== 1) {
     backend.dispose();
     return abandon(`the threaded build started with ${actual} thread(s)`);
   }

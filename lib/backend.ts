@@ -27,7 +27,8 @@ export interface BackendInfo {
   readonly ownKernels: boolean;
   /**
    * The number of threads the wasm backend computes on. Present once `ready` has been asked for
-   * threads (`fx.ready('wasm', { threads: 2 })`): the count actually in use, 1 after a fallback.
+   * threads (`fx.ready('wasm', { threads: 2 })`) or has chosen them from the cores (`fx.ready()`
+   * on a machine with more than one): the count actually in use, 1 after a fallback.
    */
   readonly threads?: number;
 }
@@ -37,26 +38,58 @@ export type BackendName = 'wasm' | 'cpu';
 
 const pending = new Map<BackendName, Promise<void>>();
 
-/** The thread count to report once threads were asked for (undefined: never asked). */
+/** The thread count to report once threads were asked for or chosen (undefined: neither). */
 let reportedThreads: number | undefined;
 let threadsStart: Promise<void> | undefined;
 let poolStart: Promise<void> | undefined;
+/** `ready` chose the thread count (none was asked for). */
+let autoThreads = false;
+let autoThreadsChosen = false;
 
-async function startThreads(threads: number): Promise<void> {
+/**
+ * `threads` asked for: tfjs's threaded build with `threads` XNNPACK threads, and flaxen's kernels
+ * on as many. `auto`: chosen by `ready` from the cores; tfjs's own kernels stay on the calling
+ * thread (their small kernels would pay a wake-up each) and flaxen's kernels, which split only
+ * work large enough to pay, get the threads.
+ */
+async function startThreads(threads: number, auto: boolean): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (backendRegistries().registry['wasm']) {
+    if (auto) return; // started by a tfjs op before ready: stays as it is, as before threads were the default
     warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
     reportedThreads = 1;
     return;
   }
-  const outcome = await startWasmThreads(wasm, threads);
+  const outcome = await startWasmThreads(wasm, auto ? 1 : threads);
   // In a browser tfjs decides by itself whether it can use threads; report what it uses.
   if (outcome.decidedByTfjs) {
-    reportedThreads = (await tf.setBackend('wasm')) ? wasm.getThreadsCount() : 1;
+    const started = await tf.setBackend('wasm');
+    reportedThreads = !started ? 1 : auto ? threads : wasm.getThreadsCount();
     return;
   }
   if (outcome.reason !== undefined) warnFallback(outcome.reason);
-  reportedThreads = outcome.threads;
+  reportedThreads = outcome.reason !== undefined ? 1 : auto ? threads : outcome.threads;
+}
+
+/**
+ * The thread count `ready` chooses when none is asked for: the cores available
+ * (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser), at most
+ * 8; 1 in a browser page that is not cross-origin isolated (no shared memory), with a notice.
+ * @internal
+ */
+export async function defaultThreadCount(): Promise<number> {
+  let cores = 1;
+  if (typeof process === 'object' && typeof process.versions?.node === 'string') {
+    const os = await import('node:os');
+    cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  } else if (typeof navigator === 'object' && typeof navigator.hardwareConcurrency === 'number') {
+    cores = navigator.hardwareConcurrency;
+    if (cores > 1 && !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
+      console.warn('flaxen: this page is not cross-origin isolated (serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp), so there is no shared memory; the wasm backend runs on 1 thread.');
+      return 1;
+    }
+  }
+  return Math.max(1, Math.min(8, Math.floor(cores)));
 }
 
 async function register(name: BackendName): Promise<void> {
@@ -69,23 +102,28 @@ async function register(name: BackendName): Promise<void> {
  * default) uses SIMD where the platform has it (Node 20 and every current browser do).
  * Everything else in flaxen is synchronous, so call this once at start-up.
  *
- * Threads are opt-in: `fx.ready('wasm', { threads: 2 })` or `fx.ready({ backend: 'wasm', threads: 2 })`.
- * Under Node this starts tfjs's threaded WebAssembly build, which tfjs itself never uses under
- * Node (how, and what it costs, in the threads guide, docs/threads.md). It takes effect only in
- * the call that first starts the wasm backend; the worker threads never keep the process alive.
- * When threads cannot be used, the backend falls back to one thread with one `console.warn`;
+ * Threads. With no thread count, the call that first starts the wasm backend takes one thread
+ * per core (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser,
+ * at most 8): flaxen's own kernels (products, convolutions, their gradients) split their large
+ * calls across a pool of workers that share the backend's memory, with the same results bit for
+ * bit on any thread count; small work stays on the calling thread. A browser page needs
+ * cross-origin isolation (COOP/COEP headers) for shared memory; without it `ready` says so in one
+ * `console.warn` and runs on one thread. `fx.ready('wasm', { threads: n })` asks for n threads
+ * (also for tfjs's own kernels, XNNPACK), `{ threads: 1 }` for none. How it works and what it
+ * costs: the threads guide, docs/threads.md. The workers never keep a process alive. When
+ * threads cannot be used, the backend falls back to one thread with one `console.warn`;
  * {@link backendInfo} then reports `threads: 1`.
  *
  * @param backendOrOptions `'wasm'` (the default) or `'cpu'`, or an object `{ backend, threads }`.
  * @param options `{ threads }` when the first argument is a backend name: the number of
- * WebAssembly threads for the wasm backend, an integer ≥ 1 (default 1).
+ * WebAssembly threads for the wasm backend, an integer ≥ 1 (default: one per core).
  *
  * @example
  * ```ts own-process
  * import * as fx from 'flaxen';
- * // Opt-in WebAssembly threads (Node or a cross-origin-isolated page), asked for in the call
- * // that first starts the wasm backend; falls back to 1 thread with a console.warn when they
- * // cannot be used:
+ * // A thread count (Node or a cross-origin-isolated page), asked for in the call that first
+ * // starts the wasm backend; falls back to 1 thread with a console.warn when threads cannot be
+ * // used:
  * await fx.ready('wasm', { threads: 2 });   // 'wasm'
  * fx.backendInfo().threads;                 // 2
  * await fx.ready('cpu');   // the pure-JS backend, e.g. for debugging
@@ -134,9 +172,18 @@ async function setUp(backend: BackendName, threads?: number): Promise<BackendNam
     pending.set(backend, loading);
   }
   await loading;
+  if (backend === 'wasm' && threads === undefined && !autoThreadsChosen && threadsStart === undefined && reportedThreads === undefined) {
+    autoThreadsChosen = true;
+    const auto = await defaultThreadCount();
+    if (auto > 1) {
+      autoThreads = true;
+      threadsStart = startThreads(auto, true);
+    }
+  }
+  if (backend === 'wasm' && threads === undefined && threadsStart) await threadsStart;
   if (backend === 'wasm' && threads !== undefined) {
     if (threads > 1) {
-      threadsStart ??= startThreads(threads);
+      threadsStart ??= startThreads(threads, false);
       await threadsStart;
       if (reportedThreads !== undefined && reportedThreads > 1 && reportedThreads < threads) {
         warnFallback(`the wasm backend had already been started with ${reportedThreads} threads`);
@@ -152,7 +199,10 @@ async function setUp(backend: BackendName, threads?: number): Promise<BackendNam
   if (backend === 'wasm') await prepareOwnKernels();
   if (backend === 'wasm' && reportedThreads !== undefined && reportedThreads > 1) {
     poolStart ??= startOwnKernelPool(reportedThreads).then((r) => {
-      if (r.threads < reportedThreads!) console.warn(`flaxen: the kernel workers did not start (${r.reason ?? 'unknown reason'}); flaxen's own kernels run on 1 thread.`);
+      if (r.threads < reportedThreads!) {
+        console.warn(`flaxen: the kernel workers did not start (${r.reason ?? 'unknown reason'}); flaxen's own kernels run on 1 thread.`);
+        if (autoThreads) reportedThreads = 1;
+      }
     });
     await poolStart;
   }
@@ -160,12 +210,17 @@ async function setUp(backend: BackendName, threads?: number): Promise<BackendNam
 }
 
 /**
- * What the current backend runs on: its name and, for wasm, whether the SIMD build is in use.
+ * What the current backend runs on: its name and, for wasm, whether the SIMD build is in use,
+ * whether flaxen's own kernels run, and on how many threads.
  *
  * @example
  * ```ts
  * await fx.ready();
- * fx.backendInfo(); // { name: 'wasm', simd: true, ownKernels: true }
+ * const info = fx.backendInfo();
+ * info.name;        // 'wasm'
+ * info.simd;        // true
+ * info.ownKernels;  // true
+ * // info.threads: one per core (at most 8) on a machine with several; absent with one core
  * ```
  */
 export function backendInfo(): BackendInfo {

@@ -1,6 +1,8 @@
 // A static file server on 127.0.0.1 for the browser demo: used by scripts/serve-demo.mjs and by
 // spec/browser/browser.spec.ts. Only files under `root` are served; .wasm is sent as
-// application/wasm so the browser can compile it while it downloads.
+// application/wasm so the browser can compile it while it downloads. Every answer carries the
+// cross-origin isolation headers (COOP/COEP): without them a page has no SharedArrayBuffer, and
+// the wasm backend and flaxen's kernels cannot use threads.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -10,6 +12,9 @@ const TYPES = {
   '.map': 'application/json', '.json': 'application/json', '.wasm': 'application/wasm', '.css': 'text/css',
   '.png': 'image/png', '.bin': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8', '.ts': 'text/plain; charset=utf-8',
 };
+
+/** Cross-origin isolation: the page may share memory with its workers (WebAssembly threads). */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 /**
  * Starts serving `root` on 127.0.0.1:`port` (0: a free port). Resolves to the server and its URL;
@@ -25,10 +30,10 @@ export function serveStatic(root, port = 0) {
     }
     const file = normalize(join(root, pathname.endsWith('/') ? pathname + 'index.html' : pathname));
     if (!pathname || !file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      response.writeHead(404, { 'content-type': 'text/plain', ...ISOLATION }).end('not found');
       return;
     }
-    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache', ...ISOLATION });
     createReadStream(file).pipe(response);
   });
   return new Promise((done, fail) => {

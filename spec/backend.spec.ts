@@ -3,11 +3,14 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
 import { assertThrows } from './setup.js';
+import os from 'node:os';
 
-test('ready() sets up wasm with SIMD by default', async () => {
+test('ready() sets up wasm with SIMD by default, on as many threads as there are cores', async () => {
   assert.is(await fx.ready(), 'wasm');
   assert.is(tf.getBackend(), 'wasm');
-  assert.equal(fx.backendInfo(), { name: 'wasm', simd: true, ownKernels: true });
+  const cores = Math.min(8, os.availableParallelism());
+  // One core: no threads (and no threads field); more: flaxen's kernels on one thread per core.
+  assert.equal(fx.backendInfo(), cores > 1 ? { name: 'wasm', simd: true, ownKernels: true, threads: cores } : { name: 'wasm', simd: true, ownKernels: true });
   // The flag tfjs uses to pick the SIMD binary, and the platform really validates SIMD code:
   // a module using v128 (i32x4.splat) only validates on engines with SIMD.
   assert.ok(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));

@@ -9,7 +9,7 @@ import * as fx from '../lib/index.js';
 
 const backend = process.argv[2] === 'cpu' ? 'cpu' : 'wasm';
 const threads = Number(process.argv[3] ?? 1);
-await fx.ready(backend, threads > 1 ? { threads } : {});
+await fx.ready(backend, { threads });
 
 const hash = (tree: unknown) => {
   const h = createHash('sha256');

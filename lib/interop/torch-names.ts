@@ -6,6 +6,7 @@
  * @module
  * @internal
  */
+import { FlaxenError } from '../errors.js';
 
 /** How one flaxen leaf becomes one torch entry. @internal */
 export interface LeafRule {
@@ -17,6 +18,13 @@ export interface LeafRule {
   readonly perm?: readonly number[];
   /** For a Dense kernel after a flatten: the `[h, w, c]` of the flattened feature map. */
   readonly flattenedFrom?: readonly [number, number, number];
+  /**
+   * An attention projection (Flax's DenseGeneral) as a Linear: `in` (query/key/value kernel
+   * `[features, heads, headDim]` ↔ weight `[heads·headDim, features]`), `out` (kernel
+   * `[heads, headDim, features]` ↔ weight `[features, heads·headDim]`), `bias` (`[heads,
+   * headDim]` ↔ `[heads·headDim]`).
+   */
+  readonly projection?: 'in' | 'out' | 'bias';
 }
 
 /** `layers_<i>` is `<i>` (as in `torch.nn.Sequential`); other names are kept. @internal */
@@ -39,6 +47,9 @@ const KERNEL_PERM: Readonly<Record<number, readonly number[]>> = {
   4: [3, 2, 0, 1], // Conv [kh, kw, in, out] → Conv2d [out, in, kh, kw]
 };
 
+/** The projections of Flax's MultiHeadDotProductAttention (DenseGeneral kernels of rank 3). */
+const ATTENTION_PROJECTIONS = new Set(['query', 'key', 'value', 'out']);
+
 /** The inverse of a permutation. @internal */
 export function inversePerm(perm: readonly number[]): number[] {
   const out = new Array<number>(perm.length);
@@ -48,7 +59,8 @@ export function inversePerm(perm: readonly number[]): number[] {
 
 /**
  * The rule of one leaf of collection `collection` at module path `moduleSegments`, named
- * `leaf`, of rank `rank`. Returns undefined for a leaf that has no torch counterpart. @internal
+ * `leaf`, of rank `rank`. Throws a FlaxenError for a kernel with no PyTorch layout (under a
+ * module named `ConvTranspose_<k>`, or of a rank other than 2 to 4). @internal
  */
 export function leafRule(
   collection: string,
@@ -62,6 +74,17 @@ export function leafRule(
   if (collection === 'batch_stats') {
     const name = leaf === 'mean' ? 'running_mean' : leaf === 'var' ? 'running_var' : leaf;
     return { torchName: join(prefix, name), path };
+  }
+  const owner = moduleSegments[moduleSegments.length - 1] ?? '';
+  if (collection === 'params' && ATTENTION_PROJECTIONS.has(owner)) {
+    if (leaf === 'kernel' && rank === 3) return { torchName: join(prefix, 'weight'), path, projection: owner === 'out' ? 'out' : 'in' };
+    if (leaf === 'bias' && rank === 2 && owner !== 'out') return { torchName: join(prefix, 'bias'), path, projection: 'bias' };
+  }
+  if (leaf === 'kernel' && moduleSegments.some((m) => /^ConvTranspose(_\d+)?$/.test(m))) {
+    throw new FlaxenError(moduleSegments.join('/'), `this ConvTranspose kernel has no PyTorch layout here: Flax's transposed convolution (kernel [kh, kw, in, out], not flipped) is not nn.ConvTranspose2d's; convert it by hand`);
+  }
+  if (leaf === 'kernel' && !KERNEL_PERM[rank]) {
+    throw new FlaxenError(moduleSegments.join('/'), `a kernel of rank ${rank} has no PyTorch layout here (rank 2: Dense ↔ Linear, 3: Conv 1-D ↔ Conv1d or an attention projection under query/key/value/out, 4: Conv ↔ Conv2d)`);
   }
   if (leaf === 'kernel' && KERNEL_PERM[rank]) {
     const modulePath = moduleSegments.join('/');

@@ -7,9 +7,13 @@
  * `[kh, kw, in, out]` are Conv2d weights `[out, in, kh, kw]` (1-D: `[k, in, out]` ↔
  * `[out, in, k]`); `scale` and `embedding` are `weight`; BatchNorm's `batch_stats` `mean`/`var`
  * are `running_mean`/`running_var`, with `num_batches_tracked` added on export (an integer 0)
- * and ignored on import. A recurrent cell under `cell` (LSTMCell, GRUCell, SimpleCell) is one
- * single-layer, batch-first `nn.LSTM`/`nn.GRU`/`nn.RNN` whose gates are stacked in PyTorch's
- * order, with the two biases summed where flaxen has one.
+ * and ignored on import. Attention's `query`/`key`/`value`/`out` kernels (Flax's DenseGeneral,
+ * rank 3) are Linear weights with the heads merged. A recurrent cell under `cell` (LSTMCell,
+ * GRUCell, SimpleCell) is one single-layer, batch-first `nn.LSTM`/`nn.GRU`/`nn.RNN` whose gates
+ * are stacked in PyTorch's order: on import the two biases are summed where flaxen has one; on
+ * export flaxen's bias is `bias_ih_l0` and `bias_hh_l0` is zeros, except GRU's `n` block, which
+ * is `hn`'s bias (inside the reset product in both). Kernels with no PyTorch layout (a
+ * ConvTranspose, ranks other than 2 to 4) are refused by module path.
  *
  * @module
  */
@@ -180,6 +184,9 @@ function checkFlattened(opts: TorchOptions, specs: readonly LeafSpec[], what: st
 
 /** The torch-layout shape of a flaxen leaf under `rule`. */
 function torchShape(rule: LeafRule, shape: readonly number[]): number[] {
+  if (rule.projection === 'in') return [shape[1]! * shape[2]!, shape[0]!];
+  if (rule.projection === 'out') return [shape[2]!, shape[0]! * shape[1]!];
+  if (rule.projection === 'bias') return [shape[0]! * shape[1]!];
   return rule.perm ? rule.perm.map((axis) => shape[axis]!) : [...shape];
 }
 
@@ -192,18 +199,24 @@ function toTorchLayout(rule: LeafRule, t: tf.Tensor): tf.Tensor {
       // rows (h, w, c) → columns (c, h, w)
       return tf.reshape(tf.transpose(tf.reshape(t, [h, w, c, out]), [3, 2, 0, 1]), [out, c * h * w]);
     }
+    const [a, b, c] = t.shape as number[];
+    if (rule.projection === 'in') return tf.transpose(tf.reshape(t, [a!, b! * c!]));
+    if (rule.projection === 'out') return tf.transpose(tf.reshape(t, [a! * b!, c!]));
+    if (rule.projection === 'bias') return tf.reshape(t, [a! * b!]);
     return rule.perm ? tf.transpose(t, [...rule.perm]) : tf.clone(t);
   });
 }
 
 /** A torch tensor in flaxen layout (a new tensor), the inverse of {@link toTorchLayout}. */
-function fromTorchLayout(rule: LeafRule, t: tf.Tensor, dtype: tf.DataType): tf.Tensor {
+function fromTorchLayout(rule: LeafRule, t: tf.Tensor, dtype: tf.DataType, shape: readonly number[]): tf.Tensor {
   return tf.tidy(() => {
     let out: tf.Tensor;
     if (rule.flattenedFrom) {
       const [h, w, c] = rule.flattenedFrom;
       const features = t.shape[0]!;
       out = tf.reshape(tf.transpose(tf.reshape(t, [features, c, h, w]), [2, 3, 1, 0]), [h * w * c, features]);
+    } else if (rule.projection) {
+      out = tf.reshape(rule.projection === 'bias' ? t : tf.transpose(t), [...shape]);
     } else {
       out = rule.perm ? tf.transpose(t, inversePerm(rule.perm)) : tf.clone(t);
     }
@@ -344,7 +357,7 @@ export function fromTorch<T>(stateDict: Readonly<Record<string, tf.Tensor>>, tar
     if (cellOf(spec.path, cells)) continue;
     const rule = ruleFor(spec, flattened);
     if (expect(rule.torchName, spec.path, torchShape(rule, spec.shape), spec.dtype)) {
-      plans.push([spec.path, () => fromTorchLayout(rule, stateDict[rule.torchName]!, spec.dtype as tf.DataType)]);
+      plans.push([spec.path, () => fromTorchLayout(rule, stateDict[rule.torchName]!, spec.dtype as tf.DataType, spec.shape)]);
     }
   }
   const specByPath = new Map(specs.map((s) => [s.path, s]));

@@ -162,12 +162,17 @@ test('the demo page loads flaxen with no console error, page error or failed req
   assert.is(await page.title(), 'flaxen in the browser');
 });
 
-test('the backend in the page is wasm with SIMD, from the SIMD build of the .wasm file', async () => {
+test('the backend in the page is wasm with SIMD and threads, from the threaded SIMD build of the .wasm file', async () => {
   const { page, requests } = await browser();
-  // ownKernels: compiled asynchronously by fx.ready, as the page's main thread requires
-  assert.equal(await page.evaluate(() => window.fx.backendInfo()), { name: 'wasm', simd: true, ownKernels: true });
+  // The static server sends COOP/COEP, so the page is cross-origin isolated and fx.ready() takes
+  // one thread per core (at most 8); ownKernels: compiled asynchronously by fx.ready, as the
+  // page's main thread requires.
+  const { isolated, cores } = await page.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+  assert.ok(isolated, 'the demo page is cross-origin isolated');
+  const threads = Math.min(8, cores);
+  assert.equal(await page.evaluate(() => window.fx.backendInfo()), threads > 1 ? { name: 'wasm', simd: true, ownKernels: true, threads } : { name: 'wasm', simd: true, ownKernels: true });
   const wasm = requests.filter((url) => url.endsWith('.wasm')).map((url) => url.slice(url.lastIndexOf('/') + 1));
-  assert.equal(wasm, ['tfjs-backend-wasm-simd.wasm']);
+  assert.equal(wasm, [threads > 1 ? 'tfjs-backend-wasm-threaded-simd.wasm' : 'tfjs-backend-wasm-simd.wasm']);
   assert.match(await page.locator('#backend').innerText(), 'wasm with SIMD');
 });
 

@@ -12,7 +12,7 @@ import { assertClose, assertThrows, tensorDelta } from '../setup.js';
 import { TWINS } from './twins.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../spec/fixtures/torch_twins/${name}`, import.meta.url));
-const NAMES = ['mlp', 'cnn', 'embed_norm'] as const;
+const NAMES = ['mlp', 'cnn', 'embed_norm', 'lstm', 'gru', 'rnn'] as const;
 
 async function loadTwin(name: (typeof NAMES)[number]) {
   const stateDict = await fx.checkpoint.loadTensors(fixture(`${name}.safetensors`));
@@ -140,6 +140,58 @@ test('flattenedFrom must name a Dense kernel of the right size', () => {
   assertThrows(() => fx.interop.toTorch(variables, { flattenedFrom: { layers_7: [3, 3, 12] } }), fx.FlaxenError, 'layers_7', '[3, 3, 12] (108 inputs), but the kernel is [48, 5]');
   assertThrows(() => fx.interop.toTorch(variables, { flattenedFrom: { layers_2: [2, 2, 12] } }), fx.FlaxenError, "no Dense kernel (rank 2) at params/layers_2/kernel");
   fx.tree.dispose(variables);
+});
+
+test('recurrent biases: summed on import; on export flaxen’s bias is bias_ih_l0 and bias_hh_l0 is zeros, except GRU’s n block', async () => {
+  const { stateDict, input, output } = await loadTwin('lstm');
+  const variables = fx.interop.fromTorch(stateDict, TWINS.lstm.model.initShapes(fx.random.key(0), TWINS.lstm.initShape));
+  const cell = (variables as any).params.rnn.cell;
+  const bih = Array.from(stateDict['rnn.bias_ih_l0']!.dataSync());
+  const bhh = Array.from(stateDict['rnn.bias_hh_l0']!.dataSync());
+  ['hi', 'hf', 'hg', 'ho'].forEach((gate, g) => assertClose(cell[gate].bias.dataSync(), bih.slice(7 * g, 7 * g + 7).map((v, i) => v + bhh[7 * g + i]!), 1e-7, 1e-7, gate));
+  const lstmOut = fx.interop.toTorch(variables);
+  assert.equal(Array.from(lstmOut['rnn.bias_hh_l0']!.dataSync()), new Array(28).fill(0));
+  assert.equal(Array.from(lstmOut['rnn.bias_ih_l0']!.dataSync()), ['hi', 'hf', 'hg', 'ho'].flatMap((gate) => Array.from(cell[gate].bias.dataSync() as Float32Array)));
+
+  const gru = TWINS.gru.model.init(fx.random.key(9), TWINS.gru.initShape);
+  const gcell = (gru.params as any).rnn.cell;
+  const gruOut = fx.interop.toTorch(gru);
+  const biases = (gate: string) => Array.from(gcell[gate].bias.dataSync() as Float32Array);
+  assert.equal(Array.from(gruOut['rnn.bias_ih_l0']!.dataSync()), [...biases('ir'), ...biases('iz'), ...biases('in')]);
+  assert.equal(Array.from(gruOut['rnn.bias_hh_l0']!.dataSync()), [...new Array(12).fill(0), ...biases('hn')]);
+  for (const t of [input, output, ...Object.values(stateDict), ...fx.tree.leaves(variables), ...Object.values(lstmOut), ...fx.tree.leaves(gru), ...Object.values(gruOut)]) t.dispose();
+});
+
+test('attention projections are Linear layers: kernel [features, heads, headDim] is weight [heads·headDim, features]', () => {
+  const attention = fx.nn.SelfAttention({ numHeads: 2, qkvFeatures: 6 });
+  const variables = attention.init(fx.random.key(5), [1, 3, 4]);
+  const exported = fx.interop.toTorch(variables);
+  assert.equal(Object.keys(exported), ['key.bias', 'key.weight', 'out.bias', 'out.weight', 'query.bias', 'query.weight', 'value.bias', 'value.weight']);
+  assert.equal(exported['query.weight']!.shape, [6, 4]);
+  assert.equal(exported['query.bias']!.shape, [6]);
+  assert.equal(exported['out.weight']!.shape, [4, 6]);
+  // Hand-derived: weight[h·3 + d][f] = kernel[f][h][d]; out weight[f][h·3 + d] = kernel[h][d][f].
+  const q = (variables.params as any).query.kernel.arraySync() as number[][][];
+  const o = (variables.params as any).out.kernel.arraySync() as number[][][];
+  const qw = exported['query.weight']!.arraySync() as number[][];
+  const ow = exported['out.weight']!.arraySync() as number[][];
+  for (let f = 0; f < 4; f++) for (let h = 0; h < 2; h++) for (let d = 0; d < 3; d++) {
+    assert.is(qw[h * 3 + d]![f], q[f]![h]![d]);
+    assert.is(ow[f]![h * 3 + d], o[h]![d]![f]);
+  }
+  const back = new Map(fx.tree.flatten<tf.Tensor>(fx.interop.fromTorch(exported, variables)));
+  fx.tree.flatten<tf.Tensor>(variables).forEach(([path, t]) => assert.equal(Array.from(back.get(path)!.dataSync()), Array.from(t.dataSync()), path));
+  for (const t of [...fx.tree.leaves(variables), ...back.values(), ...Object.values(exported)]) t.dispose();
+});
+
+test('kernels with no PyTorch layout are refused by name, not exported in a wrong one', () => {
+  const up = fx.nn.module('Up', (scope, x: tf.Tensor) => scope.call(fx.nn.ConvTranspose(2, [3, 3]), x));
+  const variables = up.init(fx.random.key(6), [1, 4, 4, 3]);
+  assertThrows(() => fx.interop.toTorch(variables), fx.FlaxenError, 'ConvTranspose_0: this ConvTranspose kernel has no PyTorch layout here');
+  const odd = { params: { block: { kernel: tf.zeros([1, 2, 2, 2, 2]) } } };
+  assertThrows(() => fx.interop.toTorch(odd), fx.FlaxenError, 'block: a kernel of rank 5 has no PyTorch layout here');
+  fx.tree.dispose(variables);
+  fx.tree.dispose(odd);
 });
 
 test.run();

@@ -1,5 +1,6 @@
 // The flaxen twins of the PyTorch models in spec/fixtures/torch_twins.py, with the inputs
 // they are initialized on and the interop options they need.
+import type * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 
 export interface Twin {
@@ -10,7 +11,11 @@ export interface Twin {
   readonly opts?: fx.interop.TorchOptions;
 }
 
-export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm', Twin>> = {
+/** A recurrent layer named `rnn` (single layer, batch first) and a Dense `head` on its outputs, as the PyTorch twins. */
+const recurrentHead = (type: string, cell: fx.nn.RecurrentCell) =>
+  fx.nn.module(type, (scope, x: tf.Tensor) => scope.call(fx.nn.Dense(2), scope.call(fx.nn.RNN(cell), x, { name: 'rnn' }), { name: 'head' }));
+
+export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm' | 'lstm' | 'gru' | 'rnn', Twin>> = {
   mlp: { model: fx.nn.Sequential([fx.nn.Dense(16), fx.nn.relu, fx.nn.Dense(4)]), initShape: [1, 6] },
   cnn: {
     model: fx.nn.Sequential([
@@ -37,4 +42,7 @@ export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm', Twin>> = {
     initShape: [1, 5],
     intInput: true,
   },
+  lstm: { model: recurrentHead('LSTMHead', fx.nn.LSTMCell(7)), initShape: [1, 4, 5] },
+  gru: { model: recurrentHead('GRUHead', fx.nn.GRUCell(6)), initShape: [1, 4, 5] },
+  rnn: { model: recurrentHead('RNNHead', fx.nn.SimpleCell(4)), initShape: [1, 4, 5] },
 };

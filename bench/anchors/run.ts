@@ -1,0 +1,83 @@
+/**
+ * The anchors table: flaxen next to other engines on the same four figures, each engine in its
+ * own process, one after another in one run, with the machine's load printed:
+ * `node dist/bench/anchors/run.js` (also at the end of `npm run bench`).
+ *
+ * - flaxen: bench/anchors/flaxen.ts, at 1 thread, and at 2 when two cores are free;
+ * - PyTorch (CPU): bench/anchors/pytorch.py with Debian's /usr/bin/python3 and its torch, at the
+ *   same thread counts; with OpenBLAS when Debian's libopenblas0-pthread is found (its directory,
+ *   or FLAXEN_OPENBLAS_DIR), loaded for that process only through LD_LIBRARY_PATH; otherwise
+ *   torch's own BLAS, marked as such.
+ *
+ * An engine that is not installed is skipped with a line saying so.
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { coresFree, loadText } from '../load.js';
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const FIGURES: Array<[string, string]> = [
+  ['mlpStep64', 'MLP 784-256-10 Adam step, batch 64 (ms)'],
+  ['mlpStep256', 'the same, batch 256 (ms)'],
+  ['lenetStep64', 'LeNet-5 Adam step, batch 64 (ms)'],
+  ['mlpInfer256', 'MLP inference, batch 256 (ms)'],
+];
+
+type Column = { name: string; values: Record<string, number | string> };
+
+function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, number | string> {
+  const out = execFileSync(command, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
+}
+
+function openblasDir(): string | undefined {
+  for (const dir of [process.env['FLAXEN_OPENBLAS_DIR'], '/usr/lib/x86_64-linux-gnu/openblas-pthread', '/usr/lib/aarch64-linux-gnu/openblas-pthread']) {
+    if (dir && existsSync(`${dir}/libblas.so.3`)) return dir;
+  }
+  return undefined;
+}
+
+/** Measures every engine and prints the table; returns the columns. */
+export async function anchorsTable(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<Column[]> {
+  const columns: Column[] = [];
+  const notes: string[] = [];
+  const two = coresFree(2);
+  const counts = two.free ? [1, 2] : [1];
+  if (!two.free) notes.push(`2-thread columns ${two.reason}`);
+  for (const t of counts) {
+    log(`anchors: flaxen, ${t} thread(s)`);
+    columns.push({ name: `flaxen ${t}t`, values: runJson(process.execPath, [here('./flaxen.js'), String(t)]) });
+  }
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) notes.push('PyTorch: skipped (no /usr/bin/python3)');
+  else {
+    const blas = openblasDir();
+    if (!blas) notes.push("PyTorch: Debian's OpenBLAS (libopenblas0-pthread) not found: PyTorch runs on its own BLAS");
+    for (const t of counts) {
+      log(`anchors: PyTorch, ${t} thread(s)`);
+      const env = { ...process.env, OPENBLAS_NUM_THREADS: String(t), OMP_NUM_THREADS: String(t), ...(blas ? { LD_LIBRARY_PATH: [blas, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':') } : {}) };
+      const values = runJson(python, [here('../../../bench/anchors/pytorch.py'), String(t)], env);
+      if (values['skipped']) {
+        notes.push(`PyTorch: skipped (${values['skipped']})`);
+        break;
+      }
+      columns.push({ name: `PyTorch ${t}t`, values });
+    }
+  }
+  console.log(`\nanchors — the same models in other engines, one process each, in one run; medians over 15 rounds, wall ms; load average at the end ${loadText()}`);
+  for (const c of columns) console.log(`  ${c.name}: ${c.values['engine']}, ${c.values['threads']} thread(s)`);
+  for (const n of notes) console.log(`  ${n}`);
+  const rows = FIGURES.map(([key, label]) => [label, ...columns.map((c) => (typeof c.values[key] === 'number' ? (c.values[key] as number).toFixed(2) : '—'))]);
+  const header = ['figure', ...columns.map((c) => c.name)];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  return columns;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await anchorsTable();
