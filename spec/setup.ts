@@ -1,6 +1,7 @@
 // Shared by the specs: the backend under test (FLAXEN_BACKEND=cpu to run the suite on cpu),
 // and helpers that compare numbers and count live tensors.
 import * as tf from '@tensorflow/tfjs-core';
+import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../lib/index.js';
 import { setOwnGemm } from '../lib/ops/gemm.js';
@@ -93,4 +94,24 @@ export function withOwnKernels<T>(own: boolean, f: () => T): T {
   } finally {
     setOwnGemm(previous);
   }
+}
+
+/**
+ * Makes every test of `suite` leave tf.memory() as it found it: each test's growth in live
+ * tensors is collected in the returned list (a hook that threw would stop uvu's run), which the
+ * file's last test asserts is empty. Tensors pushed to `made` (inputs made inline for one call)
+ * are disposed after each test, before counting.
+ */
+export function collectLeaks(suite: Test, made: tf.Tensor[] = []): string[] {
+  const leaks: string[] = [];
+  let before = 0;
+  suite.before.each(() => {
+    before = tf.memory().numTensors;
+  });
+  suite.after.each((context) => {
+    tf.dispose(made.splice(0));
+    const grown = tf.memory().numTensors - before;
+    if (grown !== 0) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
+  });
+  return leaks;
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { checkOptions, type OptionKinds } from '../check-options.js';
 import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { MapLeaves, flatten, isNode, map } from '../tree/index.js';
 import { engineState } from '../tfjs-internals.js';
@@ -39,6 +40,8 @@ export interface GradOptions {
    */
   readonly hasAux?: boolean;
 }
+
+const GRAD_OPTIONS: OptionKinds<GradOptions> = { hasAux: 'boolean' };
 
 /**
  * A loss function: a scalar tensor from the parameters and any further arguments.
@@ -290,7 +293,7 @@ export function valueAndGrad<P, A extends unknown[], Aux>(
   opts: GradOptions & { readonly hasAux: true },
 ): (params: P, ...args: A) => [[tf.Scalar, Aux], Grads<P>];
 export function valueAndGrad(lossFn: (params: unknown, ...args: unknown[]) => unknown, opts: GradOptions = {}): (params: unknown, ...args: unknown[]) => unknown {
-  const hasAux = checkOptions(lossFn, opts, 'valueAndGrad');
+  const hasAux = checkGradArguments(lossFn, opts, 'valueAndGrad');
   return (params: unknown, ...args: unknown[]) => {
     const { value, aux, grads } = run(lossFn, hasAux, 'valueAndGrad', params, args);
     return hasAux ? [[value, aux], grads] : [value, grads];
@@ -310,7 +313,7 @@ export function valueAndGrad(lossFn: (params: unknown, ...args: unknown[]) => un
 export function grad<P, A extends unknown[]>(lossFn: LossFn<P, A>, opts?: GradOptions & { readonly hasAux?: false }): (params: P, ...args: A) => Grads<P>;
 export function grad<P, A extends unknown[], Aux>(lossFn: LossFnWithAux<P, A, Aux>, opts: GradOptions & { readonly hasAux: true }): (params: P, ...args: A) => [Grads<P>, Aux];
 export function grad(lossFn: (params: unknown, ...args: unknown[]) => unknown, opts: GradOptions = {}): (params: unknown, ...args: unknown[]) => unknown {
-  const hasAux = checkOptions(lossFn, opts, 'grad');
+  const hasAux = checkGradArguments(lossFn, opts, 'grad');
   return (params: unknown, ...args: unknown[]) => {
     const { value, aux, grads } = run(lossFn, hasAux, 'grad', params, args);
     value.dispose();
@@ -318,13 +321,9 @@ export function grad(lossFn: (params: unknown, ...args: unknown[]) => unknown, o
   };
 }
 
-function checkOptions(lossFn: unknown, opts: unknown, fnName: string): boolean {
+/** Checks `valueAndGrad`'s and `grad`'s arguments; returns `hasAux`. */
+function checkGradArguments(lossFn: unknown, opts: unknown, fnName: string): boolean {
   if (typeof lossFn !== 'function') throw new FlaxenError('', `${fnName}(lossFn) needs a function, found ${describeValue(lossFn)}`);
-  if (!isNode(opts)) throw new FlaxenError('', `${fnName}(lossFn, opts): opts must be an object like { hasAux: true }, found ${describeValue(opts)}`);
-  const unknown = Object.keys(opts).filter((k) => k !== 'hasAux');
-  if (unknown.length) throw new FlaxenError('', `${fnName}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; the only option is hasAux`);
-  const hasAux = opts['hasAux'] ?? false;
-  if (typeof hasAux !== 'boolean') throw new FlaxenError('', `${fnName}: hasAux must be a boolean, found ${describeValue(hasAux)}`);
-  return hasAux;
+  return checkOptions<GradOptions>(fnName, opts, GRAD_OPTIONS).hasAux ?? false;
 }
 

@@ -6,8 +6,9 @@
 import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './scale.js';
-import { scaleByRss, type ScaleByRssOptions } from './transforms/scale-by-rss.js';
-import { checkOptions, checkScalarOrSchedule } from './util.js';
+import { RSS_OPTIONS, scaleByRss, type ScaleByRssOptions } from './transforms/scale-by-rss.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link adagrad}.
@@ -34,7 +35,7 @@ export type AdagradOptions = ScaleByRssOptions;
  * ```
  */
 export function adagrad(learningRate: ScalarOrSchedule, opts: AdagradOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('adagrad', opts, ['initialAccumulatorValue', 'eps']);
+  checkOptions<AdagradOptions>('adagrad', opts, RSS_OPTIONS);
   checkScalarOrSchedule('adagrad', 'learningRate', learningRate);
   return chain(scaleByRss(opts), scaleByLearningRate(learningRate));
 }

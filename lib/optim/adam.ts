@@ -8,9 +8,9 @@ import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
-import { addDecayedWeights } from './decay.js';
-import type { Mask } from './masked.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { DECOUPLED_DECAY_OPTIONS, decoupledDecay, type DecoupledDecayOptions } from './decay.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link adam}.
@@ -48,7 +48,7 @@ export type AdamOptions = ScaleByAdamOptions;
  * ```
  */
 export function adam(learningRate: ScalarOrSchedule, opts: AdamOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('adam', opts, ADAM_OPTIONS);
+  checkOptions<AdamOptions>('adam', opts, ADAM_OPTIONS);
   checkScalarOrSchedule('adam', 'learningRate', learningRate);
   return chain(scaleByAdam(adamOptions('adam', opts)), scaleByLearningRate(learningRate));
 }
@@ -61,12 +61,9 @@ export function adam(learningRate: ScalarOrSchedule, opts: AdamOptions = {}): Gr
  * const opts: fx.optim.AdamWOptions = { weightDecay: 0.01, mask: (path) => path.endsWith('kernel') };
  * ```
  */
-export interface AdamWOptions extends ScaleByAdamOptions {
-  /** Decoupled weight decay (>= 0); default 1e-4, as Optax. */
-  readonly weightDecay?: number;
-  /** Decay only the leaves this mask selects (e.g. not biases or norm scales); default all. */
-  readonly mask?: Mask;
-}
+export type AdamWOptions = ScaleByAdamOptions & DecoupledDecayOptions;
+
+const ADAMW_OPTIONS: OptionKinds<AdamWOptions> = { ...ADAM_OPTIONS, ...DECOUPLED_DECAY_OPTIONS };
 
 /**
  * AdamW, Adam with decoupled weight decay (Optax's `adamw`; Loshchilov & Hutter, 2019):
@@ -88,10 +85,9 @@ export interface AdamWOptions extends ScaleByAdamOptions {
  * ```
  */
 export function adamw(learningRate: ScalarOrSchedule, opts: AdamWOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('adamw', opts, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkOptions<AdamWOptions>('adamw', opts, ADAMW_OPTIONS);
   checkScalarOrSchedule('adamw', 'learningRate', learningRate);
-  const { weightDecay = 1e-4, mask, ...adamOpts } = opts;
+  const { weightDecay, mask, ...adamOpts } = opts;
   const hyper = adamOptions('adamw', adamOpts);
-  checkNumber('adamw', 'weightDecay', weightDecay, { min: 0 });
-  return chain(scaleByAdam(hyper), addDecayedWeights(weightDecay, { mask }), scaleByLearningRate(learningRate));
+  return chain(scaleByAdam(hyper), decoupledDecay('adamw', { weightDecay, mask }, 1e-4), scaleByLearningRate(learningRate));
 }

@@ -8,7 +8,8 @@ import { FlaxenError } from '../errors.js';
 import type { GradientTransformation, Scaling } from './base.js';
 import type { EmptyState } from './identity.js';
 import { masked, type Mask, type MaskedState } from './masked.js';
-import { checkNumber, checkOptions, checkState, tidy, zipLeaves } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkState, tidy, zipLeaves } from './util.js';
 
 const EMPTY: EmptyState = Object.freeze({});
 
@@ -23,6 +24,32 @@ const EMPTY: EmptyState = Object.freeze({});
 export interface AddDecayedWeightsOptions {
   /** Decay only the leaves this mask selects (see `masked`); default: all. */
   readonly mask?: Mask;
+}
+
+const DECAY_OPTIONS: OptionKinds<AddDecayedWeightsOptions> = { mask: 'any' };
+
+/**
+ * The decoupled weight decay options of {@link adamw}, {@link lion} and {@link lamb}.
+ *
+ * @example
+ * ```ts
+ * const opts: fx.optim.DecoupledDecayOptions = { weightDecay: 0.01, mask: (path) => !path.endsWith('bias') };
+ * ```
+ */
+export interface DecoupledDecayOptions {
+  /** Decoupled weight decay (>= 0); the default is Optax's: 1e-4 for adamw, 1e-3 for lion, 0 for lamb. */
+  readonly weightDecay?: number;
+  /** Decay only the leaves this mask selects (e.g. not biases or norm scales); default all. */
+  readonly mask?: Mask;
+}
+
+/** @internal The option kinds of {@link DecoupledDecayOptions}, spread into the optimizers' lists. */
+export const DECOUPLED_DECAY_OPTIONS: OptionKinds<DecoupledDecayOptions> = { weightDecay: 'any', mask: 'any' };
+
+/** @internal The decay stage of adamw, lion and lamb: `addDecayedWeights(weightDecay, {mask})`, with `weightDecay` checked. */
+export function decoupledDecay(fn: string, opts: DecoupledDecayOptions, defaultDecay: number): GradientTransformation<EmptyState | MaskedState> {
+  const weightDecay = checkNumber(fn, 'weightDecay', opts.weightDecay ?? defaultDecay, { min: 0 });
+  return addDecayedWeights(weightDecay, opts.mask === undefined ? {} : { mask: opts.mask });
 }
 
 /**
@@ -42,7 +69,7 @@ export interface AddDecayedWeightsOptions {
  * ```
  */
 export function addDecayedWeights(weightDecay = 0, opts: AddDecayedWeightsOptions = {}): GradientTransformation<EmptyState | MaskedState> {
-  checkOptions('addDecayedWeights', opts, ['mask']);
+  checkOptions<AddDecayedWeightsOptions>('addDecayedWeights', opts, DECAY_OPTIONS);
   checkNumber('addDecayedWeights', 'weightDecay', weightDecay, { min: 0 });
   const plain: GradientTransformation<EmptyState> = Object.freeze({
     init: (): EmptyState => EMPTY,

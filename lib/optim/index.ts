@@ -36,7 +36,7 @@ export { scale, scaleBySchedule, scaleByLearningRate } from './scale.js';
 export type { ScaleByScheduleState, ScaleByLearningRateOptions } from './scale.js';
 export { clip, clipByGlobalNorm, globalNorm } from './clip.js';
 export { addDecayedWeights } from './decay.js';
-export type { AddDecayedWeightsOptions } from './decay.js';
+export type { AddDecayedWeightsOptions, DecoupledDecayOptions } from './decay.js';
 export { scaleByAdam } from './transforms/scale-by-adam.js';
 export type { ScaleByAdamOptions, ScaleByAdamState } from './transforms/scale-by-adam.js';
 export { trace } from './transforms/trace.js';

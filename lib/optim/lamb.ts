@@ -5,12 +5,12 @@
  */
 import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
-import { addDecayedWeights } from './decay.js';
-import type { Mask } from './masked.js';
+import { DECOUPLED_DECAY_OPTIONS, decoupledDecay, type DecoupledDecayOptions } from './decay.js';
 import { scaleByLearningRate } from './scale.js';
 import { ADAM_OPTIONS, adamOptions, scaleByAdam, type ScaleByAdamOptions } from './transforms/scale-by-adam.js';
 import { scaleByTrustRatio } from './transforms/scale-by-trust-ratio.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link lamb} (Optax's defaults: `eps = 1e-6`, no weight decay).
@@ -20,12 +20,9 @@ import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
  * const opts: fx.optim.LambOptions = { weightDecay: 0.01 };
  * ```
  */
-export interface LambOptions extends ScaleByAdamOptions {
-  /** Decoupled weight decay (>= 0); default 0. */
-  readonly weightDecay?: number;
-  /** Decay only the leaves this mask selects; default all. */
-  readonly mask?: Mask;
-}
+export type LambOptions = ScaleByAdamOptions & DecoupledDecayOptions;
+
+const LAMB_OPTIONS: OptionKinds<LambOptions> = { ...ADAM_OPTIONS, ...DECOUPLED_DECAY_OPTIONS };
 
 /**
  * LAMB (Optax's `lamb`; You et al., 2019): `chain(scaleByAdam({b1, b2, eps = 1e-6, epsRoot}),
@@ -43,11 +40,10 @@ export interface LambOptions extends ScaleByAdamOptions {
  * ```
  */
 export function lamb(learningRate: ScalarOrSchedule, opts: LambOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('lamb', opts, [...ADAM_OPTIONS, 'weightDecay', 'mask']);
+  checkOptions<LambOptions>('lamb', opts, LAMB_OPTIONS);
   checkScalarOrSchedule('lamb', 'learningRate', learningRate);
-  const { weightDecay = 0, mask, eps = 1e-6, ...rest } = opts;
+  const { weightDecay, mask, eps = 1e-6, ...rest } = opts;
   const adamOpts = { ...rest, eps };
   adamOptions('lamb', adamOpts);
-  checkNumber('lamb', 'weightDecay', weightDecay, { min: 0 });
-  return chain(scaleByAdam(adamOpts), addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }), scaleByTrustRatio(), scaleByLearningRate(learningRate));
+  return chain(scaleByAdam(adamOpts), decoupledDecay('lamb', { weightDecay, mask }, 0), scaleByTrustRatio(), scaleByLearningRate(learningRate));
 }

@@ -5,11 +5,11 @@
  */
 import type { GradientTransformation, ScalarOrSchedule } from './base.js';
 import { chain, type ChainState } from './chain.js';
-import { addDecayedWeights } from './decay.js';
-import type { Mask } from './masked.js';
+import { DECOUPLED_DECAY_OPTIONS, decoupledDecay, type DecoupledDecayOptions } from './decay.js';
 import { scaleByLearningRate } from './scale.js';
-import { scaleByLion, type ScaleByLionOptions } from './transforms/scale-by-lion.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { LION_OPTIONS, scaleByLion, type ScaleByLionOptions } from './transforms/scale-by-lion.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link lion}.
@@ -19,12 +19,9 @@ import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
  * const opts: fx.optim.LionOptions = { b1: 0.9, b2: 0.99, weightDecay: 1e-2 };
  * ```
  */
-export interface LionOptions extends ScaleByLionOptions {
-  /** Decoupled weight decay (>= 0); default 1e-3, as Optax. */
-  readonly weightDecay?: number;
-  /** Decay only the leaves this mask selects; default all. */
-  readonly mask?: Mask;
-}
+export type LionOptions = ScaleByLionOptions & DecoupledDecayOptions;
+
+const LION_AND_DECAY_OPTIONS: OptionKinds<LionOptions> = { ...LION_OPTIONS, ...DECOUPLED_DECAY_OPTIONS };
 
 /**
  * Lion (Optax's `lion`; Chen et al., 2023): `chain(scaleByLion({b1, b2}),
@@ -43,9 +40,8 @@ export interface LionOptions extends ScaleByLionOptions {
  * ```
  */
 export function lion(learningRate: ScalarOrSchedule, opts: LionOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('lion', opts, ['b1', 'b2', 'weightDecay', 'mask']);
+  checkOptions<LionOptions>('lion', opts, LION_AND_DECAY_OPTIONS);
   checkScalarOrSchedule('lion', 'learningRate', learningRate);
-  const { weightDecay = 1e-3, mask, ...lionOpts } = opts;
-  checkNumber('lion', 'weightDecay', weightDecay, { min: 0 });
-  return chain(scaleByLion(lionOpts), addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }), scaleByLearningRate(learningRate));
+  const { weightDecay, mask, ...lionOpts } = opts;
+  return chain(scaleByLion(lionOpts), decoupledDecay('lion', { weightDecay, mask }, 1e-3), scaleByLearningRate(learningRate));
 }

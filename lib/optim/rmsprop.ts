@@ -10,7 +10,8 @@ import { identity } from './identity.js';
 import { scaleByLearningRate } from './scale.js';
 import { RMS_OPTIONS, scaleByRms, scaleByStddev, type ScaleByRmsOptions } from './transforms/scale-by-rms.js';
 import { trace } from './transforms/trace.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link rmsprop} (Optax's names and defaults).
@@ -29,6 +30,8 @@ export interface RmspropOptions extends ScaleByRmsOptions {
   readonly nesterov?: boolean;
 }
 
+const RMSPROP_OPTIONS: OptionKinds<RmspropOptions> = { ...RMS_OPTIONS, centered: 'boolean', momentum: 'any', nesterov: 'boolean' };
+
 /**
  * RMSProp (Optax's `rmsprop`; Tieleman & Hinton, 2012): `chain(scaleByRms(...) or
  * scaleByStddev(...) when centered, scaleByLearningRate(lr), trace({decay: momentum, nesterov})
@@ -45,7 +48,7 @@ export interface RmspropOptions extends ScaleByRmsOptions {
  * ```
  */
 export function rmsprop(learningRate: ScalarOrSchedule, opts: RmspropOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('rmsprop', opts, [...RMS_OPTIONS, 'centered', 'momentum', 'nesterov']);
+  checkOptions<RmspropOptions>('rmsprop', opts, RMSPROP_OPTIONS);
   checkScalarOrSchedule('rmsprop', 'learningRate', learningRate);
   const { centered = false, momentum, nesterov = false, ...rmsOpts } = opts;
   if (momentum !== undefined) checkNumber('rmsprop', 'momentum', momentum, { min: 0 });

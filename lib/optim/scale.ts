@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue } from '../errors.js';
 import type { GradientTransformation, ScalarOrSchedule, Scaling, Schedule } from './base.js';
 import type { EmptyState } from './identity.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule, checkState, evalSchedule, mapTensors, tidy } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule, checkState, evalSchedule, mapTensors, tidy } from './util.js';
 
 const EMPTY: EmptyState = Object.freeze({});
 
@@ -100,6 +101,8 @@ export interface ScaleByLearningRateOptions {
   readonly flipSign?: boolean;
 }
 
+const LEARNING_RATE_OPTIONS: OptionKinds<ScaleByLearningRateOptions> = { flipSign: 'boolean' };
+
 /**
  * Multiplies the updates by `-learningRate` (Optax's `scale_by_learning_rate`): with
  * {@link applyUpdates} adding the updates, this makes a descent step. A number gives a stateless
@@ -115,7 +118,7 @@ export interface ScaleByLearningRateOptions {
  * ```
  */
 export function scaleByLearningRate(learningRate: ScalarOrSchedule, opts: ScaleByLearningRateOptions = {}): GradientTransformation<EmptyState | ScaleByScheduleState> {
-  checkOptions('scaleByLearningRate', opts, ['flipSign']);
+  checkOptions<ScaleByLearningRateOptions>('scaleByLearningRate', opts, LEARNING_RATE_OPTIONS);
   const lr = checkScalarOrSchedule('scaleByLearningRate', 'learningRate', learningRate);
   const sign = opts.flipSign === false ? 1 : -1;
   if (typeof lr === 'number') return scale(sign * lr) as GradientTransformation<EmptyState | ScaleByScheduleState>;

@@ -12,7 +12,8 @@
  */
 import { FlaxenError, describeValue } from '../errors.js';
 import type { Schedule } from './base.js';
-import { checkNumber, checkOptions } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber } from './util.js';
 
 /**
  * The same value at every step (Optax's `constant_schedule`).
@@ -40,6 +41,9 @@ export interface TransitionOptions {
   readonly transitionBegin?: number;
 }
 
+// numbers are 'any' here: their ranges are checked with checkNumber, whose message says more.
+const TRANSITION_OPTIONS: OptionKinds<TransitionOptions> = { transitionBegin: 'any' };
+
 /**
  * From `initValue` to `endValue` along `(init − end)·(1 − s/transitionSteps)^power + end` with
  * `s = clip(step − transitionBegin, 0, transitionSteps)`, then `endValue` (Optax's
@@ -52,7 +56,7 @@ export interface TransitionOptions {
  * ```
  */
 export function polynomial(initValue: number, endValue: number, power: number, transitionSteps: number, opts: TransitionOptions = {}): Schedule {
-  checkOptions('polynomial', opts, ['transitionBegin']);
+  checkOptions<TransitionOptions>('polynomial', opts, TRANSITION_OPTIONS);
   checkNumber('polynomial', 'initValue', initValue);
   checkNumber('polynomial', 'endValue', endValue);
   checkNumber('polynomial', 'power', power);
@@ -76,7 +80,7 @@ export function polynomial(initValue: number, endValue: number, power: number, t
  * ```
  */
 export function linear(initValue: number, endValue: number, transitionSteps: number, opts: TransitionOptions = {}): Schedule {
-  checkOptions('linear', opts, ['transitionBegin']);
+  checkOptions<TransitionOptions>('linear', opts, TRANSITION_OPTIONS);
   return polynomial(initValue, endValue, 1, transitionSteps, opts);
 }
 
@@ -95,6 +99,8 @@ export interface CosineDecayOptions {
   readonly exponent?: number;
 }
 
+const COSINE_OPTIONS: OptionKinds<CosineDecayOptions> = { alpha: 'any', exponent: 'any' };
+
 /**
  * Cosine decay (Loshchilov & Hutter, SGDR; Optax's `cosine_decay_schedule`):
  * `init·((1 − alpha)·(½(1 + cos(π·s/decaySteps)))^exponent + alpha)` with `s = min(step, decaySteps)`.
@@ -107,7 +113,7 @@ export interface CosineDecayOptions {
  * ```
  */
 export function cosineDecay(initValue: number, decaySteps: number, opts: CosineDecayOptions = {}): Schedule {
-  checkOptions('cosineDecay', opts, ['alpha', 'exponent']);
+  checkOptions<CosineDecayOptions>('cosineDecay', opts, COSINE_OPTIONS);
   checkNumber('cosineDecay', 'initValue', initValue);
   checkNumber('cosineDecay', 'decaySteps', decaySteps, { min: 1, integer: true });
   const alpha = checkNumber('cosineDecay', 'alpha', opts.alpha ?? 0);
@@ -134,6 +140,8 @@ export interface WarmupCosineDecayOptions {
   readonly exponent?: number;
 }
 
+const WARMUP_COSINE_OPTIONS: OptionKinds<WarmupCosineDecayOptions> = { endValue: 'any', exponent: 'any' };
+
 /**
  * A linear warmup from `initValue` to `peakValue` over `warmupSteps`, then a cosine decay to
  * `endValue` reached at step `decaySteps` (which counts the warmup, as in Optax's
@@ -148,7 +156,7 @@ export interface WarmupCosineDecayOptions {
  * ```
  */
 export function warmupCosineDecay(initValue: number, peakValue: number, warmupSteps: number, decaySteps: number, opts: WarmupCosineDecayOptions = {}): Schedule {
-  checkOptions('warmupCosineDecay', opts, ['endValue', 'exponent']);
+  checkOptions<WarmupCosineDecayOptions>('warmupCosineDecay', opts, WARMUP_COSINE_OPTIONS);
   checkNumber('warmupCosineDecay', 'peakValue', peakValue);
   checkNumber('warmupCosineDecay', 'warmupSteps', warmupSteps, { min: 0, integer: true });
   checkNumber('warmupCosineDecay', 'decaySteps', decaySteps, { above: warmupSteps, integer: true });
@@ -177,6 +185,8 @@ export interface ExponentialDecayOptions {
   readonly endValue?: number;
 }
 
+const EXPONENTIAL_OPTIONS: OptionKinds<ExponentialDecayOptions> = { transitionBegin: 'any', staircase: 'boolean', endValue: 'any' };
+
 /**
  * `init · decayRate^(s / transitionSteps)` with `s = step − transitionBegin` (`init` while
  * `s <= 0`; the exponent floored when `staircase`), bounded by `endValue` (Optax's
@@ -190,7 +200,7 @@ export interface ExponentialDecayOptions {
  * ```
  */
 export function exponentialDecay(initValue: number, transitionSteps: number, decayRate: number, opts: ExponentialDecayOptions = {}): Schedule {
-  checkOptions('exponentialDecay', opts, ['transitionBegin', 'staircase', 'endValue']);
+  checkOptions<ExponentialDecayOptions>('exponentialDecay', opts, EXPONENTIAL_OPTIONS);
   checkNumber('exponentialDecay', 'initValue', initValue);
   checkNumber('exponentialDecay', 'transitionSteps', transitionSteps, { above: 0 });
   checkNumber('exponentialDecay', 'decayRate', decayRate, { above: 0 });

@@ -9,7 +9,8 @@ import { chain, type ChainState } from './chain.js';
 import { identity } from './identity.js';
 import { scaleByLearningRate } from './scale.js';
 import { trace } from './transforms/trace.js';
-import { checkNumber, checkOptions, checkScalarOrSchedule } from './util.js';
+import { checkOptions, type OptionKinds } from '../check-options.js';
+import { checkNumber, checkScalarOrSchedule } from './util.js';
 
 /**
  * Options of {@link sgd}.
@@ -25,6 +26,8 @@ export interface SgdOptions {
   /** Nesterov momentum (needs `momentum`); default false. */
   readonly nesterov?: boolean;
 }
+
+const SGD_OPTIONS: OptionKinds<SgdOptions> = { momentum: 'any', nesterov: 'boolean' };
 
 /**
  * Stochastic gradient descent (Optax's `sgd`): `chain(trace({decay: momentum, nesterov}),
@@ -46,7 +49,7 @@ export interface SgdOptions {
  * ```
  */
 export function sgd(learningRate: ScalarOrSchedule, opts: SgdOptions = {}): GradientTransformation<ChainState> {
-  checkOptions('sgd', opts, ['momentum', 'nesterov']);
+  checkOptions<SgdOptions>('sgd', opts, SGD_OPTIONS);
   checkScalarOrSchedule('sgd', 'learningRate', learningRate);
   if (opts.momentum !== undefined) checkNumber('sgd', 'momentum', opts.momentum, { min: 0 });
   const lrStage = scaleByLearningRate(learningRate);

@@ -10,16 +10,6 @@ import { FlaxenError, ShapeError, describeValue, formatShape } from '../errors.j
 import { defineEntry, isNode } from '../tree/index.js';
 import type { ScalarOrSchedule, Schedule } from './base.js';
 
-/** @internal Checks that `opts` is an object with only the `known` keys. */
-export function checkOptions(fn: string, opts: unknown, known: readonly string[]): void {
-  if (opts === undefined) return;
-  if (!isNode(opts)) throw new FlaxenError('', `${fn}: options must be an object, found ${describeValue(opts)}`);
-  const unknown = Object.keys(opts).filter((k) => !known.includes(k));
-  if (unknown.length) {
-    throw new FlaxenError('', `${fn}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; known options are ${known.join(', ')}`);
-  }
-}
-
 /** @internal Bounds for {@link checkNumber}. */
 export interface NumberBounds {
   readonly min?: number;

@@ -5,7 +5,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
-import { assertThrows, tensorDelta, values } from '../setup.js';
+import { assertThrows, collectLeaks, tensorDelta, values } from '../setup.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const { Dense } = fx.nn;
 
@@ -32,7 +35,9 @@ test('a module whose input is a record {a, b} needs no trailing {} (and may stil
     return fx.isAbstract(a) ? a : tf.add(a, b);
   });
   // init takes shapes inside the record, as it does at the top level.
-  const v = Sum.init(fx.random.key(0), { a: [1, 2], b: tf.zeros([1, 5]) });
+  const example = tf.zeros([1, 5]);
+  const v = Sum.init(fx.random.key(0), { a: [1, 2], b: example });
+  example.dispose();
   assert.equal(v.params.fa.kernel.shape, [2, 3]);
   assert.equal(v.params.fb.kernel.shape, [5, 3]);
   const a = tf.ones([4, 2]);
@@ -53,7 +58,9 @@ test('a module whose input is a tuple [a, b] of tensors', () => {
     const h = scope.call(Dense(2), a);
     return fx.isAbstract(h) ? h : tf.mul(h, tf.sum(b));
   });
-  const v = Pair.init(fx.random.key(0), [tf.zeros([1, 3]), tf.zeros([1, 1])]);
+  const examples: [tf.Tensor, tf.Tensor] = [tf.zeros([1, 3]), tf.zeros([1, 1])];
+  const v = Pair.init(fx.random.key(0), examples);
+  fx.tree.dispose(examples);
   assert.equal(v.params.Dense_0.kernel.shape, [3, 2]);
   const a = tf.ones([2, 3]);
   const b = tf.tensor2d([[2]]);
@@ -142,6 +149,10 @@ test('fx.checkOptions: unknown names, wrong kinds, undefined as not given', () =
   // Not about a module: no path and no '<root>:' prefix.
   assert.is(e.message.startsWith('f: '), true);
   assert.is((e as fx.FlaxenError).path, '');
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

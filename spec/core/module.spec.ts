@@ -2,25 +2,30 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
-import { assertThrows, tensorDelta, values } from '../setup.js';
+import { assertThrows, collectLeaks, tensorDelta, values } from '../setup.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const { Dense, Sequential, relu } = fx.nn;
 const mlp = () => Sequential([Dense(256), relu, Dense(10)]);
 const shapesOf = (tree: unknown) => fx.tree.map(tree, (t: { shape: readonly number[] }) => [...t.shape]);
 
 test('init infers every shape from the input, layer after layer (the seed’s Flax tree)', () => {
-  const variables = mlp().init(fx.random.key(0), tf.zeros([2, 20]));
+  const x = tf.zeros([2, 20]);
+  const variables = mlp().init(fx.random.key(0), x);
   assert.equal(shapesOf(variables), {
     params: { layers_0: { bias: [256], kernel: [20, 256] }, layers_2: { bias: [10], kernel: [256, 10] } },
   });
-  fx.tree.dispose(variables);
+  fx.tree.dispose([x, variables]);
 });
 
 test('init accepts a plain shape instead of a dummy tensor, with identical values', () => {
   const fromShape = mlp().init(fx.random.key(0), [2, 20]);
-  const fromTensor = mlp().init(fx.random.key(0), tf.zeros([7, 20]));
+  const x = tf.zeros([7, 20]);
+  const fromTensor = mlp().init(fx.random.key(0), x);
   fx.tree.mapN([fromShape, fromTensor], ([a, b]: tf.Tensor[], path) => assert.equal(values(a!), values(b!), path));
-  fx.tree.dispose([fromShape, fromTensor]);
+  fx.tree.dispose([x, fromShape, fromTensor]);
 });
 
 test('the same key gives the same parameters bit for bit; another key other ones', () => {
@@ -145,10 +150,11 @@ test('exercise 3: inputs of another size need their own parameters or a shared t
     proj_b: { bias: [8], kernel: [30, 8] },
     trunk: { layers_0: { bias: [16], kernel: [8, 16] }, layers_2: { bias: [4], kernel: [16, 4] } },
   });
-  const [ya, yb] = TwoSizes.apply(v, tf.ones([2, 20]), tf.ones([3, 30])) as unknown as tf.Tensor[];
+  const [a, b] = [tf.ones([2, 20]), tf.ones([3, 30])];
+  const [ya, yb] = TwoSizes.apply(v, a, b) as unknown as tf.Tensor[];
   assert.equal(ya!.shape, [2, 4]);
   assert.equal(yb!.shape, [3, 4]);
-  tf.dispose([ya!, yb!]);
+  tf.dispose([a, b, ya!, yb!]);
   fx.tree.dispose(v);
 });
 
@@ -180,9 +186,10 @@ test('custom modules with their own parameters whose shape follows the input', (
   });
   const v = Scale.init(fx.random.key(0), [3, 5]);
   assert.equal(v.params['w'] !== undefined && (v.params['w'] as tf.Tensor).shape, [5]);
-  const y = Scale.apply(v, tf.ones([1, 5]));
+  const x = tf.ones([1, 5]);
+  const y = Scale.apply(v, x);
   assert.equal(values(y), [2, 2, 2, 2, 2]);
-  y.dispose();
+  tf.dispose([x, y]);
   fx.tree.dispose(v);
 });
 
@@ -281,8 +288,10 @@ test('bad arguments raise FlaxenError, never a TypeError from tfjs', () => {
   assertThrows(() => mlp().init(7 as unknown as fx.random.Key, [2, 20]), fx.FlaxenError, 'rngs', 'number 7');
   assertThrows(() => mlp().init({ params: 'k' } as unknown as fx.random.Key, [2, 20]), fx.FlaxenError, 'rngs.params');
   assertThrows(() => mlp().init({ dropout: fx.random.key(0) }, [2, 20]), fx.FlaxenError, "'params' random stream");
-  assertThrows(() => mlp().init(fx.random.key(0), tf.zeros([2, 20], 'int32') as tf.Tensor), fx.FlaxenError, 'float32', 'int32');
-  assertThrows(() => Dense(3).init(fx.random.key(0), tf.scalar(1)), fx.ShapeError, 'rank');
+  const [ints, scalar] = [tf.zeros([2, 20], 'int32'), tf.scalar(1)];
+  assertThrows(() => mlp().init(fx.random.key(0), ints as tf.Tensor), fx.FlaxenError, 'float32', 'int32');
+  assertThrows(() => Dense(3).init(fx.random.key(0), scalar), fx.ShapeError, 'rank');
+  tf.dispose([ints, scalar]);
   // The types already refuse an extra input; at run time it is an error too, not ignored.
   const untyped = mlp() as unknown as { init(...a: unknown[]): unknown; apply(...a: unknown[]): unknown };
   assertThrows(() => untyped.init(fx.random.key(0), [1, 20], [2, 20]), fx.FlaxenError, 'layers_0', 'takes one input, found 2');
@@ -325,6 +334,10 @@ test('Dense on inputs of rank 3 acts on the last axis', () => {
   want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) < 1e-5));
   tf.dispose([x, y, flat]);
   fx.tree.dispose(v);
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

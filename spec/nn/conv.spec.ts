@@ -2,9 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertSameBits, assertThrows, backend, countKernel, stockGradients, tensorDelta } from '../setup.js';
+import { assertClose, assertSameBits, assertThrows, backend, collectLeaks, countKernel, stockGradients, tensorDelta } from '../setup.js';
 import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { checkGradients, naiveConv2d, numbers, sizeOf, stats, t32 } from './layer-helpers.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks); inputs made inline for one
+// call are owned by `made`.
+const made: tf.Tensor[] = [];
+const leaks = collectLeaks(test, made);
+function own<T extends tf.Tensor>(t: T): T {
+  made.push(t);
+  return t;
+}
 
 const k0 = fx.random.key(0);
 const params = (v: unknown) => (v as { params: Record<string, tf.Tensor> }).params;
@@ -31,8 +40,8 @@ test('Conv 2-D SAME stride 2 forward matches a naive loop (pads [1, 1] for 7 px,
   const vars = conv.init(k0, [2, 7, 7, 2]);
   const kernel = vals(vars.params.kernel);
   const bias = numbers(2, 3);
-  const v2 = { params: { kernel: vars.params.kernel, bias: t32(bias, [3]) } };
-  const y = conv.apply(v2, t32(x, [2, 7, 7, 2]));
+  const v2 = { params: { kernel: vars.params.kernel, bias: own(t32(bias, [3])) } };
+  const y = conv.apply(v2, own(t32(x, [2, 7, 7, 2])));
   const ref = naiveConv2d(x, [2, 7, 7, 2], kernel, [3, 3, 2, 3], { strides: [2, 2], pads: [[1, 1], [1, 1]], bias });
   assert.equal(y.shape, [2, 4, 4, 3]);
   assertClose(y.dataSync(), ref.y, 1e-5, 1e-4);
@@ -48,7 +57,7 @@ test('Conv VALID with kernel dilation and an explicit-padding case match the nai
   ] as const) {
     const conv = fx.nn.Conv(2, [3, 3], opts as fx.nn.ConvOptions);
     const vars = conv.init(k0, [1, 9, 8, 2]);
-    const y = conv.apply(vars, t32(x, [1, 9, 8, 2]));
+    const y = conv.apply(vars, own(t32(x, [1, 9, 8, 2])));
     const ref = naiveConv2d(x, [1, 9, 8, 2], vals(vars.params.kernel), [3, 3, 2, 2], {
       pads: pads as unknown as number[][],
       dilation: (opts as unknown as { kernelDilation?: number }).kernelDilation ? [2, 2] : [1, 1],
@@ -65,7 +74,7 @@ test('Conv 1-D: kernel [k, in, features], input [batch, length, channels], CAUSA
   const vars = conv.init(k0, [2, 6, 3]);
   assert.equal(vars.params.kernel.shape, [3, 3, 4]);
   const x = numbers(4, 2 * 6 * 3);
-  const y = conv.apply(vars, t32(x, [2, 6, 3]));
+  const y = conv.apply(vars, own(t32(x, [2, 6, 3])));
   const ref = naiveConv2d(x, [2, 1, 6, 3], vals(vars.params.kernel), [1, 3, 3, 4], { pads: [[0, 0], [2, 0]] });
   assert.equal(y.shape, [2, 6, 4]);
   assertClose(y.dataSync(), ref.y, 1e-5, 1e-4);
@@ -75,8 +84,8 @@ test('Conv 1-D: kernel [k, in, features], input [batch, length, channels], CAUSA
 test('Conv accepts extra batch axes and no batch axis (as Flax)', () => {
   const conv = fx.nn.Conv(2, [2, 2], { padding: 'VALID' });
   const vars = conv.init(k0, [3, 2, 4, 4, 1]);
-  assert.equal(conv.apply(vars, tf.ones([3, 2, 4, 4, 1])).shape, [3, 2, 3, 3, 2]);
-  assert.equal(conv.apply(vars, tf.ones([4, 4, 1])).shape, [3, 3, 2]);
+  assert.equal(own(conv.apply(vars, own(tf.ones([3, 2, 4, 4, 1])))).shape, [3, 2, 3, 3, 2]);
+  assert.equal(own(conv.apply(vars, own(tf.ones([4, 4, 1])))).shape, [3, 3, 2]);
   fx.tree.dispose(vars);
 });
 
@@ -86,7 +95,7 @@ test('Conv depthwise (featureGroupCount = channels): kernel [3, 3, 1, C*M], forw
   assert.equal(vars.params.kernel.shape, [3, 3, 1, 6]);
   assert.equal(Object.keys(vars.params), ['kernel']);
   const x = numbers(5, 5 * 5 * 3);
-  const y = conv.apply(vars, t32(x, [1, 5, 5, 3]));
+  const y = conv.apply(vars, own(t32(x, [1, 5, 5, 3])));
   const ref = naiveConv2d(x, [1, 5, 5, 3], vals(vars.params.kernel), [3, 3, 1, 6], { pads: [[1, 1], [1, 1]], groups: 3 });
   assertClose(y.dataSync(), ref.y, 1e-5, 1e-4);
   fx.tree.dispose([vars, y]);
@@ -127,10 +136,11 @@ test('Conv as a first layer: the gradient with respect to the data is never comp
     return tf.scalar(0);
   });
   setOwnGemm(previous);
+  tf.dispose(info.result);
   const convs = info.kernels.map((k) => k.name).filter((name) => /Conv2D/.test(name));
   assert.is(convs.length, 2, `forward and kernel gradient only, found ${convs.join(', ')}`);
   // ... and the parameter gradients are those computed when the data gradient is computed too.
-  const [, dkAll, dbAll] = tf.grads((xt: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv.apply({ params: { kernel: k, bias: b } }, xt) as tf.Tensor)))([
+  const [dxAll, dkAll, dbAll] = tf.grads((xt: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv.apply({ params: { kernel: k, bias: b } }, xt) as tf.Tensor)))([
     x,
     params(vars).kernel!,
     params(vars).bias!,
@@ -138,7 +148,7 @@ test('Conv as a first layer: the gradient with respect to the data is never comp
   const [dk, db] = tf.grads(loss)([params(vars).kernel!, params(vars).bias!]);
   assert.equal(Array.from(dk!.dataSync()), Array.from(dkAll!.dataSync()));
   assert.equal(Array.from(db!.dataSync()), Array.from(dbAll!.dataSync()));
-  tf.dispose([x, dk!, db!, dkAll!, dbAll!]);
+  tf.dispose([x, dk!, db!, dxAll!, dkAll!, dbAll!]);
   fx.tree.dispose(vars);
 });
 
@@ -175,7 +185,7 @@ test('ConvTranspose: kernel [kh, kw, in, features]; SAME gives in*stride; forwar
   const vars = up.init(k0, [1, 3, 4, 2]);
   assert.equal(vars.params.kernel.shape, [3, 3, 2, 2]);
   const x = numbers(9, 3 * 4 * 2);
-  const y = up.apply(vars, t32(x, [1, 3, 4, 2]));
+  const y = up.apply(vars, own(t32(x, [1, 3, 4, 2])));
   assert.equal(y.shape, [1, 6, 8, 2]);
   // lax.conv_transpose, SAME, k=3, s=2: padding of the dilated input (2, 1) (hand-derived from
   // _conv_transpose_padding: pad_len = k + s - 2 = 3, s <= k - 1 so before = ceil(3/2) = 2).
@@ -198,7 +208,7 @@ test('ConvTranspose: kernel [kh, kw, in, features]; SAME gives in*stride; forwar
 test('ConvTranspose VALID output is in*stride + max(k - stride, 0); gradients match finite differences', () => {
   const up = fx.nn.ConvTranspose(2, [3, 3], { strides: 2, padding: 'VALID' });
   const vars = up.init(k0, [1, 3, 3, 1]);
-  assert.equal(up.apply(vars, tf.ones([1, 3, 3, 1])).shape, [1, 7, 7, 2]);
+  assert.equal(own(up.apply(vars, own(tf.ones([1, 3, 3, 1])))).shape, [1, 7, 7, 2]);
   // reference: scatter with before-padding k - 1 = 2 (VALID)
   const ref = (x: Float64Array, w: Float64Array, b: Float64Array) => {
     const out = new Float64Array(7 * 7 * 2);
@@ -223,7 +233,7 @@ test('Conv and ConvTranspose errors name the path and both shapes', () => {
   assertThrows(() => net.init(k0, [2, 5]), fx.ShapeError, 'layers_1', 'Conv', 'rank 3', '[2, 4]');
   const conv = fx.nn.Sequential([fx.nn.Conv(8, [3, 3])]);
   const vars = conv.init(k0, [1, 6, 6, 3]);
-  assertThrows(() => conv.apply(vars, tf.ones([1, 6, 6, 4])), fx.ShapeError, 'layers_0', "'params/layers_0/kernel'", '[3, 3, 3, 8]', '[3, 3, 4, 8]');
+  assertThrows(() => conv.apply(vars, own(tf.ones([1, 6, 6, 4]))), fx.ShapeError, 'layers_0', "'params/layers_0/kernel'", '[3, 3, 3, 8]', '[3, 3, 4, 8]');
   assertThrows(() => fx.nn.Conv(8, [5, 5], { padding: 'VALID' }).init(k0, [1, 3, 3, 1]), fx.ShapeError, 'too small', '[3, 3]');
   assertThrows(() => fx.nn.Conv(8, [3, 3], { featureGroupCount: 2 }).init(k0, [1, 4, 4, 3]), fx.ShapeError, 'featureGroupCount 2', '3 channels');
   assertThrows(() => fx.nn.Conv(0, [3, 3]), fx.FlaxenError, 'features');
@@ -266,7 +276,7 @@ test('Conv works inside Sequential and inside a custom module; describe shows -1
   const Block = fx.nn.module('Block', (scope, x: tf.Tensor) => tf.add(scope.call(fx.nn.Conv(3, [3, 3]), x), x));
   const bv = Block.init(k0, [1, 5, 5, 3]);
   assert.equal(Object.keys(bv.params), ['Conv_0']);
-  const y = Block.apply(bv, tf.ones([1, 5, 5, 3]));
+  const y = Block.apply(bv, own(tf.ones([1, 5, 5, 3])));
   assert.equal(y.shape, [1, 5, 5, 3]);
   fx.tree.dispose([vars, bv, y]);
 });
@@ -292,25 +302,29 @@ test('ConvTranspose inside Sequential and a custom module (an encoder-decoder); 
   const vars = autoencoder.init(k0, [1, 8, 8, 1]);
   assert.equal(vars.params.layers_2.kernel.shape, [3, 3, 8, 1]);
   assert.ok(autoencoder.describe(vars).includes('ConvTranspose(8 -> 1'));
-  const y = autoencoder.apply(vars, tf.ones([2, 8, 8, 1]));
+  const y = autoencoder.apply(vars, own(tf.ones([2, 8, 8, 1])));
   assert.equal(y.shape, [2, 8, 8, 1]);
   const Up = fx.nn.module('Up', (scope, x: tf.Tensor) => scope.call(fx.nn.ConvTranspose(4, 2, { strides: 2, padding: 'VALID' }), x));
   const uv = Up.init(k0, [1, 5, 3]);
   assert.equal(fx.tree.map(uv, (t: tf.Tensor) => t.shape), { params: { ConvTranspose_0: { kernel: [2, 3, 4], bias: [4] } } });
-  const uy = Up.apply(uv, tf.ones([1, 5, 3]));
+  const uy = Up.apply(uv, own(tf.ones([1, 5, 3])));
   assert.equal(uy.shape, [1, 10, 4]);
   // input dilation 2 on 4 pixels -> 7, VALID kernel 3 -> 5
   const dil = fx.nn.Conv(2, [3, 3], { inputDilation: 2, padding: 'VALID' });
   assert.equal(dil.initShapes(k0, [1, 4, 4, 1]).params.kernel.shape, [3, 3, 1, 2]);
   const dv = dil.init(k0, [1, 4, 4, 1]);
   const x = numbers(14, 16);
-  const dy = dil.apply(dv, t32(x, [1, 4, 4, 1]));
+  const dy = dil.apply(dv, own(t32(x, [1, 4, 4, 1])));
   const stuffed = new Float64Array(49);
   for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) stuffed[(2 * i) * 7 + 2 * j] = x[i * 4 + j]!;
   const ref = naiveConv2d(stuffed, [1, 7, 7, 1], vals(dv.params.kernel), [3, 3, 1, 2], {});
   assert.equal(dy.shape, [1, 5, 5, 2]);
   assertClose(dy.dataSync(), ref.y, 1e-5, 1e-4);
   fx.tree.dispose([vars, y, uv, uy, dv, dy]);
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

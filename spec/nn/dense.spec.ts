@@ -4,8 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, tensorDelta } from '../setup.js';
+import { assertClose, assertThrows, collectLeaks, tensorDelta } from '../setup.js';
 import { numbers, t32 } from './layer-helpers.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const { Dense } = fx.nn;
 
@@ -40,14 +43,13 @@ test('useBias: false has no bias; kernelInit and biasInit are used', () => {
   const noBias = Dense(2, { useBias: false, kernelInit: fx.initializers.ones });
   const variables = noBias.init(fx.random.key(0), [1, 3]);
   assert.equal(Object.keys(variables.params), ['kernel']);
-  const y = noBias.apply(variables, tf.tensor2d([[1, 2, 3]]));
+  const x = tf.tensor2d([[1, 2, 3]]);
+  const y = noBias.apply(variables, x);
   assert.equal(Array.from(y.dataSync()), [6, 6]);
   const withBias = Dense(2, { biasInit: fx.initializers.ones });
   const v2 = withBias.init(fx.random.key(0), [1, 3]);
   assert.equal(Array.from(v2.params.bias.dataSync()), [1, 1]);
-  tf.dispose(y);
-  fx.tree.dispose(variables);
-  fx.tree.dispose(v2);
+  fx.tree.dispose([x, y, variables, v2]);
 });
 
 test('an input of rank 3 is multiplied over its last axis', () => {
@@ -56,9 +58,10 @@ test('an input of rank 3 is multiplied over its last axis', () => {
   const variables = layer.init(fx.random.key(1), x);
   const y = layer.apply(variables, x);
   assert.equal(y.shape, [2, 4, 3]);
-  const flat = layer.apply(variables, tf.reshape(x, [8, 5]) as tf.Tensor2D);
+  const x2 = tf.reshape(x, [8, 5]) as tf.Tensor2D;
+  const flat = layer.apply(variables, x2);
   assert.equal(Array.from(y.dataSync()), Array.from(flat.dataSync()));
-  tf.dispose([x, y, flat]);
+  tf.dispose([x, x2, y, flat]);
   fx.tree.dispose(variables);
 });
 
@@ -66,8 +69,9 @@ test('inFeatures fixes the input size: another size is a ShapeError naming the s
   const layer = Dense(2, { inFeatures: 3 });
   assertThrows(() => layer.init(fx.random.key(0), [1, 4]), fx.ShapeError, 'inFeatures 3', '4 features');
   const variables = layer.init(fx.random.key(0), [1, 3]);
-  assertThrows(() => layer.apply(variables, tf.zeros([1, 5])), fx.FlaxenError);
-  fx.tree.dispose(variables);
+  const wrong = tf.zeros([1, 5]);
+  assertThrows(() => layer.apply(variables, wrong), fx.FlaxenError);
+  fx.tree.dispose([variables, wrong]);
 });
 
 test('bad arguments are FlaxenErrors; describe shows the sizes', () => {
@@ -79,6 +83,10 @@ test('bad arguments are FlaxenErrors; describe shows the sizes', () => {
   const variables = layer.init(fx.random.key(0), [1, 3]);
   assert.is(layer.describe(variables), 'Dense(3 -> 7, no bias)');
   fx.tree.dispose(variables);
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

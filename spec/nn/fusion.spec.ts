@@ -6,8 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertSameBits, assertThrows, backend, countKernel, stockGradients, tensorDelta, withOwnKernels } from '../setup.js';
+import { assertSameBits, assertThrows, backend, collectLeaks, countKernel, stockGradients, tensorDelta, withOwnKernels } from '../setup.js';
 import { numbers, t32 } from './layer-helpers.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const { Sequential, Dense, Conv, relu, MaxPool, Flatten } = fx.nn;
 
@@ -173,6 +176,10 @@ test('the activation option: describe shows it; anything but a function is a Fla
   assert.is(Dense(3).describe(), 'Dense(-1 -> 3)');
   assertThrows(() => Dense(3, { activation: 'relu' as never }), fx.FlaxenError, 'Dense', "option 'activation' must be a function", 'the string "relu"');
   assertThrows(() => Conv(3, [3], { activation: 1 as never }), fx.FlaxenError, 'Conv', "option 'activation' must be a function");
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

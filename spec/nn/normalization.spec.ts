@@ -2,8 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, tensorDelta, values } from '../setup.js';
+import { assertClose, assertThrows, collectLeaks, tensorDelta, values } from '../setup.js';
 import { checkGradients, numbers, t32 } from './layer-helpers.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const k0 = fx.random.key(0);
 
@@ -41,7 +44,8 @@ test('BatchNorm in training normalizes with batch statistics (biased variance) a
   const scale = [1.5, -0.5];
   const bias = [0.25, 2];
   const v = { params: { scale: tf.tensor1d(scale), bias: tf.tensor1d(bias) }, batch_stats: { mean: tf.tensor1d([1, -1]), var: tf.tensor1d([2, 3]) } };
-  const [y, updated] = bn.apply(v, t32(x, [6, 2]), { train: true, mutable: ['batch_stats'] });
+  const input = t32(x, [6, 2]);
+  const [y, updated] = bn.apply(v, input, { train: true, mutable: ['batch_stats'] });
   assertClose(y.dataSync(), refNormalize(x, 2, (i) => i % 2, 1e-5, (i) => scale[i % 2]!, (i) => bias[i % 2]!), 1e-5, 1e-4);
   // hand-computed running averages: 0.9 * old + 0.1 * batch statistic
   const mean = [0, 1].map((c) => [0, 1, 2, 3, 4, 5].reduce((s, r) => s + x[r * 2 + c]!, 0) / 6);
@@ -51,28 +55,30 @@ test('BatchNorm in training normalizes with batch statistics (biased variance) a
   assert.equal(Object.keys(updated), ['batch_stats']);
   // the inputs were not changed
   assert.equal(Array.from(v.batch_stats.mean.dataSync()), [1, -1]);
-  fx.tree.dispose([vars, v, y, updated]);
+  fx.tree.dispose([vars, v, input, y, updated]);
 });
 
 test('BatchNorm in evaluation uses the running averages', () => {
   const bn = fx.nn.BatchNorm();
   const x = numbers(2, 8);
   const v = { params: { scale: tf.tensor1d([2, 1]), bias: tf.tensor1d([0, 1]) }, batch_stats: { mean: tf.tensor1d([0.5, -0.5]), var: tf.tensor1d([4, 0.25]) } };
-  const y = bn.apply(v, t32(x, [4, 2]));
+  const input = t32(x, [4, 2]);
+  const y = bn.apply(v, input);
   const expected = Array.from(x, (val, i) => (i % 2 === 0 ? ((val - 0.5) / Math.sqrt(4 + 1e-5)) * 2 : (val + 0.5) / Math.sqrt(0.25 + 1e-5) + 1));
   assertClose(y.dataSync(), expected, 1e-5, 1e-4);
-  fx.tree.dispose([v, y]);
+  fx.tree.dispose([v, input, y]);
 });
 
 test('BatchNorm training without mutable is an ImmutableCollectionError naming the layer', () => {
   const net = fx.nn.Sequential([fx.nn.Dense(3), fx.nn.BatchNorm()]);
   const vars = net.init(k0, [2, 4]);
-  assertThrows(() => net.apply(vars, tf.ones([2, 4]), { train: true }), fx.ImmutableCollectionError, 'layers_1', 'BatchNorm', "mutable: ['batch_stats']");
+  const x = tf.ones([2, 4]);
+  assertThrows(() => net.apply(vars, x, { train: true }), fx.ImmutableCollectionError, 'layers_1', 'BatchNorm', "mutable: ['batch_stats']");
   const before = tf.memory().numTensors;
-  const [y, updated] = net.apply(vars, tf.ones([2, 4]), { train: true, mutable: ['batch_stats'] });
-  assert.is(tf.memory().numTensors - before, 1 + 1 + 2); // ones input, output, two running averages
+  const [y, updated] = net.apply(vars, x, { train: true, mutable: ['batch_stats'] });
+  assert.is(tf.memory().numTensors - before, 1 + 2); // the output, two running averages
   assert.equal(fx.tree.map(updated, (t: tf.Tensor) => t.shape), { batch_stats: { layers_1: { mean: [3], var: [3] } } });
-  fx.tree.dispose([vars, y, updated]);
+  fx.tree.dispose([vars, x, y, updated]);
 });
 
 test('BatchNorm gradients in training (through the batch statistics) match finite differences', () => {
@@ -93,7 +99,8 @@ test('LayerNorm normalizes each example over the last axis (epsilon 1e-6), param
   const vars = ln.init(k0, [2, 3, 4]);
   assert.equal(fx.tree.map(vars, (t: tf.Tensor) => t.shape), { params: { scale: [4], bias: [4] } });
   const x = numbers(6, 24, -2, 3);
-  const y = ln.apply(vars, t32(x, [2, 3, 4]));
+  const input = t32(x, [2, 3, 4]);
+  const y = ln.apply(vars, input);
   assertClose(y.dataSync(), refNormalize(x, 6, (i) => Math.floor(i / 4), 1e-6), 1e-5, 1e-4);
   checkGradients(
     (t, s, b) => ln.apply({ params: { scale: s!, bias: b! } }, t!),
@@ -101,7 +108,7 @@ test('LayerNorm normalizes each example over the last axis (epsilon 1e-6), param
     [{ values: x, shape: [2, 3, 4] }, { values: numbers(7, 4), shape: [4] }, { values: numbers(8, 4), shape: [4] }],
     { atol: 5e-4, rtol: 5e-3 },
   );
-  fx.tree.dispose([vars, y]);
+  fx.tree.dispose([vars, input, y]);
 });
 
 test('RMSNorm: x / sqrt(mean(x²) + eps) * scale, only a scale parameter; gradients match', () => {
@@ -115,9 +122,10 @@ test('RMSNorm: x / sqrt(mean(x²) + eps) * scale, only a scale parameter; gradie
     [{ values: x, shape: [3, 5] }, { values: numbers(10, 5), shape: [5] }],
     { atol: 5e-4, rtol: 5e-3 },
   );
-  const y = norm.apply(vars, t32(x, [3, 5]));
+  const input = t32(x, [3, 5]);
+  const y = norm.apply(vars, input);
   assertClose(y.dataSync(), refNormalize(x, 3, (i) => Math.floor(i / 5), 1e-6, undefined, undefined, true), 1e-5, 1e-4);
-  fx.tree.dispose([vars, y]);
+  fx.tree.dispose([vars, input, y]);
 });
 
 test('GroupNorm normalizes per example and channel group over the spatial axes; gradients match', () => {
@@ -127,7 +135,8 @@ test('GroupNorm normalizes per example and channel group over the spatial axes; 
   const x = numbers(11, 72, -1, 2);
   // element i = ((n*3 + h)*3 + w)*4 + c  -> group n*2 + floor(c / 2)
   const groupOf = (i: number) => Math.floor(i / 36) * 2 + Math.floor((i % 4) / 2);
-  const y = gn.apply(vars, t32(x, [2, 3, 3, 4]));
+  const input = t32(x, [2, 3, 3, 4]);
+  const y = gn.apply(vars, input);
   assertClose(y.dataSync(), refNormalize(x, 4, groupOf, 1e-6), 1e-5, 1e-4);
   checkGradients(
     (t, s, b) => gn.apply({ params: { scale: s!, bias: b! } }, t!),
@@ -135,7 +144,7 @@ test('GroupNorm normalizes per example and channel group over the spatial axes; 
     [{ values: x, shape: [2, 3, 3, 4] }, { values: numbers(12, 4), shape: [4] }, { values: numbers(13, 4), shape: [4] }],
     { atol: 5e-4, rtol: 5e-3 },
   );
-  fx.tree.dispose([vars, y]);
+  fx.tree.dispose([vars, input, y]);
 });
 
 test('normalization errors name the path; bad options are FlaxenErrors', () => {
@@ -143,7 +152,9 @@ test('normalization errors name the path; bad options are FlaxenErrors', () => {
   assertThrows(() => net.init(k0, [2, 3]), fx.ShapeError, 'layers_1', 'GroupNorm(4)', '6 channels');
   const ln = fx.nn.Sequential([fx.nn.LayerNorm()]);
   const vars = ln.init(k0, [2, 4]);
-  assertThrows(() => ln.apply(vars, tf.ones([2, 5])), fx.ShapeError, 'layers_0', "'params/layers_0/scale'", '[4]', '[5]');
+  const wrong = tf.ones([2, 5]);
+  assertThrows(() => ln.apply(vars, wrong), fx.ShapeError, 'layers_0', "'params/layers_0/scale'", '[4]', '[5]');
+  wrong.dispose();
   assertThrows(() => fx.nn.BatchNorm({ momentum: 2 }), fx.FlaxenError, 'momentum');
   assertThrows(() => fx.nn.BatchNorm({ axis: 3 }).init(k0, [2, 3]), fx.ShapeError, 'axis 3');
   assertThrows(() => fx.nn.LayerNorm({ epsilon: -1 }), fx.FlaxenError, 'epsilon');
@@ -179,9 +190,10 @@ test('normalization layers: initShapes allocates nothing, init/apply leave nothi
     params: { Dense_0: { kernel: [5, 3], bias: [3] }, BatchNorm_0: { scale: [3], bias: [3] }, LayerNorm_0: { scale: [3], bias: [3] } },
     batch_stats: { BatchNorm_0: { mean: [3], var: [3] } },
   });
-  const [y, upd] = Block.apply(bv, tf.ones([2, 5]), { train: true, mutable: ['batch_stats'] });
+  const input = tf.ones([2, 5]);
+  const [y, upd] = Block.apply(bv, input, { train: true, mutable: ['batch_stats'] });
   assert.equal(y.shape, [2, 3]);
-  fx.tree.dispose([vars, bv, y, upd]);
+  fx.tree.dispose([vars, bv, input, y, upd]);
 });
 
 test('LayerNorm and RMSNorm of rows of ±1e20 (squares past float32) give ±1, not 0; rows of zeros give zeros', () => {
@@ -193,16 +205,18 @@ test('LayerNorm and RMSNorm of rows of ±1e20 (squares past float32) give ±1, n
   const rms = fx.nn.RMSNorm();
   const lnVars = ln.init(k0, [4, 4]);
   const rmsVars = rms.init(k0, [4, 4]);
-  const y = values(ln.apply(lnVars, x));
-  const r = values(rms.apply(rmsVars, x));
+  const [yt, rt] = [ln.apply(lnVars, x), rms.apply(rmsVars, x)];
+  const [y, r] = [values(yt), values(rt)];
   assertClose(y.slice(0, 12), [1, -1, 1, -1, 1, -1, 1, -1, 0, 0, 0, 0], 1e-6);
   assertClose(r.slice(0, 12), [1, -1, 1, -1, 1, -1, 1, -1, 0, 0, 0, 0], 1e-6);
   // An ordinary row keeps the usual numbers: (x − 2.5) / sqrt(1.25 + 1e-6).
   assertClose(y.slice(12), [-1.5, -0.5, 0.5, 1.5].map((v) => v / Math.sqrt(1.25 + 1e-6)), 1e-6, 1e-6);
   // Gradients through the huge rows are finite.
-  const g = values(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ln.apply(lnVars, t), tf.tensor([1, 2, 3, 4]))))(x));
+  const weights = tf.tensor([1, 2, 3, 4]);
+  const gt = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ln.apply(lnVars, t), weights)))(x);
+  const g = values(gt);
   assert.ok(g.every(Number.isFinite), `finite gradients: ${g}`);
-  fx.tree.dispose([lnVars, rmsVars, x]);
+  fx.tree.dispose([lnVars, rmsVars, x, yt, rt, weights, gt]);
 });
 
 test('BatchNorm in training refuses an empty batch (its running averages took left-over memory on wasm), and normalizes one in eval mode', () => {
@@ -214,6 +228,10 @@ test('BatchNorm in training refuses an empty batch (its running averages took le
   const y = bn.apply(vars, empty);
   assert.equal(y.shape, [0, 3]);
   fx.tree.dispose([vars, empty, y]);
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

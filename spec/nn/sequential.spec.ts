@@ -4,7 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertThrows } from '../setup.js';
+import { assertThrows, collectLeaks } from '../setup.js';
+
+// Every test leaves tf.memory() as it found it (the last test checks).
+const leaks = collectLeaks(test);
 
 const { Sequential, Dense, relu } = fx.nn;
 
@@ -43,6 +46,10 @@ test('bad layers and options are FlaxenErrors naming the index', () => {
   assertThrows(() => Sequential(Dense(2) as never), fx.FlaxenError, 'array of layers');
   assertThrows(() => Sequential([Dense(2), 3 as never]), fx.FlaxenError, 'layers_1', 'module or a function');
   assertThrows(() => Sequential([Dense(2)], { names: 'x' } as never), fx.FlaxenError, 'names');
+});
+
+test('no test above leaves a tensor behind', () => {
+  assert.equal(leaks, []);
 });
 
 test.run();

@@ -159,8 +159,8 @@ for (const row of TABLE) {
     assert.is(tf.memory().numTensors, before, 'and back to where it started');
   });
 
-  test(`${row.name} refuses an unknown option`, () => {
-    assertThrows(() => row.make(0.01, { learning_rate: 0.1 }), fx.FlaxenError, 'learning_rate');
+  test(`${row.name} refuses an unknown option, listing the known ones`, () => {
+    assertThrows(() => row.make(0.01, { learning_rate: 0.1 }), fx.FlaxenError, "unknown option 'learning_rate'", 'known options are');
   });
 
   test(`${row.name} refuses the state of every other optimizer`, () => {
@@ -253,6 +253,18 @@ test('the table holds every optimizer fx.optim exports', () => {
   const optimizers = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'lion', 'lamb'];
   for (const name of optimizers) assert.ok(TABLE.some((row) => row.name === name), name);
   assert.is(TABLE.filter((row) => row.make(0.1).updateAndApply).map((row) => row.name).join(), 'adam,adamw', 'the optimizers with a fused update-and-apply');
+});
+
+test('boolean options of the optimizers and schedules are checked for their kind, by the one options checker', () => {
+  const cases: Array<[string, () => unknown, string]> = [
+    ['sgd', () => fx.optim.sgd(0.1, { momentum: 0.9, nesterov: 1 as never }), 'nesterov'],
+    ['rmsprop', () => fx.optim.rmsprop(0.1, { centered: 'yes' as never }), 'centered'],
+    ['scaleByRms', () => fx.optim.scaleByRms({ epsInSqrt: 0 as never }), 'epsInSqrt'],
+    ['scaleByLearningRate', () => fx.optim.scaleByLearningRate(0.1, { flipSign: null as never }), 'flipSign'],
+    ['exponentialDecay', () => fx.optim.schedules.exponentialDecay(1, 10, 0.5, { staircase: 'true' as never }), 'staircase'],
+    ['valueAndGrad', () => fx.valueAndGrad((x: tf.Tensor) => tf.sum(x), { hasAux: 1 as never }), 'hasAux'],
+  ];
+  for (const [where, make, option] of cases) assertThrows(make, fx.FlaxenError, `${where}: option '${option}' must be a boolean (true or false)`);
 });
 
 test.run();

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation, Scaling } from '../base.js';
 import { fusedAdamLeaf } from '../../ops/fused-adam.js';
-import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves, type NamedTree } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber, checkRate, checkState, mapTensors, tidy, zipLeaves, type NamedTree } from '../util.js';
 
 /**
  * Options of {@link scaleByAdam} (and of `adam`, `adamw`): Optax's names and defaults.
@@ -46,8 +47,8 @@ export interface ScaleByAdamState {
   readonly nu: unknown;
 }
 
-/** @internal The option names of Adam-like transformations. */
-export const ADAM_OPTIONS = ['b1', 'b2', 'eps', 'epsRoot'] as const;
+/** @internal The options of Adam-like transformations (numbers: ranges are checked by {@link adamOptions}). */
+export const ADAM_OPTIONS: OptionKinds<ScaleByAdamOptions> = { b1: 'any', b2: 'any', eps: 'any', epsRoot: 'any' };
 
 /** @internal Validates Adam's options and fills in the defaults. */
 export function adamOptions(fn: string, opts: ScaleByAdamOptions): Required<ScaleByAdamOptions> {
@@ -76,7 +77,7 @@ export function adamOptions(fn: string, opts: ScaleByAdamOptions): Required<Scal
  * ```
  */
 export function scaleByAdam(opts: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
-  checkOptions('scaleByAdam', opts, ADAM_OPTIONS);
+  checkOptions<ScaleByAdamOptions>('scaleByAdam', opts, ADAM_OPTIONS);
   const { b1, b2, eps, epsRoot } = adamOptions('scaleByAdam', opts);
   return Object.freeze({
     init: (params: unknown): ScaleByAdamState =>

@@ -5,7 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber } from '../util.js';
+import { bufferedTransform } from './buffered.js';
 
 /**
  * Options of {@link scaleByLion} (Optax's names and defaults).
@@ -21,6 +23,9 @@ export interface ScaleByLionOptions {
   /** Decay of the momentum, in [0, 1); default 0.99. */
   readonly b2?: number;
 }
+
+/** @internal The options of {@link scaleByLion} (numbers: ranges are checked below). */
+export const LION_OPTIONS: OptionKinds<ScaleByLionOptions> = { b1: 'any', b2: 'any' };
 
 /**
  * The state of {@link scaleByLion}: the momentum.
@@ -48,29 +53,14 @@ export interface ScaleByLionState {
  * ```
  */
 export function scaleByLion(opts: ScaleByLionOptions = {}): GradientTransformation<ScaleByLionState> {
-  checkOptions('scaleByLion', opts, ['b1', 'b2']);
+  checkOptions<ScaleByLionOptions>('scaleByLion', opts, LION_OPTIONS);
   const b1 = checkNumber('scaleByLion', 'b1', opts.b1 ?? 0.9, { min: 0, max: 1 });
   const b2 = checkNumber('scaleByLion', 'b2', opts.b2 ?? 0.99, { min: 0, below: 1 });
-  return Object.freeze({
-    init: (params: unknown): ScaleByLionState => tidy(() => Object.freeze({ mu: mapTensors('scaleByLion.init', 'params', params, (p) => tf.zerosLike(p)) })),
-    update: <G>(grads: G, state: ScaleByLionState): readonly [G, ScaleByLionState] => {
-      const { mu } = checkState('scaleByLion', state, ['mu']) as ScaleByLionState;
-      return tidy(() => {
-        const cB1 = tf.scalar(b1);
-        const c1mB1 = tf.scalar(1 - b1);
-        const cB2 = tf.scalar(b2);
-        const c1mB2 = tf.scalar(1 - b2);
-        const [updates, newMu] = zipLeaves(
-          'scaleByLion',
-          [
-            { name: 'grads', tree: grads },
-            { name: 'state.mu', tree: mu },
-          ],
-          2,
-          ([g, m]) => [tf.sign(tf.add(tf.mul(g!, c1mB1), tf.mul(m!, cB1))), tf.add(tf.mul(m!, cB2), tf.mul(g!, c1mB2))],
-        );
-        return Object.freeze([updates as G, Object.freeze({ mu: newMu })] as const);
-      });
-    },
-  });
+  return bufferedTransform(
+    'scaleByLion',
+    'mu',
+    0,
+    () => ({ cB1: tf.scalar(b1), c1mB1: tf.scalar(1 - b1), cB2: tf.scalar(b2), c1mB2: tf.scalar(1 - b2) }),
+    (g, m, { cB1, c1mB1, cB2, c1mB2 }) => [tf.sign(tf.add(tf.mul(g, c1mB1), tf.mul(m, cB1))), tf.add(tf.mul(m, cB2), tf.mul(g, c1mB2))],
+  ) as GradientTransformation<ScaleByLionState>;
 }

@@ -6,7 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkRate, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber, checkRate, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { bufferedTransform } from './buffered.js';
 
 /**
  * Options of {@link scaleByRms} and {@link scaleByStddev} (Optax's names and defaults).
@@ -57,8 +59,8 @@ export interface ScaleByStddevState {
   readonly nu: unknown;
 }
 
-/** @internal */
-export const RMS_OPTIONS = ['decay', 'eps', 'initialScale', 'epsInSqrt'] as const;
+/** @internal The options of RMS-like transformations (numbers: ranges are checked below). */
+export const RMS_OPTIONS: OptionKinds<ScaleByRmsOptions> = { decay: 'any', eps: 'any', initialScale: 'any', epsInSqrt: 'boolean' };
 
 function rmsOptions(fn: string, opts: ScaleByRmsOptions): Required<ScaleByRmsOptions> {
   return {
@@ -82,34 +84,20 @@ function rmsOptions(fn: string, opts: ScaleByRmsOptions): Required<ScaleByRmsOpt
  * ```
  */
 export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation<ScaleByRmsState> {
-  checkOptions('scaleByRms', opts, RMS_OPTIONS);
+  checkOptions<ScaleByRmsOptions>('scaleByRms', opts, RMS_OPTIONS);
   const { decay, eps, initialScale, epsInSqrt } = rmsOptions('scaleByRms', opts);
-  return Object.freeze({
-    init: (params: unknown): ScaleByRmsState => tidy(() => Object.freeze({ nu: mapTensors('scaleByRms.init', 'params', params, (p) => tf.fill(p.shape, initialScale, p.dtype)) })),
-    update: <G>(grads: G, state: ScaleByRmsState): readonly [G, ScaleByRmsState] => {
-      const { nu } = checkState('scaleByRms', state, ['nu']) as ScaleByRmsState;
-      return tidy(() => {
-        const cDecay = tf.scalar(decay);
-        const c1mDecay = tf.scalar(1 - decay);
-        const cEps = tf.scalar(eps);
-        const [updates, newNu] = zipLeaves(
-          'scaleByRms',
-          [
-            { name: 'grads', tree: grads },
-            { name: 'state.nu', tree: nu },
-          ],
-          2,
-          ([g, v]) => {
-            const v1 = tf.add(tf.mul(v!, cDecay), tf.mul(tf.square(g!), c1mDecay));
-            // sqrt then div: on wasm, rsqrt costs more than the two together.
-            const u = epsInSqrt ? tf.div(g!, tf.sqrt(tf.add(v1, cEps))) : tf.div(g!, tf.add(tf.sqrt(v1), cEps));
-            return [u, v1];
-          },
-        );
-        return Object.freeze([updates as G, Object.freeze({ nu: newNu })] as const);
-      });
+  return bufferedTransform(
+    'scaleByRms',
+    'nu',
+    initialScale,
+    () => ({ cDecay: tf.scalar(decay), c1mDecay: tf.scalar(1 - decay), cEps: tf.scalar(eps) }),
+    (g, v, { cDecay, c1mDecay, cEps }) => {
+      const v1 = tf.add(tf.mul(v, cDecay), tf.mul(tf.square(g), c1mDecay));
+      // sqrt then div: on wasm, rsqrt costs more than the two together.
+      const u = epsInSqrt ? tf.div(g, tf.sqrt(tf.add(v1, cEps))) : tf.div(g, tf.add(tf.sqrt(v1), cEps));
+      return [u, v1];
     },
-  });
+  ) as GradientTransformation<ScaleByRmsState>;
 }
 
 /**
@@ -125,7 +113,7 @@ export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation
  * ```
  */
 export function scaleByStddev(opts: ScaleByRmsOptions = {}): GradientTransformation<ScaleByStddevState> {
-  checkOptions('scaleByStddev', opts, RMS_OPTIONS);
+  checkOptions<ScaleByRmsOptions>('scaleByStddev', opts, RMS_OPTIONS);
   const { decay, eps, initialScale, epsInSqrt } = rmsOptions('scaleByStddev', opts);
   return Object.freeze({
     init: (params: unknown): ScaleByStddevState =>

@@ -5,7 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber } from '../util.js';
+import { bufferedTransform } from './buffered.js';
 
 /**
  * Options of {@link scaleByRss} (Optax's names and defaults).
@@ -21,6 +23,9 @@ export interface ScaleByRssOptions {
   /** Added inside the square root; default 1e-7. */
   readonly eps?: number;
 }
+
+/** @internal The options of {@link scaleByRss} (numbers: ranges are checked below). */
+export const RSS_OPTIONS: OptionKinds<ScaleByRssOptions> = { initialAccumulatorValue: 'any', eps: 'any' };
 
 /**
  * The state of {@link scaleByRss}: the running sum of squared gradients.
@@ -49,35 +54,23 @@ export interface ScaleByRssState {
  * ```
  */
 export function scaleByRss(opts: ScaleByRssOptions = {}): GradientTransformation<ScaleByRssState> {
-  checkOptions('scaleByRss', opts, ['initialAccumulatorValue', 'eps']);
+  checkOptions<ScaleByRssOptions>('scaleByRss', opts, RSS_OPTIONS);
   const initial = checkNumber('scaleByRss', 'initialAccumulatorValue', opts.initialAccumulatorValue ?? 0.1, { min: 0 });
   const eps = checkNumber('scaleByRss', 'eps', opts.eps ?? 1e-7, { min: 0 });
   // The sum can only be 0 where initial = 0 and every gradient so far was 0; the update is then
   // 0/sqrt(eps) = 0 anyway, unless eps = 0 too (0/0): only that case needs the `where`.
   const needsWhere = initial === 0 && eps === 0;
-  return Object.freeze({
-    init: (params: unknown): ScaleByRssState => tidy(() => Object.freeze({ sumOfSquares: mapTensors('scaleByRss.init', 'params', params, (p) => tf.fill(p.shape, initial, p.dtype)) })),
-    update: <G>(grads: G, state: ScaleByRssState): readonly [G, ScaleByRssState] => {
-      const { sumOfSquares } = checkState('scaleByRss', state, ['sumOfSquares']) as ScaleByRssState;
-      return tidy(() => {
-        const cEps = tf.scalar(eps);
-        const [updates, sums] = zipLeaves(
-          'scaleByRss',
-          [
-            { name: 'grads', tree: grads },
-            { name: 'state.sumOfSquares', tree: sumOfSquares },
-          ],
-          2,
-          ([g, s]) => {
-            const s1 = tf.add(s!, tf.square(g!));
-            // sqrt then div: on wasm, rsqrt costs more than the two together.
-            const scaled = tf.div(g!, tf.sqrt(tf.add(s1, cEps)));
-            const u = needsWhere ? tf.where(tf.greater(s1, 0), scaled, tf.zerosLike(scaled)) : scaled;
-            return [u, s1];
-          },
-        );
-        return Object.freeze([updates as G, Object.freeze({ sumOfSquares: sums })] as const);
-      });
+  return bufferedTransform(
+    'scaleByRss',
+    'sumOfSquares',
+    initial,
+    () => tf.scalar(eps),
+    (g, s, cEps) => {
+      const s1 = tf.add(s, tf.square(g));
+      // sqrt then div: on wasm, rsqrt costs more than the two together.
+      const scaled = tf.div(g, tf.sqrt(tf.add(s1, cEps)));
+      const u = needsWhere ? tf.where(tf.greater(s1, 0), scaled, tf.zerosLike(scaled)) : scaled;
+      return [u, s1];
     },
-  });
+  ) as GradientTransformation<ScaleByRssState>;
 }

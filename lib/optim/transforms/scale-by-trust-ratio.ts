@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError } from '../../errors.js';
 import type { GradientTransformation } from '../base.js';
 import type { EmptyState } from '../identity.js';
-import { checkNumber, checkOptions, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { checkNumber, tidy, zipLeaves } from '../util.js';
 
 const EMPTY: EmptyState = Object.freeze({});
 
@@ -28,6 +29,8 @@ export interface ScaleByTrustRatioOptions {
   readonly eps?: number;
 }
 
+const TRUST_RATIO_OPTIONS: OptionKinds<ScaleByTrustRatioOptions> = { minNorm: 'any', trustCoefficient: 'any', eps: 'any' };
+
 /**
  * Multiplies each leaf's update by `trustCoefficient · ‖param‖ / (‖update‖ + eps)` (norms over
  * the leaf; the ratio is 1 when either norm is 0), as Optax's `scale_by_trust_ratio` (You et al.,
@@ -41,7 +44,7 @@ export interface ScaleByTrustRatioOptions {
  * ```
  */
 export function scaleByTrustRatio(opts: ScaleByTrustRatioOptions = {}): GradientTransformation<EmptyState> {
-  checkOptions('scaleByTrustRatio', opts, ['minNorm', 'trustCoefficient', 'eps']);
+  checkOptions<ScaleByTrustRatioOptions>('scaleByTrustRatio', opts, TRUST_RATIO_OPTIONS);
   const minNorm = checkNumber('scaleByTrustRatio', 'minNorm', opts.minNorm ?? 0, { min: 0 });
   const trust = checkNumber('scaleByTrustRatio', 'trustCoefficient', opts.trustCoefficient ?? 1, { min: 0 });
   const eps = checkNumber('scaleByTrustRatio', 'eps', opts.eps ?? 0, { min: 0 });

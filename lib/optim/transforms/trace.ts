@@ -5,7 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../base.js';
-import { alias, checkNumber, checkOptions, checkState, mapTensors, tidy, zipLeaves } from '../util.js';
+import { checkOptions, type OptionKinds } from '../../check-options.js';
+import { alias, checkNumber } from '../util.js';
+import { bufferedTransform } from './buffered.js';
 
 /**
  * Options of {@link trace}.
@@ -21,6 +23,8 @@ export interface TraceOptions {
   /** Use Nesterov's form (default false). */
   readonly nesterov?: boolean;
 }
+
+const TRACE_OPTIONS: OptionKinds<TraceOptions> = { decay: 'any', nesterov: 'boolean' };
 
 /**
  * The state of {@link trace}: the momentum buffer.
@@ -50,29 +54,11 @@ export interface TraceState {
  * ```
  */
 export function trace(opts: TraceOptions): GradientTransformation<TraceState> {
-  checkOptions('trace', opts, ['decay', 'nesterov']);
+  checkOptions<TraceOptions>('trace', opts, TRACE_OPTIONS);
   const decay = checkNumber('trace', 'decay', opts?.decay, { min: 0 });
   const nesterov = opts.nesterov === true;
-  return Object.freeze({
-    init: (params: unknown): TraceState => tidy(() => Object.freeze({ trace: mapTensors('trace.init', 'params', params, (p) => tf.zerosLike(p)) })),
-    update: <G>(grads: G, state: TraceState): readonly [G, TraceState] => {
-      const { trace: old } = checkState('trace', state, ['trace']) as TraceState;
-      return tidy(() => {
-        const cDecay = tf.scalar(decay);
-        const [updates, next] = zipLeaves(
-          'trace',
-          [
-            { name: 'grads', tree: grads },
-            { name: 'state.trace', tree: old },
-          ],
-          2,
-          ([g, t]) => {
-            const t1 = tf.add(g!, tf.mul(t!, cDecay));
-            return [nesterov ? tf.add(g!, tf.mul(t1, cDecay)) : alias(t1), t1];
-          },
-        );
-        return Object.freeze([updates as G, Object.freeze({ trace: next })] as const);
-      });
-    },
-  });
+  return bufferedTransform('trace', 'trace', 0, () => tf.scalar(decay), (g, t, cDecay) => {
+    const t1 = tf.add(g, tf.mul(t, cDecay));
+    return [nesterov ? tf.add(g, tf.mul(t1, cDecay)) : alias(t1), t1];
+  }) as GradientTransformation<TraceState>;
 }
