@@ -193,8 +193,11 @@ function fillTruncatedNormal(k: Key, out: Float32Array, lower: number, upper: nu
       const z = out[i]!;
       if (z >= lower && z <= upper) out[filled++] = z;
     }
-    if (filled === 0 && drawn > 100000) {
-      throw new FlaxenError('', `truncatedNormal: the interval [${lower}, ${upper}] is too far in the tails to sample by rejection`);
+    // Rejection needs about (size - filled) / rate more draws. An interval that accepts fewer
+    // than 1 in 10,000 draws (far in the tails, or as narrow as [-1e-173, 1e-276], where only an
+    // exact 0 is accepted) would run for minutes: refuse it instead of hanging.
+    if ((filled === 0 && drawn > 100000) || (drawn >= 1000000 && filled < drawn * 1e-4)) {
+      throw new FlaxenError('', `truncatedNormal: the interval [${lower}, ${upper}] is too far in the tails (or too narrow) to sample by rejection: ${filled} of ${drawn} draws fell inside, fewer than 1 in 10,000`);
     }
   }
   if (scale !== 1) for (let i = 0; i < size; i++) out[i]! *= scale;
