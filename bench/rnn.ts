@@ -7,43 +7,13 @@
  *
  * @module
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { median, type Reply } from './protocol.js';
+import { WorkerProcess } from './worker-process.js';
+import { median } from './protocol.js';
 import { BLOCK_SIZES, LSTM_SIZES, type RnnTask } from './rnn-protocol.js';
 
-class RnnWorker {
-  private readonly child: ChildProcess;
-  private pending: ((reply: Reply) => void) | undefined;
-  readonly started: Promise<void>;
-
-  constructor(readonly name: string, file: string) {
-    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
-    let ready: () => void;
-    this.started = new Promise((resolve) => (ready = resolve));
-    this.child.on('message', (reply: Reply) => {
-      const p = this.pending;
-      this.pending = undefined;
-      if (p) p(reply);
-      else ready();
-    });
-    this.child.on('exit', (code) => this.pending?.({ ok: false, error: `${name} worker exited with code ${code}` }));
-  }
-
-  async run(task: RnnTask): Promise<Record<string, number | string>> {
-    const reply = await new Promise<Reply>((resolve) => {
-      this.pending = resolve;
-      this.child.send(task);
-    });
-    if (!reply.ok) throw new Error(`${this.name}: ${task.kind}: ${reply.error}`);
-    return reply.value;
-  }
-
-  stop(): void {
-    this.child.send({ kind: 'exit' } satisfies RnnTask);
-  }
-}
+class RnnWorker extends WorkerProcess<RnnTask> {}
 
 const num = (v: number | string | undefined): number => (typeof v === 'number' ? v : NaN);
 const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');

@@ -15,10 +15,9 @@
  *
  * @module
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { median, mlpStepFlops, type Reply, type Task } from './protocol.js';
+import { WorkerProcess } from './worker-process.js';
+import { median, mlpStepFlops, type Task } from './protocol.js';
 import { coresFree, loadText } from './load.js';
 import { anchorsTable } from './anchors/run.js';
 import { recurrentTable } from './rnn.js';
@@ -30,40 +29,7 @@ const noAnchors = process.argv.includes('--no-anchors') || threadsOnly;
 const ROUNDS = quick ? 2 : 5;
 const SHORT_ROUNDS = quick ? 4 : 25;
 
-class Worker {
-  private readonly child: ChildProcess;
-  private pending: ((reply: Reply) => void) | undefined;
-  readonly started: Promise<void>;
-
-  constructor(readonly name: string, file: string, args: string[] = []) {
-    this.child = fork(fileURLToPath(new URL(file, import.meta.url)), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
-    let ready: () => void;
-    this.started = new Promise((resolve) => (ready = resolve));
-    this.child.on('message', (reply: Reply) => {
-      if (this.pending) {
-        const p = this.pending;
-        this.pending = undefined;
-        p(reply);
-      } else ready();
-    });
-    this.child.on('exit', (code) => {
-      if (this.pending) this.pending({ ok: false, error: `${name} worker exited with code ${code}` });
-    });
-  }
-
-  async run(task: Task): Promise<Record<string, number | string>> {
-    const reply = await new Promise<Reply>((resolve) => {
-      this.pending = resolve;
-      this.child.send(task);
-    });
-    if (!reply.ok) throw new Error(`${this.name}: ${task.kind}: ${reply.error}`);
-    return reply.value;
-  }
-
-  stop(): void {
-    this.child.send({ kind: 'exit' } satisfies Task);
-  }
-}
+class Worker extends WorkerProcess<Task> {}
 
 const num = (v: number | string | undefined): number => (typeof v === 'number' ? v : NaN);
 const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
