@@ -47,28 +47,30 @@ let autoThreads = false;
 let autoThreadsChosen = false;
 
 /**
- * `threads` asked for: tfjs's threaded build with `threads` XNNPACK threads, and flaxen's kernels
- * on as many. `auto`: chosen by `ready` from the cores; tfjs's own kernels stay on the calling
- * thread (their small kernels would pay a wake-up each) and flaxen's kernels, which split only
- * work large enough to pay, get the threads.
+ * Threads for flaxen's kernels: tfjs's threaded build (the one with a shared memory, which the
+ * kernel pool's workers need), with tfjs's own kernels (XNNPACK) on the calling thread, and
+ * flaxen's kernels split across a pool of `threads − 1` workers. XNNPACK stays on one thread
+ * whatever the count: its small kernels (element-wise ops, reductions, softmax) would pay a
+ * wake-up each, and its pool's thread spins for a while after each kernel, holding the core that
+ * flaxen's workers need (measured: docs/threads.md). `auto`: the count was chosen by `ready`.
  */
 async function startThreads(threads: number, auto: boolean): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (backendRegistries().registry['wasm']) {
-    if (auto) return; // started by a tfjs op before ready: stays as it is, as before threads were the default
+    if (auto) return; // started by a tfjs op before ready: stays as it is, on one thread
     warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
     reportedThreads = 1;
     return;
   }
-  const outcome = await startWasmThreads(wasm, auto ? 1 : threads);
-  // In a browser tfjs decides by itself whether it can use threads; report what it uses.
+  const outcome = await startWasmThreads(wasm, 1);
+  // In a browser tfjs decides by itself whether it can use its threaded build (cross-origin
+  // isolation); the kernel pool then finds out whether the memory is shared.
   if (outcome.decidedByTfjs) {
-    const started = await tf.setBackend('wasm');
-    reportedThreads = !started ? 1 : auto ? threads : wasm.getThreadsCount();
+    reportedThreads = (await tf.setBackend('wasm')) ? threads : 1;
     return;
   }
   if (outcome.reason !== undefined) warnFallback(outcome.reason);
-  reportedThreads = outcome.reason !== undefined ? 1 : auto ? threads : outcome.threads;
+  reportedThreads = outcome.reason !== undefined ? 1 : threads;
 }
 
 /**
@@ -245,7 +247,7 @@ async function setUpBackend(backend: BackendName, threads?: number): Promise<Bac
     poolStart ??= startOwnKernelPool(reportedThreads).then((r) => {
       if (r.threads < reportedThreads!) {
         console.warn(`flaxen: the kernel workers did not start (${r.reason ?? 'unknown reason'}); flaxen's own kernels run on 1 thread.`);
-        if (autoThreads) reportedThreads = 1;
+        reportedThreads = 1;
       }
     });
     await poolStart;
