@@ -111,7 +111,8 @@ async function register(name: BackendName): Promise<void> {
  * bit on any thread count; small work stays on the calling thread. A browser page needs
  * cross-origin isolation (COOP/COEP headers) for shared memory; without it `ready` says so in one
  * `console.warn` and runs on one thread. `fx.ready('wasm', { threads: n })` asks for n threads
- * (also for tfjs's own kernels, XNNPACK), `{ threads: 1 }` for none. How it works and what it
+ * for flaxen's kernels (tfjs's own kernels, XNNPACK, stay on one thread), `{ threads: 1 }` for
+ * none. How it works and what it
  * costs: the threads guide, docs/threads.md. The workers never keep a process alive. When
  * threads cannot be used, the backend falls back to one thread with one `console.warn`;
  * {@link backendInfo} then reports `threads: 1`.
