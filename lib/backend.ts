@@ -26,9 +26,9 @@ export interface BackendInfo {
    */
   readonly ownKernels: boolean;
   /**
-   * The number of threads the wasm backend computes on. Present once `ready` has been asked for
-   * threads (`fx.ready('wasm', { threads: 2 })`) or has chosen them from the cores (`fx.ready()`
-   * on a machine with more than one): the count actually in use, 1 after a fallback.
+   * The number of threads flaxen's kernels compute on. Present once `ready` has been asked for
+   * a thread count (`fx.ready('wasm', { threads: 2 })`, or `{ threads: 'auto' }`): the count
+   * actually in use, 1 after a fallback. Absent by default (one thread).
    */
   readonly threads?: number;
 }
@@ -36,15 +36,18 @@ export interface BackendInfo {
 /** The backends `ready` can set up. */
 export type BackendName = 'wasm' | 'cpu';
 
+/**
+ * A thread count for {@link ready}: an integer ≥ 1, or `'auto'` for one thread per core (at
+ * most 8; 1 in a browser page without cross-origin isolation).
+ */
+export type ThreadCount = number | 'auto';
+
 const pending = new Map<BackendName, Promise<void>>();
 
 /** The thread count to report once threads were asked for or chosen (undefined: neither). */
 let reportedThreads: number | undefined;
 let threadsStart: Promise<void> | undefined;
 let poolStart: Promise<void> | undefined;
-/** `ready` chose the thread count (none was asked for). */
-let autoThreads = false;
-let autoThreadsChosen = false;
 
 /**
  * Threads for flaxen's kernels: tfjs's threaded build (the one with a shared memory, which the
@@ -57,7 +60,10 @@ let autoThreadsChosen = false;
 async function startThreads(threads: number, auto: boolean): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (backendRegistries().registry['wasm']) {
-    if (auto) return; // started by a tfjs op before ready: stays as it is, on one thread
+    if (auto) {
+      reportedThreads = 1; // started by a tfjs op before ready: stays as it is, on one thread
+      return;
+    }
     warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
     reportedThreads = 1;
     return;
@@ -74,7 +80,7 @@ async function startThreads(threads: number, auto: boolean): Promise<void> {
 }
 
 /**
- * The thread count `ready` chooses when none is asked for: the cores available
+ * The thread count `ready` chooses for `{ threads: 'auto' }`: the cores available
  * (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser), at most
  * 8; 1 in a browser page that is not cross-origin isolated (no shared memory), with a notice.
  * @internal
@@ -104,22 +110,24 @@ async function register(name: BackendName): Promise<void> {
  * default) uses SIMD where the platform has it (Node 20 and every current browser do).
  * Everything else in flaxen is synchronous, so call this once at start-up.
  *
- * Threads. With no thread count, the call that first starts the wasm backend takes one thread
- * per core (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser,
- * at most 8): flaxen's own kernels (products, convolutions, their gradients) split their large
- * calls across a pool of workers that share the backend's memory, with the same results bit for
- * bit on any thread count; small work stays on the calling thread. A browser page needs
- * cross-origin isolation (COOP/COEP headers) for shared memory; without it `ready` says so in one
- * `console.warn` and runs on one thread. `fx.ready('wasm', { threads: n })` asks for n threads
- * for flaxen's kernels (tfjs's own kernels, XNNPACK, stay on one thread), `{ threads: 1 }` for
- * none. How it works and what it
- * costs: the threads guide, docs/threads.md. The workers never keep a process alive. When
- * threads cannot be used, the backend falls back to one thread with one `console.warn`;
- * {@link backendInfo} then reports `threads: 1`.
+ * Threads. By default the wasm backend computes on one thread (tfjs's one-thread build; nothing
+ * else is started). `fx.ready('wasm', { threads: n })` (n ≥ 2), in the call that first starts
+ * the wasm backend, splits flaxen's own kernels (products, convolutions, their gradients, the
+ * fused Adam step) across a pool of n − 1 workers that share the backend's memory, with the same
+ * results bit for bit on any thread count; small work stays on the calling thread, and tfjs's own
+ * kernels (XNNPACK) stay on one thread. `{ threads: 'auto' }` takes one thread per core
+ * (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser, at most
+ * 8). Threads pay only for large products on cores nobody else is using: on the bench machine
+ * (2 cores) a batch-256 MLP step, but not a batch-64 one; the threads guide, docs/threads.md, has
+ * the figures and the costs (start-up, memory). A browser page needs cross-origin isolation
+ * (COOP/COEP headers) for shared memory; without it `ready` says so in one `console.warn` and
+ * runs on one thread. The workers never keep a process alive. When threads cannot be used, the
+ * backend falls back to one thread with one `console.warn`; {@link backendInfo} then reports
+ * `threads: 1`.
  *
  * @param backendOrOptions `'wasm'` (the default) or `'cpu'`, or an object `{ backend, threads }`.
  * @param options `{ threads }` when the first argument is a backend name: the number of
- * WebAssembly threads for the wasm backend, an integer ≥ 1 (default: one per core).
+ * WebAssembly threads for the wasm backend, an integer ≥ 1 or `'auto'` (default: 1).
  *
  * @example
  * ```ts own-process
@@ -134,11 +142,11 @@ async function register(name: BackendName): Promise<void> {
  * ```
  */
 export async function ready(
-  backendOrOptions: BackendName | { readonly backend?: BackendName; readonly threads?: number } = 'wasm',
-  options: { readonly threads?: number } = {},
+  backendOrOptions: BackendName | { readonly backend?: BackendName; readonly threads?: ThreadCount } = 'wasm',
+  options: { readonly threads?: ThreadCount } = {},
 ): Promise<BackendName> {
   let backend: BackendName;
-  let threads: number | undefined;
+  let threads: ThreadCount | undefined;
   if (typeof backendOrOptions === 'object' && backendOrOptions !== null) {
     backend = backendOrOptions.backend ?? 'wasm';
     threads = backendOrOptions.threads;
@@ -152,10 +160,10 @@ export async function ready(
   if (backend !== 'wasm' && backend !== 'cpu') {
     throw new FlaxenError('', `ready(backend) takes 'wasm' or 'cpu', found ${describeValue(backend)}`);
   }
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
-    throw new FlaxenError('', `ready: threads must be an integer ≥ 1, found ${describeValue(threads)}`);
+  if (threads !== undefined && threads !== 'auto' && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new FlaxenError('', `ready: threads must be 'auto' or an integer ≥ 1, found ${describeValue(threads)}`);
   }
-  if (threads !== undefined && threads > 1 && backend !== 'wasm') {
+  if (threads !== undefined && threads !== 1 && backend !== 'wasm') {
     throw new FlaxenError('', `ready: threads apply to the 'wasm' backend only, found backend '${backend}'`);
   }
   // Calls run one after another, so that no call can start the one-thread wasm backend while
@@ -168,7 +176,7 @@ export async function ready(
 
 let serial: Promise<unknown> = Promise.resolve();
 
-async function setUp(backend: BackendName, threads?: number): Promise<BackendName> {
+async function setUp(backend: BackendName, threads?: ThreadCount): Promise<BackendName> {
   const before = errorListeners();
   try {
     return await setUpBackend(backend, threads);
@@ -212,25 +220,19 @@ function removeEmscriptenListeners(before: ErrorListeners): void {
   }
 }
 
-async function setUpBackend(backend: BackendName, threads?: number): Promise<BackendName> {
+async function setUpBackend(backend: BackendName, asked?: ThreadCount): Promise<BackendName> {
   let loading = pending.get(backend);
   if (!loading) {
     loading = register(backend);
     pending.set(backend, loading);
   }
   await loading;
-  if (backend === 'wasm' && threads === undefined && !autoThreadsChosen && threadsStart === undefined && reportedThreads === undefined) {
-    autoThreadsChosen = true;
-    const auto = await defaultThreadCount();
-    if (auto > 1) {
-      autoThreads = true;
-      threadsStart = startThreads(auto, true);
-    }
-  }
-  if (backend === 'wasm' && threads === undefined && threadsStart) await threadsStart;
-  if (backend === 'wasm' && threads !== undefined) {
+  // No count asked for: one thread (nothing else is started), or whatever an earlier call started.
+  if (backend === 'wasm' && asked === undefined && threadsStart) await threadsStart;
+  if (backend === 'wasm' && asked !== undefined) {
+    const threads = asked === 'auto' ? await defaultThreadCount() : asked;
     if (threads > 1) {
-      threadsStart ??= startThreads(threads, false);
+      threadsStart ??= startThreads(threads, asked === 'auto');
       await threadsStart;
       if (reportedThreads !== undefined && reportedThreads > 1 && reportedThreads < threads) {
         warnFallback(`the wasm backend had already been started with ${reportedThreads} threads`);
@@ -247,7 +249,7 @@ async function setUpBackend(backend: BackendName, threads?: number): Promise<Bac
   if (backend === 'wasm' && reportedThreads !== undefined && reportedThreads > 1) {
     poolStart ??= startOwnKernelPool(reportedThreads).then((r) => {
       if (r.threads < reportedThreads!) {
-        console.warn(`flaxen: the kernel workers did not start (${r.reason ?? 'unknown reason'}); flaxen's own kernels run on 1 thread.`);
+        warnFallback(`the kernel workers did not start: ${r.reason ?? 'unknown reason'}`);
         reportedThreads = 1;
       }
     });
@@ -267,7 +269,7 @@ async function setUpBackend(backend: BackendName, threads?: number): Promise<Bac
  * info.name;        // 'wasm'
  * info.simd;        // true
  * info.ownKernels;  // true
- * // info.threads: one per core (at most 8) on a machine with several; absent with one core
+ * info.threads;     // undefined: one thread unless fx.ready was asked for threads
  * ```
  */
 export function backendInfo(): BackendInfo {
