@@ -117,9 +117,8 @@ async function register(name: BackendName): Promise<void> {
  * results bit for bit on any thread count; small work stays on the calling thread, and tfjs's own
  * kernels (XNNPACK) stay on one thread. `{ threads: 'auto' }` takes one thread per core
  * (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser, at most
- * 8). Threads pay only for large products on cores nobody else is using: on the bench machine
- * (2 cores) a batch-256 MLP step, but not a batch-64 one; the threads guide, docs/threads.md, has
- * the figures and the costs (start-up, memory). A browser page needs cross-origin isolation
+ * 8). Threads pay only for large products on cores nothing else is using; the threads guide,
+ * docs/threads.md, has the figures and the costs (start-up, memory). A browser page needs cross-origin isolation
  * (COOP/COEP headers) for shared memory; without it `ready` says so in one `console.warn` and
  * runs on one thread. The workers never keep a process alive. When threads cannot be used, the
  * backend falls back to one thread with one `console.warn`; {@link backendInfo} then reports
