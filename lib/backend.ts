@@ -39,6 +39,12 @@ export type BackendName = 'wasm' | 'cpu';
 /**
  * A thread count for {@link ready}: an integer ≥ 1, or `'auto'` for one thread per core (at
  * most 8; 1 in a browser page without cross-origin isolation).
+ *
+ * @example
+ * ```ts no-run
+ * const threads: fx.ThreadCount = 'auto';
+ * await fx.ready('wasm', { threads });
+ * ```
  */
 export type ThreadCount = number | 'auto';
 
