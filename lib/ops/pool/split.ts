@@ -23,10 +23,18 @@ type Kernel = (...args: number[]) => unknown;
  * thread (waking a worker and handing it a part costs more than the part saves).
  * `gemmMacs`: multiply-adds of a product; `packFloats`: floats packed by pack_n/pack_t;
  * `copyFloats`: floats written by im2col, col2im, the max-pool and relu gradients;
- * `adamFloats`: elements of a fused Adam step. Measured with `node dist/bench/pool-threshold.js`
- * (see that file); writable only for that measurement.
+ * `adamFloats`: elements of a fused Adam step. Writable only for the measurement.
+ *
+ * Measured (2026-12-02, 17:02 UTC, 2 cores, load average 7.5–8.6 from other sessions' builds
+ * and tests, the measuring process's autogroup at nice −10) with
+ * `setsid bash -c 'echo -10 > /proc/self/autogroup && node dist/bench/pool-threshold.js 2'`:
+ * the smallest size from which the split was faster at every larger size measured. Products:
+ * 131,072 multiply-adds (65,536: 1.09× slower, 131,072: 0.72×, 51M: 0.50×); packing: 65,536
+ * floats (0.79×); im2col: 28,800 floats (0.59×), the relu gradient: 16,384 (0.96×), so 2^15 for
+ * the copying kernels; Adam: 200,704 elements (0.58×; 65,536 was 1.45× by the median, 0.61× by
+ * the best round), so 2^17.
  */
-export const splitThresholds = { gemmMacs: 1 << 18, packFloats: 1 << 16, copyFloats: 1 << 16, adamFloats: 1 << 15 };
+export const splitThresholds = { gemmMacs: 1 << 17, packFloats: 1 << 16, copyFloats: 1 << 15, adamFloats: 1 << 17 };
 
 /** @internal Parts per thread of a split call (a queue: late workers take fewer). */
 export const PARTS_PER_THREAD = 2;
