@@ -19,7 +19,7 @@ import { splitThresholds } from '../lib/ops/pool/split.js';
 
 type Threshold = keyof typeof splitThresholds;
 
-const ROUNDS = 15;
+const ROUNDS = 25;
 const threads = Number(process.argv[2] ?? 2);
 await fx.ready('wasm', { threads });
 if ((fx.backendInfo().threads ?? 1) < 2) throw new Error('no threads here');
@@ -39,7 +39,7 @@ function perCall(f: () => void): number {
     reps *= 2;
   }
 }
-function compare(which: Threshold, f: () => void): { single: number; split: number } {
+function compare(which: Threshold, f: () => void): Timing {
   const single: number[] = [];
   const split: number[] = [];
   const saved = splitThresholds[which];
@@ -50,12 +50,19 @@ function compare(which: Threshold, f: () => void): { single: number; split: numb
     split.push(perCall(f));
   }
   splitThresholds[which] = saved;
-  return { single: median(single), split: median(split) };
+  return { single: median(single), split: median(split), bestSingle: Math.min(...single), bestSplit: Math.min(...split) };
 }
-function report(kind: string, sizes: Array<{ size: number; single: number; split: number }>): void {
+/** Medians over rounds, and the best round (the one least disturbed by other work), in µs per call. */
+interface Timing {
+  single: number;
+  split: number;
+  bestSingle: number;
+  bestSplit: number;
+}
+function report(kind: string, sizes: Array<{ size: number } & Timing>): void {
   let from: number | undefined;
   for (let i = sizes.length - 1; i >= 0 && sizes[i]!.split < sizes[i]!.single; i--) from = sizes[i]!.size;
-  for (const s of sizes) console.log(`${kind} ${String(s.size).padStart(9)}: 1 thread ${s.single.toFixed(1).padStart(8)} µs, split ${s.split.toFixed(1).padStart(8)} µs, ratio ${(s.split / s.single).toFixed(2)}`);
+  for (const s of sizes) console.log(`${kind} ${String(s.size).padStart(9)}: 1 thread ${s.single.toFixed(1).padStart(8)} µs, split ${s.split.toFixed(1).padStart(8)} µs, ratio ${(s.split / s.single).toFixed(2)}; best ${s.bestSingle.toFixed(1)} vs ${s.bestSplit.toFixed(1)}, ratio ${(s.bestSplit / s.bestSingle).toFixed(2)}`);
   console.log(`${kind}: splitting paid from ${from ?? 'no size measured'} on (load ${load()})`);
 }
 
