@@ -16,7 +16,9 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import './register-gradients.js';
+// tfjs's gradients first (this one replaces one of them). The path names its folder so that the
+// browser bundle's plugin (scripts/build-browser.mjs) maps it to tfjs-core's module, as for backend.ts.
+import '../autodiff/register-gradients.js';
 import { engineState } from '../tfjs-internals.js';
 
 type GradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: unknown) => Record<string, () => tf.Tensor>;
