@@ -21,7 +21,7 @@ import { DivergenceError } from './divergence.js';
  *   tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(state.apply({ params }, batch.images), batch.labels));
  * ```
  */
-export type StepLossFn<P, B> = (params: P, batch: B, state: TrainState<P, any>) => tf.Tensor;
+export type StepLossFn<P, B, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => tf.Tensor;
 /**
  * A loss with auxiliary outputs: `(params, batch, state) => [scalar, aux]`.
  *
@@ -33,7 +33,7 @@ export type StepLossFn<P, B> = (params: P, batch: B, state: TrainState<P, any>) 
  * };
  * ```
  */
-export type StepLossFnWithAux<P, B, Aux> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Aux];
+export type StepLossFnWithAux<P, B, Aux, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => readonly [tf.Tensor, Aux];
 /**
  * A loss that also returns updated collections (`{ mutable: true }`):
  * `(params, batch, state) => [scalar, updated]`, where `updated` is what
@@ -47,7 +47,7 @@ export type StepLossFnWithAux<P, B, Aux> = (params: P, batch: B, state: TrainSta
  * };
  * ```
  */
-export type StepLossFnWithCollections<P, B> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Collections];
+export type StepLossFnWithCollections<P, B, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => readonly [tf.Tensor, Collections];
 /**
  * A loss that returns updated collections and auxiliary outputs (`{ mutable: true, hasAux: true }`):
  * `(params, batch, state) => [scalar, updated, aux]`.
@@ -60,7 +60,7 @@ export type StepLossFnWithCollections<P, B> = (params: P, batch: B, state: Train
  * };
  * ```
  */
-export type StepLossFnWithCollectionsAndAux<P, B, Aux> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Collections, Aux];
+export type StepLossFnWithCollectionsAndAux<P, B, Aux, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => readonly [tf.Tensor, Collections, Aux];
 
 /**
  * Options of {@link trainStep}.
@@ -160,25 +160,25 @@ function nonFiniteGradients(leaves: ReadonlyArray<[string, tf.Tensor]>, sums: Ar
  */
 export function trainStep<P, S extends OptState, B, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFn<P, B>,
+  lossFn: StepLossFn<P, B, S, C>,
   batch: B,
   opts?: StepOptions & { readonly hasAux?: false; readonly mutable?: false },
 ): StepResult<P, S, undefined, C>;
 export function trainStep<P, S extends OptState, B, Aux, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFnWithAux<P, B, Aux>,
+  lossFn: StepLossFnWithAux<P, B, Aux, S, C>,
   batch: B,
   opts: StepOptions & { readonly hasAux: true; readonly mutable?: false },
 ): StepResult<P, S, Aux, C>;
 export function trainStep<P, S extends OptState, B, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFnWithCollections<P, B>,
+  lossFn: StepLossFnWithCollections<P, B, S, C>,
   batch: B,
   opts: StepOptions & { readonly hasAux?: false; readonly mutable: true },
 ): StepResult<P, S, undefined, C>;
 export function trainStep<P, S extends OptState, B, Aux, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFnWithCollectionsAndAux<P, B, Aux>,
+  lossFn: StepLossFnWithCollectionsAndAux<P, B, Aux, S, C>,
   batch: B,
   opts: StepOptions & { readonly hasAux: true; readonly mutable: true },
 ): StepResult<P, S, Aux, C>;
