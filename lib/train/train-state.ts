@@ -130,7 +130,7 @@ export type CollectionsOf<V> = { readonly [K in Exclude<keyof V, 'params'>]: V[K
  * const params: fx.train.ParamsOf<typeof vars> = vars.params;
  * ```
  */
-export type ParamsOf<V> = V extends { readonly params: infer P } ? P : any;
+export type ParamsOf<V> = 'params' extends keyof V ? V['params' & keyof V] : any;
 
 /**
  * {@link TrainStateConfig} with the whole `variables` from `init` (the form Flax users write):
