@@ -110,7 +110,8 @@ function checkRunsAgree(a: Trace, b: Trace, batch: number): void {
  * Exports the layers of `fx.nn` (Dense, Conv with any padding, strides, dilation and groups,
  * ConvTranspose, the pools, BatchNorm, LayerNorm, GroupNorm, RMSNorm, Embed, the attention
  * layers, the activations, Flatten, Dropout, Sequential, the recurrent layers unrolled over
- * their fixed length) and custom modules built from them and tfjs ops. A part that cannot be
+ * their fixed length) and custom modules built from them and tfjs ops; a grouped Conv is one
+ * ONNX `Conv` with `group`, whose weight is the layer's kernel. A part that cannot be
  * exported is refused with an {@link OnnxExportError} naming the module: a tfjs kernel with no
  * ONNX translation here (e.g. `TopK`), a value read out of tfjs inside `apply` (`dataSync`), or
  * a tensor whose shape follows the batch size without coming from the input (one that repeats
@@ -239,6 +240,22 @@ function buildGraph(
     return name;
   };
 
+  /** The one variable that the folded constant `t` was made from, if exactly one (else undefined). */
+  const variableBehind = (t: TracedTensor): TracedTensor | undefined => {
+    const found = new Map<number, TracedTensor>();
+    const seen = new Set<number>();
+    const stack = [t];
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      if (seen.has(x.id)) continue;
+      seen.add(x.id);
+      if (variablePaths.has(x.id)) found.set(x.id, x);
+      else if (dynamic.has(x.id)) return undefined;
+      else for (const [, input] of producers.get(x.id)?.inputs ?? []) stack.push(input);
+    }
+    return found.size === 1 ? [...found.values()][0] : undefined;
+  };
+
   /**
    * A constant repeated along its batch `axes` (an RNN's initial carry): its slice `sliceName`
    * expanded in the graph to the first input's batch size.
@@ -314,6 +331,17 @@ function buildGraph(
         const name = `scalar_${dtype}_${counter++}`;
         initializers.set(name, { name, dataType: onnxType(dtype, kernel.modulePath), dims: [], rawData: rawBytes([value], dtype) });
         return name;
+      },
+      constantValues(key) {
+        const t = ctx.has(key);
+        if (!t || dynamic.has(t.id)) return undefined;
+        return variablePaths.has(t.id) ? variableTensors.get(t.id)!.dataSync() : trace.values.get(t.id);
+      },
+      sourceVariable(key) {
+        const t = ctx.has(key);
+        const source = t && !dynamic.has(t.id) ? variableBehind(t) : undefined;
+        if (!source) return undefined;
+        return { shape: source.shape, values: variableTensors.get(source.id)!.dataSync(), use: () => constantName(source, kernel, key) };
       },
       refuse,
     };
