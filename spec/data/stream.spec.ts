@@ -33,7 +33,8 @@ test('the batch of step s is batch (s mod stepsPerEpoch) of batches(data, size, 
 });
 
 test('a stream started at step s yields what the stream from 0 yields from step s on, bit for bit', () => {
-  const whole = [...fx.data.stream(data, 4, key, { end: 17, shape: [6] })].slice(7);
+  const all = [...fx.data.stream(data, 4, key, { end: 17, shape: [6] })];
+  const whole = all.slice(7);
   const resumed = [...fx.data.stream(data, 4, key, { start: 7, end: 17, shape: [6] })];
   assert.is(resumed.length, 10);
   resumed.forEach((b, i) => {
@@ -43,7 +44,7 @@ test('a stream started at step s yields what the stream from 0 yields from step 
     assert.equal(Array.from(new Uint8Array(b.images.dataSync().buffer)), Array.from(new Uint8Array(a.images.dataSync().buffer)));
     assert.equal(Array.from(b.labels.dataSync()), Array.from(a.labels.dataSync()));
   });
-  tf.dispose([...whole, ...resumed].flatMap((b) => [b.images, b.labels]));
+  tf.dispose([...all, ...resumed].flatMap((b) => [b.images, b.labels]));
 });
 
 test('each epoch draws distinct examples in a new order; other keys give other orders', () => {
