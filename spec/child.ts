@@ -95,3 +95,14 @@ export function childReport<T>(what: string, result: ChildResult): T {
   if (!line) throw new Error(`no report from ${what}: ${result.stdout}${result.stderr}`);
   return JSON.parse(line) as T;
 }
+
+/**
+ * Marks a promise of children started when a spec file loads, for its tests to await: uvu
+ * imports every file before it runs any test, so a child that fails meanwhile would otherwise be
+ * an unhandled rejection, which ends the whole runner ("Exiting early") instead of failing the
+ * tests that await it.
+ */
+export function awaitedByTests<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { childReport, runChild } from './child.js';
+import { awaitedByTests, childReport, runChild } from './child.js';
 
 const CHILD = fileURLToPath(new URL('./determinism-child.js', import.meta.url));
 
@@ -20,11 +20,11 @@ interface Run {
 }
 
 async function run(backend: 'wasm' | 'cpu', threads: number): Promise<Run> {
-  const result = await runChild(CHILD, [backend, String(threads)], { timeoutMs: 60_000, maxOldSpaceMb: 512 });
+  const result = await runChild(CHILD, [backend, String(threads)], { timeoutMs: 120_000, maxOldSpaceMb: 512 });
   return childReport<Run>(`the ${backend}/${threads} child`, result);
 }
 
-const runs = Promise.all([run('wasm', 1), run('wasm', 1), run('wasm', 2), run('cpu', 1), run('cpu', 1)]);
+const runs = awaitedByTests(Promise.all([run('wasm', 1), run('wasm', 1), run('wasm', 2), run('cpu', 1), run('cpu', 1)]));
 
 test('parameters drawn from a key are bit-identical in every process, on every backend and thread count', async () => {
   const all = await runs;

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { childReport, runChild } from '../child.js';
+import { awaitedByTests, childReport, runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./rnn-fused-child.js', import.meta.url));
 const TIMEOUT_MS = 120_000;
@@ -21,7 +21,7 @@ async function run(threads: number): Promise<Report> {
   return childReport<Report>(`the ${threads}-thread child`, result);
 }
 
-const reports = Promise.all([run(1), run(1), run(2)]);
+const reports = awaitedByTests(Promise.all([run(1), run(1), run(2)]));
 
 test('the fused kernels run in training and in inference, at 1 and 2 threads', async () => {
   const runs = await reports;
