@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { childReport, runChild } from '../child.js';
+import { awaitedByTests, childReport, runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./pool-child.js', import.meta.url));
 const TIMEOUT_MS = 120_000;
@@ -28,7 +28,7 @@ async function run(threads: number): Promise<Report> {
   return childReport<Report>(what, result);
 }
 
-const reports = Promise.all([run(1), run(2), run(3)]);
+const reports = awaitedByTests(Promise.all([run(1), run(2), run(3)]));
 
 test('the kernels run on 1, 2 and 3 threads, and the pool splits every kind of kernel', async () => {
   const [one, two, three] = await reports;
