@@ -1,7 +1,7 @@
 // The determinism statement of docs/performance.md, tested: parameters drawn from keys are
 // bit-identical on every backend; training is bit-identical across processes and thread counts
 // on one backend; the wasm and cpu backends differ in the last bits of their kernels, so their
-// training runs agree only to a relative ~1e-6. One child process per run (spec/determinism-child.ts).
+// training runs agree only to a relative ~2e-7 (checked within 1e-6). One child process per run (spec/determinism-child.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
@@ -45,10 +45,11 @@ test('training is bit-identical across processes and thread counts on one backen
   }
 });
 
-test('wasm and cpu are not bit-identical after training (their kernels round differently), but agree to ~1e-6', async () => {
+test('wasm and cpu are not bit-identical after training (their kernels round differently), but every loss agrees to a relative 1e-6', async () => {
   const [wasm, , , cpu] = await runs;
   assert.is.not(cpu!.trainedHash, wasm!.trainedHash, 'if they became identical, update the statement in docs/performance.md');
-  wasm!.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu!.losses[i]!) <= 1e-5 * Math.abs(l), `loss ${i}: ${l} vs ${cpu!.losses[i]}`));
+  // docs/performance.md says a relative 1e-7 to 2e-7 at first (measured: up to 2e-7 over these 5 steps).
+  wasm!.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu!.losses[i]!) <= 1e-6 * Math.abs(l), `loss ${i}: ${l} vs ${cpu!.losses[i]}`));
   wasm!.sample.forEach((v, i) => assert.ok(Math.abs(v - cpu!.sample[i]!) <= 1e-5 * Math.abs(v) + 1e-7, `parameter ${i}: ${v} vs ${cpu!.sample[i]}`));
 });
 

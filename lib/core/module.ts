@@ -288,6 +288,11 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
     const opts = checkOptions<ApplyOptions>('apply', split.opts, APPLY_OPTIONS);
     inputs.forEach((input, i) => {
       if (isShape(input) && !this.spec.numberInputs?.includes(i)) throw new FlaxenError('', `apply: input ${i} is a shape ${formatShape(input)}; apply takes tensors (shapes are accepted by init and initShapes only)`);
+      // tfjs would fail inside the first op with "Cannot read properties of undefined (reading 'backend')".
+      const leaves: Array<[string, unknown]> = input instanceof tf.Tensor ? [['', input]] : isNode(input) ? flatten<unknown>(input) : [];
+      for (const [path, leaf] of leaves) {
+        if (leaf instanceof tf.Tensor && leaf.isDisposed) throw new FlaxenError('', `apply: input ${i}${path ? ` at '${path}'` : ''} was disposed (a tensor of shape ${formatShape(leaf.shape)})`);
+      }
     });
     const rngs = opts.rngs === undefined ? {} : toRngs(opts.rngs, 'apply: rngs');
     const mutable = toMutable(opts.mutable);

@@ -8,5 +8,5 @@
 export { toTorch, fromTorch, TorchMismatchError } from './torch.js';
 export type { TorchOptions, TorchProblem } from './torch.js';
 export { toOnnx } from './onnx.js';
-export type { OnnxInput } from './onnx.js';
+export type { OnnxInput } from './model-inputs.js';
 export { OnnxExportError } from './onnx-error.js';

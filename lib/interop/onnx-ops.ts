@@ -39,6 +39,14 @@ export interface OpContext {
   int64(values: readonly number[], scalar?: boolean): string;
   /** A scalar constant of `dtype`. */
   scalar(value: number, dtype: 'float32' | 'int32' | 'bool'): string;
+  /** The values of the constant input `key` (undefined for an input that depends on the model's inputs). */
+  constantValues(key: string): ArrayLike<number> | undefined;
+  /**
+   * The one variable that the constant input `key` was folded from (through reshapes, pads,
+   * concatenations: a grouped kernel made block-diagonal), if there is exactly one: its shape,
+   * values, and `use()`, which gives its ONNX name (an initializer named by its path).
+   */
+  sourceVariable(key: string): { readonly shape: readonly number[]; readonly values: ArrayLike<number>; use(): string } | undefined;
   /** Refuses the kernel with a reason (an `OnnxExportError` naming the module). */
   refuse(why: string): never;
 }
@@ -111,6 +119,43 @@ function spatialPads(ctx: OpContext, window: [number, number], strides: [number,
   return [...before, ...after];
 }
 
+/**
+ * A grouped convolution's filter as ONNX wants it: flaxen runs a grouped Conv as one dense
+ * convolution with the block-diagonal spread of its kernel `[kh, kw, in/groups, out]` (zeros
+ * between groups, `ops/conv.ts`); ONNX's Conv takes the kernel itself with a `group` attribute.
+ * The filter is recognized from the variable it was folded from, and only when its values are
+ * exactly that spread. Returns the kernel's ONNX name (HWIO, `[kh, kw, in/groups, out]`) and
+ * the number of groups; undefined for an ordinary filter.
+ */
+function groupedFilter(ctx: OpContext, kh: number, kw: number, inChannels: number, out: number): { name: string; groups: number } | undefined {
+  const source = ctx.sourceVariable('filter');
+  const values = ctx.constantValues('filter');
+  if (!source || !values) return undefined;
+  // A 1-D kernel [k, in/groups, out] runs as a 2-D one of height 1.
+  const shape = source.shape.length === 3 ? [1, ...source.shape] : source.shape;
+  const perGroupIn = shape[2]!;
+  if (shape.length !== 4 || shape[0] !== kh || shape[1] !== kw || shape[3] !== out || perGroupIn >= inChannels || inChannels % perGroupIn !== 0) return undefined;
+  const groups = inChannels / perGroupIn;
+  if (out % groups !== 0) return undefined;
+  const perGroupOut = out / groups;
+  for (let pixel = 0; pixel < kh * kw; pixel++) {
+    for (let i = 0; i < inChannels; i++) {
+      const group = Math.floor(i / perGroupIn);
+      for (let o = 0; o < out; o++) {
+        const want = Math.floor(o / perGroupOut) === group ? source.values[(pixel * perGroupIn + (i - group * perGroupIn)) * out + o]! : 0;
+        if (values[(pixel * inChannels + i) * out + o] !== want) return undefined;
+      }
+    }
+  }
+  let name = source.use();
+  if (source.shape.length !== 4) {
+    const reshaped = ctx.temp('grouped_filter');
+    ctx.node('Reshape', [name, ctx.int64([kh, kw, perGroupIn, out])], [reshaped]);
+    name = reshaped;
+  }
+  return { name, groups };
+}
+
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
@@ -118,12 +163,14 @@ function conv(depthwise: boolean): Translator {
   return (ctx) => {
     const filter = ctx.has('filter')!;
     const [kh, kw, inChannels, last] = filter.shape as [number, number, number, number];
+    // (With a grouped filter, the Conv's weight is [out, in/groups, kh, kw] after the Transpose below.)
     if (ctx.kernel.attrs['dataFormat'] !== undefined && ctx.kernel.attrs['dataFormat'] !== 'NHWC') ctx.refuse(`dataFormat ${String(ctx.kernel.attrs['dataFormat'])}`);
     const strides = pair(ctx.kernel.attrs['strides'] ?? 1);
     const dilations = pair(ctx.kernel.attrs['dilations'] ?? 1);
     const x = ctx.temp('nchw');
     ctx.node('Transpose', [ctx.input('x')], [x], { perm: { ints: TO_NCHW } });
-    let w = ctx.input('filter');
+    const grouped = depthwise ? undefined : groupedFilter(ctx, kh, kw, inChannels, last);
+    let w = grouped ? grouped.name : ctx.input('filter');
     let outChannels = last;
     if (depthwise) {
       // [kh, kw, in, multiplier] → [kh, kw, 1, in·multiplier]: output c·multiplier + m reads channel c, as one group per channel.
@@ -146,7 +193,7 @@ function conv(depthwise: boolean): Translator {
       strides: { ints: strides },
       dilations: { ints: dilations },
       pads: { ints: spatialPads(ctx, [kh, kw], strides, dilations) },
-      group: { i: depthwise ? inChannels : 1 },
+      group: { i: depthwise ? inChannels : grouped ? grouped.groups : 1 },
     });
     const nhwc = ctx.temp('nhwc');
     ctx.node('Transpose', [y], [nhwc], { perm: { ints: TO_NHWC } });

@@ -20,64 +20,10 @@ import { ATTRIBUTE_TYPE, ONNX_DTYPE, OnnxAttribute, OnnxNode, OnnxTensor, OnnxVa
 import { Trace, TracedKernel, TracedTensor, traceKernels } from './onnx-trace.js';
 import { AttrValue, OpContext, TRANSLATORS } from './onnx-ops.js';
 import { OnnxExportError } from './onnx-error.js';
-
-/**
- * One input of {@link toOnnx}: its shape, batch size first (float32), or its shape and dtype
- * (`int32` token ids for an `Embed`, `bool` masks).
- *
- * @example
- * ```ts
- * const image: fx.interop.OnnxInput = [1, 28, 28, 1];
- * const tokens: fx.interop.OnnxInput = { shape: [1, 16], dtype: 'int32' };
- * ```
- */
-export type OnnxInput =
-  | readonly number[]
-  | {
-      /** The shape, batch size first. */
-      readonly shape: readonly number[];
-      /** The element type. */
-      readonly dtype: 'float32' | 'int32' | 'bool';
-    };
+import { InputSpec, OnnxInput, checkInputs, makeInputs } from './model-inputs.js';
 
 const OPSET = 13;
 const IR_VERSION = 7;
-const DTYPES = new Set(['float32', 'int32', 'bool']);
-
-interface InputSpec {
-  readonly shape: readonly number[];
-  readonly dtype: 'float32' | 'int32' | 'bool';
-}
-
-function checkInputs(inputShapes: readonly unknown[]): InputSpec[] {
-  if (inputShapes.length === 0) throw new FlaxenError('', 'toOnnx(model, variables, ...inputShapes) needs the shape of each input, batch size first, e.g. [1, 784]');
-  const specs = inputShapes.map((given, i) => {
-    const spec = Array.isArray(given) ? { shape: given, dtype: 'float32' } : (given as Partial<InputSpec> | null);
-    const shape = spec?.shape;
-    if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isSafeInteger(d) || d < 1) || !DTYPES.has(String(spec?.dtype))) {
-      throw new FlaxenError('', `toOnnx: input ${i} must be a shape of positive integers, batch size first (e.g. [1, 784]), or { shape, dtype } with dtype float32, int32 or bool; found ${describeValue(given)}`);
-    }
-    return { shape: [...shape] as number[], dtype: spec!.dtype as InputSpec['dtype'] };
-  });
-  const batch = specs[0]!.shape[0];
-  specs.forEach((s, i) => {
-    if (s.shape[0] !== batch) throw new FlaxenError('', `toOnnx: every input's first axis is the batch: input 0 has ${batch}, input ${i} has shape ${formatShape(s.shape)}`);
-  });
-  return specs;
-}
-
-/** Inputs at batch size `batch`: fixed values that differ between the two runs (ids are 0, masks true). */
-function makeInputs(specs: readonly InputSpec[], batch: number, salt: number): tf.Tensor[] {
-  return specs.map((s, i) => {
-    const shape = [batch, ...s.shape.slice(1)];
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (s.dtype === 'int32') return tf.zeros(shape, 'int32');
-    if (s.dtype === 'bool') return tf.ones(shape, 'bool');
-    const values = new Float32Array(size);
-    for (let k = 0; k < size; k++) values[k] = Math.sin((k + 1) * (0.7 + 0.11 * i) + salt);
-    return tf.tensor(values, shape, 'float32');
-  });
-}
 
 function rawBytes(values: ArrayLike<number> | tf.TypedArray, dtype: string): Uint8Array {
   if (dtype === 'float32') return new Uint8Array(Float32Array.from(values as ArrayLike<number>).buffer);
@@ -164,7 +110,8 @@ function checkRunsAgree(a: Trace, b: Trace, batch: number): void {
  * Exports the layers of `fx.nn` (Dense, Conv with any padding, strides, dilation and groups,
  * ConvTranspose, the pools, BatchNorm, LayerNorm, GroupNorm, RMSNorm, Embed, the attention
  * layers, the activations, Flatten, Dropout, Sequential, the recurrent layers unrolled over
- * their fixed length) and custom modules built from them and tfjs ops. A part that cannot be
+ * their fixed length) and custom modules built from them and tfjs ops; a grouped Conv is one
+ * ONNX `Conv` with `group`, whose weight is the layer's kernel. A part that cannot be
  * exported is refused with an {@link OnnxExportError} naming the module: a tfjs kernel with no
  * ONNX translation here (e.g. `TopK`), a value read out of tfjs inside `apply` (`dataSync`), or
  * a tensor whose shape follows the batch size without coming from the input (one that repeats
@@ -186,7 +133,7 @@ function checkRunsAgree(a: Trace, b: Trace, batch: number): void {
 export function toOnnx(model: Module<any, any, any>, variables: unknown, ...inputShapes: OnnxInput[]): Uint8Array {
   if (!(model instanceof Module)) throw new FlaxenError('', `toOnnx(model, variables, ...inputShapes): model must be a flaxen module (e.g. fx.nn.Dense(4)), found ${describeValue(model)}`);
   if (!isNode(variables)) throw new FlaxenError('', `toOnnx: variables must be the tree from init (e.g. { params: {...} }), found ${describeValue(variables)}`);
-  const specs = checkInputs(inputShapes);
+  const specs = checkInputs(inputShapes, 'toOnnx', 'toOnnx(model, variables, ...inputShapes)');
   const leaves = flatten<unknown>(variables);
   const variablePaths = new Map<number, string>();
   const variableTensors = new Map<number, tf.Tensor>();
@@ -293,6 +240,22 @@ function buildGraph(
     return name;
   };
 
+  /** The one variable that the folded constant `t` was made from, if exactly one (else undefined). */
+  const variableBehind = (t: TracedTensor): TracedTensor | undefined => {
+    const found = new Map<number, TracedTensor>();
+    const seen = new Set<number>();
+    const stack = [t];
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      if (seen.has(x.id)) continue;
+      seen.add(x.id);
+      if (variablePaths.has(x.id)) found.set(x.id, x);
+      else if (dynamic.has(x.id)) return undefined;
+      else for (const [, input] of producers.get(x.id)?.inputs ?? []) stack.push(input);
+    }
+    return found.size === 1 ? [...found.values()][0] : undefined;
+  };
+
   /**
    * A constant repeated along its batch `axes` (an RNN's initial carry): its slice `sliceName`
    * expanded in the graph to the first input's batch size.
@@ -368,6 +331,17 @@ function buildGraph(
         const name = `scalar_${dtype}_${counter++}`;
         initializers.set(name, { name, dataType: onnxType(dtype, kernel.modulePath), dims: [], rawData: rawBytes([value], dtype) });
         return name;
+      },
+      constantValues(key) {
+        const t = ctx.has(key);
+        if (!t || dynamic.has(t.id)) return undefined;
+        return variablePaths.has(t.id) ? variableTensors.get(t.id)!.dataSync() : trace.values.get(t.id);
+      },
+      sourceVariable(key) {
+        const t = ctx.has(key);
+        const source = t && !dynamic.has(t.id) ? variableBehind(t) : undefined;
+        if (!source) return undefined;
+        return { shape: source.shape, values: variableTensors.get(source.id)!.dataSync(), use: () => constantName(source, kernel, key) };
       },
       refuse,
     };

@@ -7,6 +7,7 @@
  * @internal
  */
 import { FlaxenError } from '../errors.js';
+import type { ConvTransposeKernel } from './torch-modules.js';
 
 /** How one flaxen leaf becomes one torch entry. @internal */
 export interface LeafRule {
@@ -16,6 +17,8 @@ export interface LeafRule {
   readonly path: string;
   /** Axes permutation from flaxen to torch (undefined: the same layout). */
   readonly perm?: readonly number[];
+  /** Axes (of the torch layout) reversed after the permutation: a ConvTranspose kernel's spatial axes. */
+  readonly flip?: readonly number[];
   /** For a Dense kernel after a flatten: the `[h, w, c]` of the flattened feature map. */
   readonly flattenedFrom?: readonly [number, number, number];
   /**
@@ -47,6 +50,19 @@ const KERNEL_PERM: Readonly<Record<number, readonly number[]>> = {
   4: [3, 2, 0, 1], // Conv [kh, kw, in, out] → Conv2d [out, in, kh, kw]
 };
 
+/**
+ * ConvTranspose kernels, flaxen → `nn.ConvTranspose1d/2d` weight `[in, out, ...k]`, by rank and
+ * storage. PyTorch's transposed convolution is the gradient of its convolution: it correlates
+ * the stride-dilated input with the kernel flipped spatially, in and out swapped. Flax's
+ * (`transposeKernel` false) correlates with the stored kernel as it is, so its kernel
+ * `[...k, in, out]` is PyTorch's weight flipped; with `transposeKernel` flaxen flips the stored
+ * `[...k, out, in]` itself, so only the axes move.
+ */
+const CONV_TRANSPOSE: Readonly<Record<ConvTransposeKernel, Readonly<Record<number, { perm: readonly number[]; flip?: readonly number[] }>>>> = {
+  flax: { 3: { perm: [1, 2, 0], flip: [2] }, 4: { perm: [2, 3, 0, 1], flip: [2, 3] } },
+  transposed: { 3: { perm: [2, 1, 0] }, 4: { perm: [3, 2, 0, 1] } },
+};
+
 /** The projections of Flax's MultiHeadDotProductAttention (DenseGeneral kernels of rank 3). */
 const ATTENTION_PROJECTIONS = new Set(['query', 'key', 'value', 'out']);
 
@@ -59,8 +75,10 @@ export function inversePerm(perm: readonly number[]): number[] {
 
 /**
  * The rule of one leaf of collection `collection` at module path `moduleSegments`, named
- * `leaf`, of rank `rank`. Throws a FlaxenError for a kernel with no PyTorch layout (under a
- * module named `ConvTranspose_<k>`, or of a rank other than 2 to 4). @internal
+ * `leaf`, of rank `rank`. `convTransposes` are the model's ConvTranspose modules by path, when
+ * the model was given. Throws a FlaxenError for a kernel with no PyTorch layout (of a rank
+ * other than 2 to 4), and, without the model, for one under a module named
+ * `ConvTranspose_<k>`. @internal
  */
 export function leafRule(
   collection: string,
@@ -68,6 +86,7 @@ export function leafRule(
   leaf: string,
   rank: number,
   flattened: Readonly<Record<string, readonly [number, number, number]>>,
+  convTransposes?: ReadonlyMap<string, ConvTransposeKernel>,
 ): LeafRule {
   const prefix = torchModule(moduleSegments);
   const path = [collection, ...moduleSegments, leaf].join('/');
@@ -80,8 +99,17 @@ export function leafRule(
     if (leaf === 'kernel' && rank === 3) return { torchName: join(prefix, 'weight'), path, projection: owner === 'out' ? 'out' : 'in' };
     if (leaf === 'bias' && rank === 2 && owner !== 'out') return { torchName: join(prefix, 'bias'), path, projection: 'bias' };
   }
-  if (leaf === 'kernel' && moduleSegments.some((m) => /^ConvTranspose(_\d+)?$/.test(m))) {
-    throw new FlaxenError(moduleSegments.join('/'), `this ConvTranspose kernel has no PyTorch layout here: Flax's transposed convolution (kernel [kh, kw, in, out], not flipped) is not nn.ConvTranspose2d's; convert it by hand`);
+  const transposeKind = convTransposes?.get(moduleSegments.join('/'));
+  if (collection === 'params' && leaf === 'kernel' && transposeKind) {
+    const layout = CONV_TRANSPOSE[transposeKind][rank];
+    if (!layout) throw new FlaxenError(moduleSegments.join('/'), `a ConvTranspose kernel of rank ${rank} has no PyTorch layout here (rank 3: ConvTranspose1d, 4: ConvTranspose2d)`);
+    return { torchName: join(prefix, 'weight'), path, perm: layout.perm, ...(layout.flip ? { flip: layout.flip } : {}) };
+  }
+  if (!convTransposes && leaf === 'kernel' && moduleSegments.some((m) => /^ConvTranspose(_\d+)?$/.test(m))) {
+    throw new FlaxenError(
+      moduleSegments.join('/'),
+      `this looks like a ConvTranspose kernel, whose PyTorch layout (nn.ConvTranspose2d's [in, out, kh, kw], flipped) differs from a Conv's; pass the model and its input shapes ({ model, inputShapes }) so that the layers are known`,
+    );
   }
   if (leaf === 'kernel' && !KERNEL_PERM[rank]) {
     throw new FlaxenError(moduleSegments.join('/'), `a kernel of rank ${rank} has no PyTorch layout here (rank 2: Dense ↔ Linear, 3: Conv 1-D ↔ Conv1d or an attention projection under query/key/value/out, 4: Conv ↔ Conv2d)`);

@@ -12,8 +12,13 @@
  * GRUCell, SimpleCell) is one single-layer, batch-first `nn.LSTM`/`nn.GRU`/`nn.RNN` whose gates
  * are stacked in PyTorch's order: on import the two biases are summed where flaxen has one; on
  * export flaxen's bias is `bias_ih_l0` and `bias_hh_l0` is zeros, except GRU's `n` block, which
- * is `hn`'s bias (inside the reset product in both). Kernels with no PyTorch layout (a
- * ConvTranspose, ranks other than 2 to 4) are refused by module path.
+ * is `hn`'s bias (inside the reset product in both). A ConvTranspose kernel is an
+ * `nn.ConvTranspose1d/2d` weight `[in, out, ...k]`, flipped spatially unless the layer has
+ * `transposeKernel` (see `torch-names.ts`); only the model can tell a ConvTranspose from a Conv
+ * (both are `layers_<i>` in a Sequential, with kernels of one rank), so it is converted only
+ * when the model is given (`{ model, inputShapes }`), and refused by path when its module is
+ * named `ConvTranspose_<k>` and the model is not given. Kernels of ranks other than 2 to 4 are
+ * refused by module path.
  *
  * @module
  */
@@ -21,7 +26,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { flatten, isNode, unflatten } from '../tree/index.js';
 import type { Restored } from '../checkpoint/format.js';
+import type { Module } from '../core/module.js';
 import { CellLayout, LeafRule, cellLayout, inversePerm, leafRule, torchModule } from './torch-names.js';
+import type { OnnxInput } from './model-inputs.js';
+import { ConvTransposeKernel, convTransposeKernels } from './torch-modules.js';
 
 /**
  * Options of {@link toTorch} and {@link fromTorch}.
@@ -30,6 +38,9 @@ import { CellLayout, LeafRule, cellLayout, inversePerm, leafRule, torchModule } 
  * ```ts
  * // layers_4 is a Dense reading the flatten of a [7, 7, 16] feature map
  * const opts: fx.interop.TorchOptions = { flattenedFrom: { layers_4: [7, 7, 16] } };
+ * // a model with a ConvTranspose: the model and its input shapes say which layers are which
+ * const decoder = fx.nn.Sequential([fx.nn.ConvTranspose(8, [4, 4], { strides: 2 }), fx.nn.relu]);
+ * const withModel: fx.interop.TorchOptions = { model: decoder, inputShapes: [[1, 7, 7, 16]] };
  * ```
  */
 export interface TorchOptions {
@@ -41,6 +52,18 @@ export interface TorchOptions {
    * map (or after a global pool) needs no entry.
    */
   readonly flattenedFrom?: Readonly<Record<string, readonly [number, number, number]>>;
+  /**
+   * The model the variables belong to (with {@link TorchOptions.inputShapes}). Needed when the
+   * model has a ConvTranspose: its kernel is an `nn.ConvTranspose2d` weight `[in, out, kh, kw]`,
+   * flipped, while a Conv's is a Conv2d weight, and inside a `Sequential` the variables alone
+   * cannot tell the two apart (both are `layers_<i>` with a kernel of rank 4). The model is run
+   * once on fixed inputs of `inputShapes` to see which modules are ConvTranspose layers. Without
+   * it, a kernel under a module named `ConvTranspose_<k>` is refused, and one in a `Sequential`
+   * is read as a Conv's.
+   */
+  readonly model?: Module<any, any, any>;
+  /** The model's input shapes, batch first, as {@link toOnnx} takes them (needed with `model`). */
+  readonly inputShapes?: readonly OnnxInput[];
 }
 
 /**
@@ -156,9 +179,18 @@ const cellOf = (path: string, cells: ReadonlyMap<string, CellGroup>): string | u
   return parts.length >= 4 && cells.has(key) ? key : undefined;
 };
 
-function ruleFor(spec: LeafSpec, flattened: Readonly<Record<string, readonly [number, number, number]>>): LeafRule {
+function ruleFor(spec: LeafSpec, flattened: Readonly<Record<string, readonly [number, number, number]>>, convTransposes: ReadonlyMap<string, ConvTransposeKernel> | undefined): LeafRule {
   const parts = spec.path.split('/');
-  return leafRule(parts[0]!, parts.slice(1, -1), parts[parts.length - 1]!, spec.shape.length, flattened);
+  return leafRule(parts[0]!, parts.slice(1, -1), parts[parts.length - 1]!, spec.shape.length, flattened, convTransposes);
+}
+
+/** The model's ConvTranspose modules when `opts.model` is given (undefined without it). */
+function modelConvTransposes(opts: TorchOptions, variables: unknown, what: string): Map<string, ConvTransposeKernel> | undefined {
+  if (opts.model === undefined) {
+    if (opts.inputShapes !== undefined) throw new FlaxenError('', `${what}: inputShapes were given without the model; pass both ({ model, inputShapes })`);
+    return undefined;
+  }
+  return convTransposeKernels(opts.model, opts.inputShapes, variables, what);
 }
 
 function checkFlattened(opts: TorchOptions, specs: readonly LeafSpec[], what: string): Readonly<Record<string, readonly [number, number, number]>> {
@@ -203,7 +235,8 @@ function toTorchLayout(rule: LeafRule, t: tf.Tensor): tf.Tensor {
     if (rule.projection === 'in') return tf.transpose(tf.reshape(t, [a!, b! * c!]));
     if (rule.projection === 'out') return tf.transpose(tf.reshape(t, [a! * b!, c!]));
     if (rule.projection === 'bias') return tf.reshape(t, [a! * b!]);
-    return rule.perm ? tf.transpose(t, [...rule.perm]) : tf.clone(t);
+    const moved = rule.perm ? tf.transpose(t, [...rule.perm]) : tf.clone(t);
+    return rule.flip ? tf.reverse(moved, [...rule.flip]) : moved;
   });
 }
 
@@ -218,7 +251,8 @@ function fromTorchLayout(rule: LeafRule, t: tf.Tensor, dtype: tf.DataType, shape
     } else if (rule.projection) {
       out = tf.reshape(rule.projection === 'bias' ? t : tf.transpose(t), [...shape]);
     } else {
-      out = rule.perm ? tf.transpose(t, inversePerm(rule.perm)) : tf.clone(t);
+      const unflipped = rule.flip ? tf.reverse(t, [...rule.flip]) : t;
+      out = rule.perm ? tf.transpose(unflipped, inversePerm(rule.perm)) : tf.clone(unflipped);
     }
     return out.dtype === dtype ? out : tf.cast(out, dtype);
   });
@@ -238,7 +272,8 @@ function cellNames(group: CellGroup): { wih: string; whh: string; bih: string; b
  * tensors; `variables` is only read.
  *
  * @param variables - the variables (`{ params, batch_stats? }`).
- * @param opts - `flattenedFrom` for Dense layers after a flatten (see {@link TorchOptions}).
+ * @param opts - `flattenedFrom` for Dense layers after a flatten; `model` and `inputShapes`
+ *   for a model with a ConvTranspose (see {@link TorchOptions}).
  * @example
  * ```ts
  * const net = fx.nn.Sequential([fx.nn.Dense(8), fx.nn.relu, fx.nn.Dense(2)]);
@@ -250,6 +285,7 @@ function cellNames(group: CellGroup): { wih: string; whh: string; bih: string; b
 export function toTorch(variables: unknown, opts: TorchOptions = {}): Readonly<Record<string, tf.Tensor>> {
   const specs = leafSpecs(variables, 'toTorch(variables)');
   const flattened = checkFlattened(opts, specs, 'toTorch');
+  const convTransposes = modelConvTransposes(opts, variables, 'toTorch');
   const tensors = new Map(flatten<tf.Tensor>(variables));
   const cells = findCells(specs);
   const out: Array<[string, string, () => tf.Tensor]> = [];
@@ -258,7 +294,7 @@ export function toTorch(variables: unknown, opts: TorchOptions = {}): Readonly<R
     if (cellOf(spec.path, cells)) continue;
     const tensor = tensors.get(spec.path)!;
     if (!(tensor instanceof tf.Tensor)) throw new FlaxenError(spec.path, `toTorch needs tensors (the variables from init), found ${describeValue(tensor)}`);
-    const rule = ruleFor(spec, flattened);
+    const rule = ruleFor(spec, flattened, convTransposes);
     out.push([rule.torchName, spec.path, () => toTorchLayout(rule, tensor)]);
     const parts = spec.path.split('/');
     if (parts[0] === 'batch_stats') statsModules.add(torchModule(parts.slice(1, -1)));
@@ -312,7 +348,8 @@ export function toTorch(variables: unknown, opts: TorchOptions = {}): Readonly<R
  *
  * @param stateDict - PyTorch names to tensors.
  * @param target - the twin model's `initShapes(...)` output or variables.
- * @param opts - `flattenedFrom` for Dense layers after a flatten (see {@link TorchOptions}).
+ * @param opts - `flattenedFrom` for Dense layers after a flatten; `model` and `inputShapes`
+ *   for a model with a ConvTranspose (see {@link TorchOptions}).
  * @example
  * ```ts
  * const net = fx.nn.Sequential([fx.nn.Dense(8), fx.nn.relu, fx.nn.Dense(2)]);
@@ -330,6 +367,7 @@ export function fromTorch<T>(stateDict: Readonly<Record<string, tf.Tensor>>, tar
   }
   const specs = leafSpecs(target, 'fromTorch(stateDict, target): target');
   const flattened = checkFlattened(opts, specs, 'fromTorch');
+  const convTransposes = modelConvTransposes(opts, target, 'fromTorch');
   const cells = findCells(specs);
   const problems: TorchProblem[] = [];
   const used = new Set<string>();
@@ -355,7 +393,7 @@ export function fromTorch<T>(stateDict: Readonly<Record<string, tf.Tensor>>, tar
   const plans: Array<[string, () => tf.Tensor]> = [];
   for (const spec of specs) {
     if (cellOf(spec.path, cells)) continue;
-    const rule = ruleFor(spec, flattened);
+    const rule = ruleFor(spec, flattened, convTransposes);
     if (expect(rule.torchName, spec.path, torchShape(rule, spec.shape), spec.dtype)) {
       plans.push([spec.path, () => fromTorchLayout(rule, stateDict[rule.torchName]!, spec.dtype as tf.DataType, spec.shape)]);
     }

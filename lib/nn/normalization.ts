@@ -12,6 +12,7 @@ import { ShapeDtype, isAbstract } from '../core/shapes.js';
 import { ones, zeros } from '../initializers/index.js';
 import { Input, abstractOr, checkInput, normAxis } from './layer-util.js';
 import { checkFeatures, checkOptions, shapeOfLeaf } from './util.js';
+import { overflowScale } from '../ops/power-of-two.js';
 import type { OptionKinds } from '../check-options.js';
 
 function checkEpsilon(epsilon: unknown, layer: string): number {
@@ -37,21 +38,25 @@ function normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: 
 }
 
 /**
- * `(x − mean) / sqrt(var + eps)` over the last axis (without centering: `x / sqrt(mean(x²) + eps)`),
- * computed on `x` divided by its largest magnitude in each row when that exceeds 1, so that no
- * square overflows:
- * rows of ±1e20 (squares of 1e40, past float32) normalize to ±1 instead of 0. Mathematically the
- * same: with `z = x / s`, `z / sqrt(var(z) + eps / s²)` is `x / sqrt(var(x) + eps)` (`eps / s²`
- * is formed as `(eps / s) / s`).
+ * `(x − mean) / sqrt(var + eps)` over `axes` (without centering: `x / sqrt(mean(x²) + eps)`),
+ * computed on `z = x / s` with `s` a power of two from `overflowScale`, so that no square
+ * overflows: rows of ±1e20 (squares of 1e40, past float32) normalize to ±1 instead of 0. As
+ * `s` is a power of two, `z / sqrt(var(z) + eps / s²)` is `x / sqrt(var(x) + eps)` rounded the
+ * same way, and rows within ±2^32 (s = 1) give the plain formula's bits.
+ * `eps / s²` (formed as `(eps / s) / s`) underflows for large `s` (to 0 for the default eps
+ * and s >= 2^64); it is kept at least `min(eps, 2^-64)`, so that a constant row of 1e20 gives
+ * 0 rather than 0 · ∞ = NaN, and a finite gradient (that floor is far below the variance of
+ * any row whose values differ, so it changes nothing else).
  */
-function standardizeLastAxis(x: tf.Tensor, epsilon: number, center: boolean): tf.Tensor {
-  // Rows within ±1 are left as they are (s = 1): only a larger magnitude needs shrinking, and
-  // eps / s² then never overflows, for the values or the gradients.
-  const s = tf.maximum(tf.max(tf.abs(x), -1, true), 1);
+function standardize(x: tf.Tensor, axes: number | number[], epsilon: number, center: boolean): tf.Tensor {
+  const s = overflowScale(tf.max(tf.abs(x), axes, true));
   const z = tf.div(x, s);
-  const c = center ? tf.sub(z, tf.mean(z, -1, true)) : z;
-  const meanSquare = tf.mean(tf.square(c), -1, true);
-  return tf.mul(c, tf.rsqrt(tf.add(meanSquare, tf.div(tf.div(epsilon, s), s))));
+  const scaledEpsilon = tf.maximum(tf.div(tf.div(epsilon, s), s), Math.min(epsilon, 2 ** -64));
+  if (!center) return tf.mul(z, tf.rsqrt(tf.add(tf.mean(tf.square(z), axes, true), scaledEpsilon)));
+  // tf.moments, then z − mean again, as the plain formula had it: the same graph, so the
+  // same gradients, bit for bit.
+  const { mean, variance } = tf.moments(z, axes, true);
+  return tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, scaledEpsilon)));
 }
 
 const featureText = (variables: Variables | undefined, name = 'scale', collection = 'params'): string => {
@@ -282,7 +287,7 @@ export function LayerNorm(opts: NormOptions = {}): Module<NormParams> {
       const shape = checkInput(x, 'LayerNorm', scope.path, 1);
       const { scale, bias } = scaleAndBias(scope, [shape[shape.length - 1]!], o);
       return abstractOr(x, shape, () => {
-        let y = standardizeLastAxis(x as tf.Tensor, o.epsilon, true);
+        let y = standardize(x as tf.Tensor, -1, o.epsilon, true);
         if (scale) y = tf.mul(y, scale);
         return bias ? tf.add(y, bias) : y;
       });
@@ -318,7 +323,7 @@ export function RMSNorm(opts: Omit<NormOptions, 'useBias' | 'biasInit'> = {}): M
       const scale = o.useScale ? scope.param('scale', o.scaleInit, [shape[shape.length - 1]!]) : undefined;
       return abstractOr(x, shape, () => {
         const t = x as tf.Tensor;
-        const y = standardizeLastAxis(t, o.epsilon, false);
+        const y = standardize(t, -1, o.epsilon, false);
         return scale ? tf.mul(y, scale) : y;
       });
     },
@@ -356,8 +361,7 @@ export function GroupNorm(numGroups = 32, opts: NormOptions = {}): Module<NormPa
         const n = shape[0]!;
         const inner = shape.slice(1, -1).reduce((a, b) => a * b, 1);
         const grouped = tf.reshape(x as tf.Tensor, [n, inner, numGroups, channels / numGroups]);
-        const { mean, variance } = tf.moments(grouped, [1, 3], true);
-        let y = tf.reshape(normalize(grouped, mean, variance, o.epsilon), [...shape]);
+        let y = tf.reshape(standardize(grouped, [1, 3], o.epsilon, true), [...shape]);
         if (scale) y = tf.mul(y, scale);
         return bias ? tf.add(y, bias) : y;
       });

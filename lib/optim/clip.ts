@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from './base.js';
 import type { EmptyState } from './identity.js';
 import { checkNumber, mapTensors, tidy } from './util.js';
+import { overflowScale } from '../ops/power-of-two.js';
 
 const EMPTY: EmptyState = Object.freeze({});
 
@@ -43,26 +44,30 @@ export function clip(maxDelta: number): GradientTransformation<EmptyState> {
  * ```
  */
 export function globalNorm(tree: unknown): tf.Scalar {
-  return normOf('globalNorm', 'tree', tree);
+  return tidy(() => {
+    const { s, r } = scaledNorm('globalNorm', 'tree', tree);
+    return tf.mul(s, r) as tf.Scalar;
+  });
 }
 
-/** {@link globalNorm}, with the function and argument that messages name. */
-function normOf(what: string, name: string, tree: unknown): tf.Scalar {
-  return tidy(() => {
-    const leaves: tf.Tensor[] = [];
-    mapTensors(what, name, tree, (g) => {
-      if (g.size > 0) leaves.push(g); // an empty leaf adds nothing (and tfjs's max of nothing is not defined)
-      return g;
-    });
-    if (leaves.length === 0) return tf.scalar(0);
-    // Scaled before squaring, so that gradients of 1e20 and beyond (whose squares pass the
-    // float32 range) give their norm, not Infinity: ‖g‖ = s·sqrt(Σ (g/s)²) with s the largest
-    // magnitude when it exceeds 1 (smaller trees are summed as they are).
-    const maxima = leaves.map((g) => tf.max(tf.abs(g)));
-    const s = tf.maximum(maxima.length === 1 ? maxima[0]! : tf.max(tf.stack(maxima)), 1);
-    const squares = leaves.map((g) => tf.sum(tf.square(tf.div(g, s))));
-    return tf.mul(s, tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares))) as tf.Scalar;
+/**
+ * The global norm of `tree` as `s · r`: `s` a power of two (1 unless the largest magnitude
+ * reaches 2^32, see `overflowScale`) and `r = sqrt(Σ (g / s)²)`, which cannot overflow. As `s` is
+ * a power of two, `s · r` has the bits of the plain `sqrt(Σ g²)` wherever that is finite, and
+ * gradients of 1e20 and beyond (whose squares pass float32's range) get their norm, not
+ * Infinity. `what` and `name` are the function and argument that messages name.
+ */
+function scaledNorm(what: string, name: string, tree: unknown): { readonly s: tf.Tensor; readonly r: tf.Tensor } {
+  const leaves: tf.Tensor[] = [];
+  mapTensors(what, name, tree, (g) => {
+    if (g.size > 0) leaves.push(g); // an empty leaf adds nothing (and tfjs's max of nothing is not defined)
+    return g;
   });
+  if (leaves.length === 0) return { s: tf.scalar(1), r: tf.scalar(0) };
+  const maxima = leaves.map((g) => tf.max(tf.abs(g)));
+  const s = overflowScale(maxima.length === 1 ? maxima[0]! : tf.max(tf.stack(maxima)));
+  const squares = leaves.map((g) => tf.sum(tf.square(tf.div(g, s))));
+  return { s, r: tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares)) };
 }
 
 /**
@@ -88,8 +93,14 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
       Object.freeze([
         tidy(() => {
           const cMax = tf.scalar(maxNorm);
-          const factor = tf.div(cMax, tf.maximum(normOf('clipByGlobalNorm', 'grads', grads), cMax));
-          return mapTensors('clipByGlobalNorm', 'grads', grads, (g) => tf.mul(g, factor)) as G;
+          const { s, r } = scaledNorm('clipByGlobalNorm', 'grads', grads);
+          // Clipped, g · maxNorm / ‖g‖ is formed as (g / s) · (maxNorm / r): exact scalings of the
+          // plain formula's terms (the same bits), and finite when ‖g‖ = s · r is past float32
+          // (gradients of 3e38). Not clipped, the updates are the gradients, as before.
+          const clipped = tf.greater(tf.mul(s, r), cMax);
+          const inverseScale = tf.where(clipped, tf.div(1, s), tf.onesLike(s));
+          const factor = tf.where(clipped, tf.div(cMax, r), tf.onesLike(r));
+          return mapTensors('clipByGlobalNorm', 'grads', grads, (g) => tf.mul(tf.mul(g, inverseScale), factor)) as G;
         }),
         state,
       ] as const),

@@ -1,10 +1,12 @@
 // Checkpoint readers refuse anything that is not a regular file before reading it (issue 11,
 // item 2): `load('/dev/zero')` used to grow to 23 GB, `/dev/urandom` likewise, and a FIFO hung
 // `load` and `loadInfo`. Each case runs in a child process (spec/checkpoint/devices-child.ts)
-// with a time limit and a heap limit, so a regression fails here instead of taking the machine.
+// with a time limit, a heap limit and a watchdog on its resident memory (a Buffer read from
+// /dev/zero grows outside the heap limit), so a regression fails here instead of taking the
+// machine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,9 +15,11 @@ import { fileURLToPath } from 'node:url';
 import * as fx from '../../lib/index.js';
 import * as tf from '@tensorflow/tfjs-core';
 import '../setup.js';
+import { runLimited } from '../hostile/limited-child.js';
 
 const CHILD = fileURLToPath(new URL('./devices-child.js', import.meta.url));
-const LIMIT_MS = 60_000;
+/** A reader that reads without end or blocks is killed by one of these, and its test fails. */
+const LIMITS = { timeoutMs: 60_000, heapMb: 256, residentMb: 512 };
 
 interface Outcome {
   readonly ok?: boolean;
@@ -23,25 +27,12 @@ interface Outcome {
   readonly message?: string;
 }
 
-/** Runs one reader on one path in a child with a heap limit; rejects if it outlives the time limit. */
-function readInChild(fn: 'load' | 'loadInfo' | 'loadTensors', file: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=256', CHILD, fn, file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${fn}('${file}') did not finish within ${LIMIT_MS / 1000} s (it reads without end or blocks)`));
-    }, LIMIT_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const line = out.trim().split('\n').pop();
-      if (!line) reject(new Error(`${fn}('${file}') ended with ${signal ?? `code ${code}`} and printed nothing: ${err.slice(-500)}`));
-      else resolve(JSON.parse(line) as Outcome);
-    });
-  });
+/** Runs one reader on one path in a child under LIMITS; rejects when it passes one. */
+async function readInChild(fn: 'load' | 'loadInfo' | 'loadTensors', file: string): Promise<Outcome> {
+  const { code, signal, stdout, stderr } = await runLimited(CHILD, [fn, file], LIMITS);
+  const line = stdout.trim().split('\n').pop();
+  if (!line) throw new Error(`${fn}('${file}') ended with ${signal ?? `code ${code}`} and printed nothing: ${stderr.slice(-500)}`);
+  return JSON.parse(line) as Outcome;
 }
 
 const READERS = ['load', 'loadInfo', 'loadTensors'] as const;

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-web';
 import * as fx from '../../lib/index.js';
 import { decodeModel } from '../../lib/interop/onnx-proto.js';
 import { assertClose, assertThrows } from '../setup.js';
+import { ONNX_CASES, OnnxCase, initCase } from './onnx-models.js';
 
 ort.env.wasm.numThreads = 1;
 
@@ -55,8 +56,7 @@ function toOrt(t: tf.Tensor): ort.Tensor {
 /** Exports `model`, opens one ORT session, and compares outputs at every batch size. */
 async function agreeInOrt(name: string, model: fx.Module<any, any, any>, specs: Spec[], opts: { vocab?: number; seed?: number } = {}): Promise<Uint8Array> {
   const seed = opts.seed ?? 1;
-  const examples = specs.map((s) => (Array.isArray(s) ? [...s] : new fx.ShapeDtype([...shapeOf(s)], (s as { dtype: tf.DataType }).dtype)));
-  const variables = randomize((model.init as (k: fx.random.Key, ...a: unknown[]) => fx.Variables)(fx.random.key(seed), ...examples), seed);
+  const variables = randomize(initCase({ name, model, inputs: specs }, seed), seed);
   const before = tf.memory().numTensors;
   const bytes = fx.interop.toOnnx(model, variables, ...specs);
   assert.is(tf.memory().numTensors, before, `${name}: toOnnx left tensors behind`);
@@ -82,98 +82,58 @@ async function agreeInOrt(name: string, model: fx.Module<any, any, any>, specs: 
 }
 
 const nn = fx.nn;
+const run = async (cases: readonly OnnxCase[]) => {
+  for (const c of cases) await agreeInOrt(c.name, c.model, c.inputs, { vocab: c.vocab });
+};
+const attributeOf = (node: any, name: string) => node.attribute.find((a: { name: string }) => a.name === name);
 
-test('Dense, with and without bias, and a Dense with a fused activation', async () => {
-  await agreeInOrt('Dense', nn.Dense(5), [[1, 7]]);
-  await agreeInOrt('Dense no bias, gelu', nn.Dense(4, { useBias: false, activation: nn.gelu }), [[1, 6]]);
-  await agreeInOrt('Dense on [batch, length, features]', nn.Dense(3, { activation: nn.relu }), [[1, 4, 6]]);
+test('Dense, with and without bias, and a Dense with a fused activation', () => run(ONNX_CASES.dense));
+test('an MLP with every activation, in a Sequential (relu fused into the Dense before it)', () => run(ONNX_CASES.mlp));
+test('Conv: SAME, VALID and explicit padding, strides, kernel dilation, depthwise, 1-D', () => run(ONNX_CASES.conv));
+
+test('grouped Conv: one ONNX Conv with group, whose weight is the kernel [kh, kw, in/groups, out] itself', async () => {
+  for (const c of ONNX_CASES.grouped) {
+    const bytes = await agreeInOrt(c.name, c.model, c.inputs);
+    const graph = (decodeModel(bytes) as any).graph;
+    const convs = graph.node.filter((n: { opType: string }) => n.opType === 'Conv');
+    assert.is(convs.length, 1, `${c.name}: one Conv`);
+    const kernel = graph.initializer.find((t: { name: string }) => t.name === 'params/kernel');
+    const shape = (c.model.initShapes(fx.random.key(0), c.inputs[0] as number[]) as any).params.kernel.shape as number[];
+    const inChannels = (c.inputs[0] as number[]).at(-1)!;
+    assert.equal(kernel.dims.map(Number), shape, `${c.name}: the initializer is the kernel, not its block-diagonal spread`);
+    assert.is(Number(attributeOf(convs[0], 'group').i), inChannels / shape.at(-2)!, `${c.name}: group`);
+    // No block-diagonal copy: the only float initializers are the variables.
+    const floats = graph.initializer.filter((t: { dataType: number }) => t.dataType === 1).map((t: { name: string }) => t.name);
+    assert.equal(floats.sort(), Object.keys((c.model.initShapes(fx.random.key(0), c.inputs[0] as number[]) as any).params).map((k) => `params/${k}`).sort(), c.name);
+  }
 });
 
-test('an MLP with every activation, in a Sequential (relu fused into the Dense before it)', async () => {
-  const mlp = nn.Sequential([nn.Dense(16), nn.relu, nn.Dense(16), nn.gelu, nn.Dense(12), nn.sigmoid, nn.Dense(12), nn.tanh, nn.Dense(10), nn.silu, nn.Dense(8), nn.softmax, nn.Dense(6), nn.logSoftmax]);
-  await agreeInOrt('MLP', mlp, [[1, 9]]);
-});
-
-test('Conv: SAME, VALID and explicit padding, strides, kernel dilation, groups, depthwise, 1-D', async () => {
-  await agreeInOrt('Conv SAME', nn.Conv(6, [3, 3]), [[1, 7, 7, 3]]);
-  await agreeInOrt('Conv VALID stride 2', nn.Conv(4, [3, 3], { padding: 'VALID', strides: 2 }), [[1, 9, 8, 3]]);
-  await agreeInOrt('Conv SAME stride 2 (odd pixel after)', nn.Conv(4, [4, 3], { strides: [2, 3] }), [[1, 8, 10, 2]]);
-  await agreeInOrt('Conv explicit padding, dilation', nn.Conv(5, [3, 3], { padding: [[2, 1], [0, 3]], kernelDilation: 2, useBias: false }), [[1, 8, 8, 2]]);
-  await agreeInOrt('Conv groups', nn.Conv(8, [3, 3], { featureGroupCount: 2, activation: nn.relu }), [[1, 6, 6, 4]]);
-  await agreeInOrt('Conv depthwise', nn.Conv(8, [3, 3], { featureGroupCount: 4 }), [[1, 6, 6, 4]]);
-  await agreeInOrt('Conv 1-D causal', nn.Conv(3, 3, { padding: 'CAUSAL' }), [[1, 10, 2]]);
-});
-
-test('pools: MaxPool and AvgPool (VALID, SAME, strides, countIncludePad), GlobalAvgPool, Flatten', async () => {
-  await agreeInOrt('MaxPool VALID', nn.MaxPool([2, 2], { strides: [2, 2] }), [[1, 6, 6, 3]]);
-  await agreeInOrt('MaxPool SAME', nn.MaxPool([3, 3], { strides: 2, padding: 'SAME' }), [[1, 7, 6, 2]]);
-  await agreeInOrt('AvgPool VALID', nn.AvgPool([2, 3], { strides: [1, 2] }), [[1, 6, 7, 3]]);
-  await agreeInOrt('AvgPool SAME, countIncludePad false', nn.AvgPool([3, 3], { padding: 'SAME', countIncludePad: false }), [[1, 5, 5, 2]]);
-  await agreeInOrt('AvgPool SAME, countIncludePad true', nn.AvgPool([3, 3], { padding: 'SAME' }), [[1, 5, 5, 2]]);
-  await agreeInOrt('GlobalAvgPool', nn.GlobalAvgPool(), [[1, 5, 4, 3]]);
-  await agreeInOrt('Flatten then Dense', nn.Sequential([nn.Flatten(), nn.Dense(4)]), [[1, 3, 4, 2]]);
-});
-
-test('normalization: BatchNorm in eval mode, LayerNorm, GroupNorm, RMSNorm', async () => {
-  await agreeInOrt('BatchNorm', nn.BatchNorm(), [[1, 4, 4, 6]]);
-  await agreeInOrt('BatchNorm on features', nn.BatchNorm({ epsilon: 1e-3 }), [[1, 5]]);
-  await agreeInOrt('LayerNorm', nn.LayerNorm(), [[1, 6, 10]]);
-  await agreeInOrt('GroupNorm', nn.GroupNorm(4), [[1, 3, 3, 8]]);
-  await agreeInOrt('RMSNorm', nn.RMSNorm({ epsilon: 1e-5 }), [[1, 4, 12]]);
-});
-
-test('Embed on int32 token ids, and Dropout (off in inference)', async () => {
-  await agreeInOrt('Embed', nn.Sequential([nn.Embed(11, 6), nn.Dropout(0.5), nn.LayerNorm()]), [{ shape: [1, 7], dtype: 'int32' }], { vocab: 11 });
-});
-
-test('attention: SelfAttention, and MultiHeadDotProductAttention on queries, keys and a bool mask', async () => {
-  await agreeInOrt('SelfAttention', nn.SelfAttention({ numHeads: 2 }), [[1, 5, 8]]);
-  await agreeInOrt('MultiHeadDotProductAttention', nn.MultiHeadDotProductAttention({ numHeads: 3, qkvFeatures: 6 }), [[1, 4, 5], [1, 6, 5], { shape: [1, 1, 4, 6], dtype: 'bool' }]);
-});
+test('pools: MaxPool and AvgPool (VALID, SAME, strides, countIncludePad), GlobalAvgPool, Flatten', () => run(ONNX_CASES.pools));
+test('normalization: BatchNorm in eval mode, LayerNorm, GroupNorm, RMSNorm', () => run(ONNX_CASES.norms));
+test('Embed on int32 token ids, and Dropout (off in inference)', () => run(ONNX_CASES.embed));
+test('attention: SelfAttention, and MultiHeadDotProductAttention on queries, keys and a bool mask', () => run(ONNX_CASES.attention));
 
 test('a CNN: Conv, BatchNorm, relu, MaxPool, grouped Conv, Flatten, Dense', async () => {
-  const cnn = nn.Sequential([
-    nn.Conv(8, [3, 3]),
-    nn.BatchNorm(),
-    nn.relu,
-    nn.MaxPool([2, 2], { strides: [2, 2] }),
-    nn.Conv(12, [3, 3], { strides: 2, padding: [[1, 1], [1, 1]], featureGroupCount: 4 }),
-    nn.relu,
-    nn.Flatten(),
-    nn.Dense(10),
-    nn.logSoftmax,
-  ]);
-  const bytes = await agreeInOrt('CNN', cnn, [[1, 12, 12, 3]]);
+  const [cnn] = ONNX_CASES.cnn;
+  const bytes = await agreeInOrt(cnn.name, cnn.model, cnn.inputs);
   const model = decodeModel(bytes) as any;
   assert.equal(model.opsetImport, [{ version: 13 }]);
   assert.equal(model.graph.input[0].type.tensorType.shape.dim, [{ dimParam: 'batch' }, { dimValue: 12 }, { dimValue: 12 }, { dimValue: 3 }]);
   assert.equal(model.graph.output[0].type.tensorType.shape.dim, [{ dimParam: 'batch' }, { dimValue: 10 }]);
   const names = model.graph.initializer.map((t: { name: string }) => t.name);
-  for (const name of ['params/layers_0/kernel', 'params/layers_0/bias', 'batch_stats/layers_1/mean', 'params/layers_7/kernel']) assert.ok(names.includes(name), `initializer ${name} in ${names}`);
+  for (const name of ['params/layers_0/kernel', 'params/layers_0/bias', 'batch_stats/layers_1/mean', 'params/layers_4/kernel', 'params/layers_7/kernel']) assert.ok(names.includes(name), `initializer ${name} in ${names}`);
   const ops = new Set(model.graph.node.map((n: { opType: string }) => n.opType));
   for (const op of ['Conv', 'MaxPool', 'Relu', 'MatMul', 'Reshape']) assert.ok(ops.has(op), `an ${op} node`);
+  const groups = model.graph.node.filter((n: { opType: string }) => n.opType === 'Conv').map((n: unknown) => Number(attributeOf(n, 'group').i));
+  assert.equal(groups, [1, 4]);
 });
 
-test('a transformer-ish custom module: LayerNorm, causal SelfAttention, residuals, a gelu MLP', async () => {
-  const block = nn.module('Block', (scope, x: tf.Tensor) => {
-    const attended = scope.call(nn.SelfAttention({ numHeads: 2 }), scope.call(nn.LayerNorm(), x), nn.causalMask(x.shape[1]!));
-    const h = tf.add(x, attended);
-    const hidden = nn.gelu(scope.call(nn.Dense(32), scope.call(nn.LayerNorm(), h)));
-    return tf.add(h, scope.call(nn.Dense(8), hidden));
-  });
-  await agreeInOrt('Block', nn.Sequential([block, block, nn.Dense(5)]), [[1, 6, 8]]);
-});
-
-test('ConvTranspose, and recurrent layers (LSTM, GRU, simple cell) unrolled over their fixed length', async () => {
-  await agreeInOrt('ConvTranspose', nn.ConvTranspose(3, [3, 3], { strides: 2 }), [[1, 4, 5, 2]]);
-  await agreeInOrt('LSTM', nn.Sequential([nn.Dense(4), nn.RNN(nn.LSTMCell(3))]), [[1, 5, 2]]);
-  await agreeInOrt('GRU', nn.RNN(nn.GRUCell(4)), [[1, 3, 2]]);
-  await agreeInOrt('SimpleCell', nn.RNN(nn.SimpleCell(4)), [[1, 4, 3]]);
-});
+test('a transformer-ish custom module: LayerNorm, causal SelfAttention, residuals, a gelu MLP', () => run(ONNX_CASES.transformer));
+test('ConvTranspose, and recurrent layers (LSTM, GRU, simple cell) unrolled over their fixed length', () => run(ONNX_CASES.transposedAndRecurrent));
 
 test('a custom module that makes zeros of the batch size exports them expanded to the input’s batch size', async () => {
-  const padded = nn.module('Padded', (scope, x: tf.Tensor) => tf.concat([scope.call(nn.Dense(3), x), tf.zeros([x.shape[0]!, 2])], 1));
-  const bytes = await agreeInOrt('Padded', padded, [[1, 4]]);
+  const [padded] = ONNX_CASES.expanded;
+  const bytes = await agreeInOrt(padded.name, padded.model, padded.inputs);
   const ops = (decodeModel(bytes) as any).graph.node.map((n: { opType: string }) => n.opType);
   assert.ok(ops.includes('Expand'), `ops ${ops}`);
 });

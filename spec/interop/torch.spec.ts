@@ -12,7 +12,7 @@ import { assertClose, assertThrows, tensorDelta } from '../setup.js';
 import { TWINS } from './twins.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../spec/fixtures/torch_twins/${name}`, import.meta.url));
-const NAMES = ['mlp', 'cnn', 'embed_norm', 'lstm', 'gru', 'rnn'] as const;
+const NAMES = ['mlp', 'cnn', 'embed_norm', 'lstm', 'gru', 'rnn', 'deconv', 'deconv1d'] as const;
 
 async function loadTwin(name: (typeof NAMES)[number]) {
   const stateDict = await fx.checkpoint.loadTensors(fixture(`${name}.safetensors`));
@@ -185,13 +185,55 @@ test('attention projections are Linear layers: kernel [features, heads, headDim]
 });
 
 test('kernels with no PyTorch layout are refused by name, not exported in a wrong one', () => {
-  const up = fx.nn.module('Up', (scope, x: tf.Tensor) => scope.call(fx.nn.ConvTranspose(2, [3, 3]), x));
-  const variables = up.init(fx.random.key(6), [1, 4, 4, 3]);
-  assertThrows(() => fx.interop.toTorch(variables), fx.FlaxenError, 'ConvTranspose_0: this ConvTranspose kernel has no PyTorch layout here');
   const odd = { params: { block: { kernel: tf.zeros([1, 2, 2, 2, 2]) } } };
   assertThrows(() => fx.interop.toTorch(odd), fx.FlaxenError, 'block: a kernel of rank 5 has no PyTorch layout here');
-  fx.tree.dispose(variables);
   fx.tree.dispose(odd);
+});
+
+test('a ConvTranspose named ConvTranspose_<k> is refused without the model, and converted with it', () => {
+  const up = fx.nn.module('Up', (scope, x: tf.Tensor) => scope.call(fx.nn.ConvTranspose(2, [3, 3]), x));
+  const variables = up.init(fx.random.key(6), [1, 4, 4, 3]);
+  assertThrows(() => fx.interop.toTorch(variables), fx.FlaxenError, 'ConvTranspose_0: this looks like a ConvTranspose kernel', '{ model, inputShapes }');
+  const target = up.initShapes(fx.random.key(0), [1, 4, 4, 3]);
+  const sd = { 'ConvTranspose_0.weight': tf.zeros([3, 2, 3, 3]), 'ConvTranspose_0.bias': tf.zeros([2]) };
+  assertThrows(() => fx.interop.fromTorch(sd, target), fx.FlaxenError, 'ConvTranspose_0: this looks like a ConvTranspose kernel');
+  const before = tf.memory().numTensors;
+  const exported = fx.interop.toTorch(variables, { model: up, inputShapes: [[1, 4, 4, 3]] });
+  assert.is(tf.memory().numTensors - before, 2, 'only the two exported tensors are left');
+  assert.equal(exported['ConvTranspose_0.weight']!.shape, [3, 2, 3, 3]);
+  // Hand-derived: PyTorch's weight[i][o][a][b] is flaxen's kernel[2 - a][2 - b][i][o] (flipped).
+  const k = (variables.params as any).ConvTranspose_0.kernel.arraySync() as number[][][][];
+  const w = exported['ConvTranspose_0.weight']!.arraySync() as number[][][][];
+  for (let i = 0; i < 3; i++) for (let o = 0; o < 2; o++) for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) assert.is(w[i]![o]![a]![b], k[2 - a]![2 - b]![i]![o]);
+  const back = fx.interop.fromTorch(exported, target, { model: up, inputShapes: [[1, 4, 4, 3]] });
+  assert.equal(Array.from((back as any).params.ConvTranspose_0.kernel.dataSync()), Array.from((variables.params as any).ConvTranspose_0.kernel.dataSync()));
+  for (const t of [...fx.tree.leaves(variables), ...fx.tree.leaves(back), ...Object.values(exported), ...Object.values(sd)]) t.dispose();
+});
+
+test('transposeKernel: the stored [kh, kw, out, in] kernel is PyTorch’s weight with its axes moved, not flipped', () => {
+  const up = fx.nn.Sequential([fx.nn.ConvTranspose(2, [2, 3], { transposeKernel: true })]);
+  const variables = up.init(fx.random.key(7), [1, 4, 4, 5]);
+  const exported = fx.interop.toTorch(variables, { model: up, inputShapes: [[1, 4, 4, 5]] });
+  const k = (variables.params as any).layers_0.kernel.arraySync() as number[][][][];
+  const w = exported['0.weight']!.arraySync() as number[][][][];
+  assert.equal(exported['0.weight']!.shape, [5, 2, 2, 3]);
+  for (let i = 0; i < 5; i++) for (let o = 0; o < 2; o++) for (let a = 0; a < 2; a++) for (let b = 0; b < 3; b++) assert.is(w[i]![o]![a]![b], k[a]![b]![o]![i]);
+  for (const t of [...fx.tree.leaves(variables), ...Object.values(exported)]) t.dispose();
+});
+
+test('without the model, a ConvTranspose in a Sequential is read as a Conv: PyTorch’s shapes refuse it', async () => {
+  const { stateDict, input, output, twin } = await loadTwin('deconv');
+  const target = twin.model.initShapes(fx.random.key(0), twin.initShape);
+  // [in, out, kh, kw] read as a Conv2d weight [out, in, kh, kw]: 0.weight and 4.weight differ in shape.
+  const error = assertThrows(() => fx.interop.fromTorch(stateDict, target), fx.interop.TorchMismatchError, 'shape of 0.weight (for params/layers_0/kernel): the target expects [6, 3, 4, 4], the state_dict has [3, 6, 4, 4]') as fx.interop.TorchMismatchError;
+  assert.equal(error.problems.map((p) => p.torchName), ['0.weight', '4.weight']);
+  assertThrows(() => fx.interop.fromTorch(stateDict, target, { inputShapes: [twin.initShape] }), fx.FlaxenError, 'inputShapes were given without the model');
+  assertThrows(() => fx.interop.fromTorch(stateDict, target, { model: twin.model }), fx.FlaxenError, 'the model option needs inputShapes');
+  // Input shapes the model refuses: its own error, by path, and nothing left allocated.
+  const before = tf.memory().numTensors;
+  assertThrows(() => fx.interop.fromTorch(stateDict, target, { model: twin.model, inputShapes: [[1, 4, 4]] }), fx.FlaxenError, 'layers_0');
+  assert.is(tf.memory().numTensors, before);
+  for (const t of [input, output, ...Object.values(stateDict)]) t.dispose();
 });
 
 test.run();

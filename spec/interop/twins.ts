@@ -15,7 +15,10 @@ export interface Twin {
 const recurrentHead = (type: string, cell: fx.nn.RecurrentCell) =>
   fx.nn.module(type, (scope, x: tf.Tensor) => scope.call(fx.nn.Dense(2), scope.call(fx.nn.RNN(cell), x, { name: 'rnn' }), { name: 'head' }));
 
-export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm' | 'lstm' | 'gru' | 'rnn', Twin>> = {
+/** A twin whose options name its model and input shape (for a model with ConvTranspose layers). */
+const withModel = (model: fx.Module<any, any, any>, initShape: number[]): Twin => ({ model, initShape, opts: { model, inputShapes: [initShape] } });
+
+export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm' | 'lstm' | 'gru' | 'rnn' | 'deconv' | 'deconv1d', Twin>> = {
   mlp: { model: fx.nn.Sequential([fx.nn.Dense(16), fx.nn.relu, fx.nn.Dense(4)]), initShape: [1, 6] },
   cnn: {
     model: fx.nn.Sequential([
@@ -45,4 +48,21 @@ export const TWINS: Readonly<Record<'mlp' | 'cnn' | 'embed_norm' | 'lstm' | 'gru
   lstm: { model: recurrentHead('LSTMHead', fx.nn.LSTMCell(7)), initShape: [1, 4, 5] },
   gru: { model: recurrentHead('GRUHead', fx.nn.GRUCell(6)), initShape: [1, 4, 5] },
   rnn: { model: recurrentHead('RNNHead', fx.nn.SimpleCell(4)), initShape: [1, 4, 5] },
+  // The paddings that match PyTorch's are derived in spec/fixtures/torch_twins.py. The second
+  // layer stores its kernel transposed, with as many input as output channels, so only the
+  // model can tell how.
+  deconv: withModel(
+    fx.nn.Sequential([
+      fx.nn.ConvTranspose(6, [4, 4], { strides: 2 }),
+      fx.nn.relu,
+      fx.nn.ConvTranspose(6, [3, 3], { kernelDilation: 2, transposeKernel: true }),
+      fx.nn.tanh,
+      fx.nn.ConvTranspose(2, [2, 2], { strides: 2, padding: 'VALID', useBias: false }),
+    ]),
+    [1, 4, 4, 3],
+  ),
+  deconv1d: withModel(
+    fx.nn.Sequential([fx.nn.ConvTranspose(4, 3, { strides: 2, padding: 'VALID' }), fx.nn.relu, fx.nn.ConvTranspose(4, 3, { transposeKernel: true })]),
+    [1, 5, 3],
+  ),
 };

@@ -5,13 +5,12 @@
 // 1 GiB `init` returned a tensor at offset 0, over the live parameters.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runLimited } from '../hostile/limited-child.js';
 
 const CHILD = fileURLToPath(new URL('./wasm-heap-child.js', import.meta.url));
-const TIMEOUT_MS = 90_000;
-const RSS_LIMIT_KB = 1024 * 1024;
+/** The child reserves ~3 GiB of wasm heap but never writes it: it stays far under 1 GiB resident. */
+const LIMITS = { timeoutMs: 90_000, heapMb: 512, residentMb: 1024 };
 
 interface Line {
   step: string;
@@ -23,41 +22,11 @@ interface Line {
   memoryBytes?: number;
 }
 
-function residentKb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
 /** Runs the child on a backend and returns its report lines; rejects on a limit or a crash. */
-function runChild(backend: 'wasm' | 'cpu'): Promise<Line[]> {
-  const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, backend], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let killedFor = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const stop = (why: string) => {
-    killedFor = why;
-    child.kill('SIGKILL');
-  };
-  const timer = setTimeout(() => stop(`it ran past ${TIMEOUT_MS} ms`), TIMEOUT_MS);
-  const watchdog = setInterval(() => {
-    const kb = residentKb(child.pid!);
-    if (kb > RSS_LIMIT_KB) stop(`its resident memory reached ${kb} kB`);
-  }, 100);
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      clearInterval(watchdog);
-      if (killedFor) return reject(new Error(`the child was killed: ${killedFor}; output so far: ${out}`));
-      if (code !== 0) return reject(new Error(`the child exited with ${code}: ${err}\n${out}`));
-      resolve(out.trim().split('\n').map((line) => JSON.parse(line) as Line));
-    });
-  });
+async function runChild(backend: 'wasm' | 'cpu'): Promise<Line[]> {
+  const { code, stdout, stderr } = await runLimited(CHILD, [backend], LIMITS);
+  if (code !== 0) throw new Error(`the child exited with ${code}: ${stderr}\n${stdout}`);
+  return stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
 }
 
 function checkRefusal(line: Line | undefined, what: string): void {
