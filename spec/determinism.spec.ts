@@ -4,8 +4,8 @@
 // training runs agree only to a relative ~2e-7 (checked within 1e-6). One child process per run (spec/determinism-child.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { awaitedByTests, childReport, runChild } from './child.js';
 
 const CHILD = fileURLToPath(new URL('./determinism-child.js', import.meta.url));
 
@@ -19,25 +19,12 @@ interface Run {
   sample: number[];
 }
 
-function run(backend: 'wasm' | 'cpu', threads: number): Promise<Run> {
-  const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, backend, String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the ${backend}/${threads} child ended with ${code ?? signal}: ${err}`));
-      const line = out.trim().split('\n').find((l) => l.startsWith('{'));
-      if (!line) return reject(new Error(`no report from the ${backend}/${threads} child: ${out}`));
-      resolve(JSON.parse(line) as Run);
-    });
-  });
+async function run(backend: 'wasm' | 'cpu', threads: number): Promise<Run> {
+  const result = await runChild(CHILD, [backend, String(threads)], { timeoutMs: 120_000, maxOldSpaceMb: 512 });
+  return childReport<Run>(`the ${backend}/${threads} child`, result);
 }
 
-const runs = Promise.all([run('wasm', 1), run('wasm', 1), run('wasm', 2), run('cpu', 1), run('cpu', 1)]);
+const runs = awaitedByTests(Promise.all([run('wasm', 1), run('wasm', 1), run('wasm', 2), run('cpu', 1), run('cpu', 1)]));
 
 test('parameters drawn from a key are bit-identical in every process, on every backend and thread count', async () => {
   const all = await runs;

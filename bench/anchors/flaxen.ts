@@ -1,27 +1,17 @@
 /**
  * flaxen's column of the anchors table, measured exactly as the anchors measure theirs
- * (bench/anchors/pytorch.py): the same four figures, medians over rounds of a round's mean step
- * time, wall clock. Usage: node dist/bench/anchors/flaxen.js [threads]; prints one JSON line.
+ * (bench/anchors/pytorch.py, bench/anchors/timing.ts): the same four figures, medians over rounds of
+ * a round's mean step time, wall clock. Usage: node dist/bench/anchors/flaxen.js [threads];
+ * prints one JSON line.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
+import { labels, record, timed } from './timing.js';
 
 const threads = Number(process.argv[2] ?? 1);
 await fx.ready('wasm', { threads });
-const ROUNDS = 15;
-
-function timed(step: () => void, steps: number): number {
-  for (let i = 0; i < 3; i++) step();
-  const rounds: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    rounds.push((performance.now() - t) / steps);
-  }
-  return rounds.sort((a, b) => a - b)[ROUNDS >> 1]!;
-}
 
 const mlp = () => fx.nn.Sequential([fx.nn.Dense(256), fx.nn.relu, fx.nn.Dense(10)]);
 const lenet = () =>
@@ -36,21 +26,22 @@ const lossFn = (params: unknown, batch: Batch, state: fx.train.TrainState) =>
 
 function trainStep(model: fx.Module<any>, shape: number[]): () => void {
   let state = fx.train.TrainState.create({ apply: model, params: model.init(fx.random.key(0), shape).params, tx: fx.optim.adam(1e-3) });
-  const data = { x: fx.random.normal(fx.random.key(1), shape), y: tf.tensor1d(Array.from({ length: shape[0]! }, (_, i) => (i * 7) % 10), 'int32') };
+  const data = { x: fx.random.normal(fx.random.key(1), shape), y: tf.tensor1d(labels(shape[0]!), 'int32') };
   return () => {
     state = fx.train.trainStep(state, lossFn, data).state;
   };
 }
 
 const out: Record<string, number | string> = { engine: 'flaxen (tfjs 4.22 wasm SIMD)', threads: fx.backendInfo().threads ?? 1 };
-for (const batch of [64, 256]) out[`mlpStep${batch}`] = timed(trainStep(mlp(), [batch, 784]), batch === 64 ? 12 : 6);
-out['lenetStep64'] = timed(trainStep(lenet(), [64, 28, 28, 1]), 5);
+for (const batch of [64, 256]) record(out, `mlpStep${batch}`, timed(trainStep(mlp(), [batch, 784]), batch === 64 ? 12 : 6));
+record(out, 'lenetStep64', timed(trainStep(lenet(), [64, 28, 28, 1]), 5));
 const model = mlp();
 const params = model.init(fx.random.key(0), [256, 784]).params;
 const x = fx.random.normal(fx.random.key(2), [256, 784]);
-out['mlpInfer256'] = timed(() => {
+const infer = (): void => {
   const y = model.apply({ params }, x) as tf.Tensor;
   y.dataSync();
   y.dispose();
-}, 10);
+};
+record(out, 'mlpInfer256', timed(infer, 10));
 console.log(JSON.stringify(out));

@@ -7,7 +7,7 @@ Models, as in bench/flaxen-worker.ts: an MLP 784-256-10 (relu) trained with Adam
 softmax cross-entropy, at batch 64 and 256; LeNet-5 (conv 6 5x5 SAME, relu, max-pool 2, conv 16
 5x5 VALID, relu, max-pool 2, dense 120, 84, 10, NHWC data as NCHW) trained alike at batch 64;
 and the MLP's forward pass at batch 256 without gradients. Each figure is the median over rounds
-of a round's mean step time in ms (wall clock), after warm-up steps.
+of a round's mean step time in ms, wall clock and the process's CPU time, after warm-up steps.
 """
 import json
 import statistics
@@ -28,15 +28,21 @@ ROUNDS = 15
 
 
 def timed(step, steps):
+    """Medians of a step's wall ms and CPU ms (the process's, all threads), as timing.ts."""
     for _ in range(3):
         step()
-    rounds = []
+    wall, cpu = [], []
     for _ in range(ROUNDS):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             step()
-        rounds.append((time.perf_counter() - t) * 1000 / steps)
-    return statistics.median(rounds)
+        wall.append((time.perf_counter() - t) * 1000 / steps)
+        cpu.append((time.process_time() - c) * 1000 / steps)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def record(key, timing):
+    out[key], out[key + "Cpu"] = timing
 
 
 def mlp():
@@ -73,8 +79,8 @@ def blas():
 
 out = {"engine": f"PyTorch {torch.__version__}", "threads": torch.get_num_threads()}
 for batch in (64, 256):
-    out[f"mlpStep{batch}"] = timed(train_step(mlp(), torch.randn(batch, 784), torch.randint(0, 10, (batch,))), 12 if batch == 64 else 6)
-out["lenetStep64"] = timed(train_step(lenet(), torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))), 5)
+    record(f"mlpStep{batch}", timed(train_step(mlp(), torch.randn(batch, 784), torch.randint(0, 10, (batch,))), 12 if batch == 64 else 6))
+record("lenetStep64", timed(train_step(lenet(), torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))), 5))
 model = mlp()
 x = torch.randn(256, 784)
 
@@ -84,6 +90,6 @@ def infer():
         model(x)
 
 
-out["mlpInfer256"] = timed(infer, 10)
+record("mlpInfer256", timed(infer, 10))
 out["engine"] += f" + {blas()}"
 print(json.dumps(out))

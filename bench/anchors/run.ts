@@ -7,9 +7,14 @@
  * - PyTorch (CPU): bench/anchors/pytorch.py with Debian's /usr/bin/python3 and its torch, at the
  *   same thread counts; with OpenBLAS when Debian's libopenblas0-pthread is found (its directory,
  *   or FLAXEN_OPENBLAS_DIR), loaded for that process only through LD_LIBRARY_PATH; otherwise
- *   torch's own BLAS, marked as such.
+ *   torch's own BLAS, marked as such;
+ * - jax-js: bench/anchors/jax.ts (`@jax-js/jax`, a devDependency), wasm, jit, one thread;
+ * - ONNX Runtime, inference only: bench/anchors/onnxruntime.ts, Web (wasm, 1 thread; a
+ *   devDependency) and Node (native CPU, at the thread counts above; installed on demand, see
+ *   that file).
  *
- * An engine that is not installed is skipped with a line saying so.
+ * An engine that is not installed is skipped with a line saying so; one that fails is reported
+ * and the table goes on without it.
  *
  * @module
  */
@@ -20,10 +25,10 @@ import { coresFree, loadText } from '../load.js';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const FIGURES: Array<[string, string]> = [
-  ['mlpStep64', 'MLP 784-256-10 Adam step, batch 64 (ms)'],
-  ['mlpStep256', 'the same, batch 256 (ms)'],
-  ['lenetStep64', 'LeNet-5 Adam step, batch 64 (ms)'],
-  ['mlpInfer256', 'MLP inference, batch 256 (ms)'],
+  ['mlpStep64', 'MLP 784-256-10 Adam step, batch 64'],
+  ['mlpStep256', 'the same, batch 256'],
+  ['lenetStep64', 'LeNet-5 Adam step, batch 64'],
+  ['mlpInfer256', 'MLP inference, batch 256'],
 ];
 
 type Column = { name: string; values: Record<string, number | string> };
@@ -33,11 +38,37 @@ function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = proce
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
 }
 
+/** Runs one anchor; a skip or a failure becomes a note instead of a column. */
+function column(name: string, notes: string[], command: string, args: string[], env?: NodeJS.ProcessEnv): Column | undefined {
+  try {
+    const values = runJson(command, args, env);
+    if (values['skipped']) {
+      notes.push(`${name}: skipped (${values['skipped']})`);
+      return undefined;
+    }
+    return { name, values };
+  } catch (e) {
+    notes.push(`${name}: failed (${(e as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
 function openblasDir(): string | undefined {
   for (const dir of [process.env['FLAXEN_OPENBLAS_DIR'], '/usr/lib/x86_64-linux-gnu/openblas-pthread', '/usr/lib/aarch64-linux-gnu/openblas-pthread']) {
     if (dir && existsSync(`${dir}/libblas.so.3`)) return dir;
   }
   return undefined;
+}
+
+function printTable(title: string, columns: Column[], suffix: string): void {
+  const rows = FIGURES.map(([key, label]) => [label, ...columns.map((c) => (typeof c.values[key + suffix] === 'number' ? (c.values[key + suffix] as number).toFixed(2) : '—'))]);
+  const header = [title.split(' (')[0]!, ...columns.map((c) => c.name)];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(`\n${title}:`);
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
 }
 
 /** Measures every engine and prints the table; returns the columns. */
@@ -47,9 +78,13 @@ export async function anchorsTable(log: (s: string) => void = (s) => process.std
   const two = coresFree(2);
   const counts = two.free ? [1, 2] : [1];
   if (!two.free) notes.push(`2-thread columns ${two.reason}`);
+  const startLoad = loadText();
+  const add = (c: Column | undefined): void => {
+    if (c) columns.push(c);
+  };
   for (const t of counts) {
     log(`anchors: flaxen, ${t} thread(s)`);
-    columns.push({ name: `flaxen ${t}t`, values: runJson(process.execPath, [here('./flaxen.js'), String(t)]) });
+    add(column(`flaxen ${t}t`, notes, process.execPath, [here('./flaxen.js'), String(t)]));
   }
   const python = '/usr/bin/python3';
   if (!existsSync(python)) notes.push('PyTorch: skipped (no /usr/bin/python3)');
@@ -59,24 +94,26 @@ export async function anchorsTable(log: (s: string) => void = (s) => process.std
     for (const t of counts) {
       log(`anchors: PyTorch, ${t} thread(s)`);
       const env = { ...process.env, OPENBLAS_NUM_THREADS: String(t), OMP_NUM_THREADS: String(t), ...(blas ? { LD_LIBRARY_PATH: [blas, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':') } : {}) };
-      const values = runJson(python, [here('../../../bench/anchors/pytorch.py'), String(t)], env);
-      if (values['skipped']) {
-        notes.push(`PyTorch: skipped (${values['skipped']})`);
-        break;
-      }
-      columns.push({ name: `PyTorch ${t}t`, values });
+      const c = column(`PyTorch ${t}t`, notes, python, [here('../../../bench/anchors/pytorch.py'), String(t)], env);
+      if (!c) break;
+      columns.push(c);
     }
   }
-  console.log(`\nanchors — the same models in other engines, one process each, in one run; medians over 15 rounds, wall ms; load average at the end ${loadText()}`);
+  log('anchors: jax-js');
+  add(column('jax-js 1t', notes, process.execPath, [here('./jax.js')]));
+  log('anchors: ONNX Runtime Web');
+  add(column('ORT Web 1t', notes, process.execPath, [here('./onnxruntime.js'), 'web']));
+  for (const t of counts) {
+    log(`anchors: ONNX Runtime Node, ${t} thread(s)`);
+    const c = column(`ORT Node ${t}t`, notes, process.execPath, [here('./onnxruntime.js'), 'node', String(t)]);
+    if (!c) break;
+    columns.push(c);
+  }
+  console.log(`\nanchors — the same models in other engines, one process each, in one run; medians over 15 rounds (jax-js LeNet-5: 5); load average at the start ${startLoad}, at the end ${loadText()}`);
   for (const c of columns) console.log(`  ${c.name}: ${c.values['engine']}, ${c.values['threads']} thread(s)`);
   for (const n of notes) console.log(`  ${n}`);
-  const rows = FIGURES.map(([key, label]) => [label, ...columns.map((c) => (typeof c.values[key] === 'number' ? (c.values[key] as number).toFixed(2) : '—'))]);
-  const header = ['figure', ...columns.map((c) => c.name)];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  printTable('wall ms', columns, '');
+  printTable("CPU ms (the process's, all its threads: at 1 thread the engine's work, less sensitive to the load than wall time)", columns, 'Cpu');
   return columns;
 }
 

@@ -92,6 +92,11 @@ export interface ModuleSpec {
   readonly name?: string;
   /** True when the body handles `ShapeDtype` inputs itself. */
   readonly abstractSafe: boolean;
+  /**
+   * Positions of inputs that are data even as arrays of numbers (RNN's `seqLengths`): `init`
+   * passes them to the body as given, and `apply` does not refuse them as shapes.
+   */
+  readonly numberInputs?: readonly number[];
   /** The computation. */
   readonly body: (scope: Scope, ...inputs: any[]) => unknown;
   /** One line (and children) for `describe`, given this module's own variables if known. */
@@ -190,7 +195,9 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
     if (inputs.length === 0 && this.spec.body.length > 1) {
       throw new FlaxenError('', `init needs example inputs (tensors or shapes such as [2, 20]) to infer the sizes of ${this.type}`);
     }
-    new Scope(context, []).run(this[RUNNABLE], abstractInputs(inputs));
+    const numberInputs = this.spec.numberInputs ?? [];
+    const abstract = abstractInputs(inputs.map((input, i) => (numberInputs.includes(i) ? undefined : input)));
+    new Scope(context, []).run(this[RUNNABLE], abstract.map((a, i) => (numberInputs.includes(i) ? inputs[i] : a)));
     return context.records;
   }
 
@@ -280,7 +287,7 @@ export class Module<V extends Variables = Variables, In extends unknown[] = [tf.
     }
     const opts = checkOptions<ApplyOptions>('apply', split.opts, APPLY_OPTIONS);
     inputs.forEach((input, i) => {
-      if (isShape(input)) throw new FlaxenError('', `apply: input ${i} is a shape ${formatShape(input)}; apply takes tensors (shapes are accepted by init and initShapes only)`);
+      if (isShape(input) && !this.spec.numberInputs?.includes(i)) throw new FlaxenError('', `apply: input ${i} is a shape ${formatShape(input)}; apply takes tensors (shapes are accepted by init and initShapes only)`);
       // tfjs would fail inside the first op with "Cannot read properties of undefined (reading 'backend')".
       const leaves: Array<[string, unknown]> = input instanceof tf.Tensor ? [['', input]] : isNode(input) ? flatten<unknown>(input) : [];
       for (const [path, leaf] of leaves) {

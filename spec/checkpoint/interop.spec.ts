@@ -52,14 +52,15 @@ test('one of its subtrees restores into a flaxen layer with a target', async () 
   const wrong = await fx.checkpoint.loadTask(FILE, fx.nn.Dense(5).initShapes(fx.random.key(0), [1, 3]).params, { prefix: 'model/dense' })();
   assert.ok(wrong._tag === 'Left' && wrong.left.message.includes('kernel: the target expects float32[3, 5], the checkpoint has float32[3, 4]'));
   const params = await fx.checkpoint.load(FILE, dense.initShapes(fx.random.key(0), [1, 3]).params, { prefix: 'model/dense' });
-  const y = dense.apply({ params }, tf.tensor2d([[1, 0, 0]]));
+  const x = tf.tensor2d([[1, 0, 0]]);
+  const y = dense.apply({ params }, x);
   // y = first row of the kernel + bias, computed from the reference bits.
   const f32 = (bits: number[]) => Array.from(new Float32Array(new Uint32Array(bits).buffer));
   const kernel = f32(reference.tensors['model/dense/kernel']!.bits!);
   const bias = f32(reference.tensors['model/dense/bias']!.bits!).slice(0, 4);
   const want = [0, 1, 2, 3].map((j) => Math.fround(kernel[j]! + bias[j]!));
   assert.equal(Array.from(y.dataSync()), want);
-  fx.tree.dispose([params, y]);
+  fx.tree.dispose([params, x, y]);
 });
 
 test.run();

@@ -8,7 +8,6 @@
 // FLAXEN_RESUME_NAIVE=1 makes the child restart its data order at each start; this test fails then.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 import '../setup.js';
+import { runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./resume-kill-child.js', import.meta.url));
 const STEPS = 24;
@@ -31,53 +31,32 @@ interface ChildRun {
 }
 
 /** Runs the training child; kills it with SIGKILL after the loss of step `killAfterStep`, or when a checkpoint's temporary file appears. */
-function runChild(dir: string, finalFile: string, kill: { afterStep?: number; onTempFile?: boolean } = {}): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(STEPS), finalFile], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    const losses = new Map<number, string>();
-    let start: number | undefined;
-    let leftTensors: number | undefined;
-    let out = '';
-    let err = '';
-    let killed = false;
-    const killNow = () => {
-      if (!killed && child.exitCode === null) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    };
-    const watcher = kill.onTempFile
-      ? watch(dir, (_event, name) => {
-          if (start !== undefined && name && String(name).startsWith('.step-') && String(name).endsWith('.flaxen-tmp')) killNow();
-        })
-      : undefined;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the training child did not finish within ${CHILD_TIMEOUT_MS} ms: ${err}`));
-    }, CHILD_TIMEOUT_MS);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      let newline: number;
-      while ((newline = out.indexOf('\n')) !== -1) {
-        const [word, a, b] = out.slice(0, newline).split(' ');
-        out = out.slice(newline + 1);
-        if (word === 'start') start = Number(a);
-        if (word === 'done') leftTensors = Number(a);
-        if (word === 'loss') {
-          losses.set(Number(a), b!);
-          if (kill.afterStep !== undefined && Number(a) >= kill.afterStep) killNow();
-        }
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      watcher?.close();
-      if (signal === 'SIGKILL' && killed) return resolve({ start: start ?? -1, losses, killed, leftTensors });
-      if (code !== 0) return reject(new Error(`the training child exited with ${code ?? signal}: ${err}`));
-      resolve({ start: start ?? -1, losses, killed, leftTensors });
-    });
-  });
+async function runTraining(dir: string, finalFile: string, kill: { afterStep?: number; onTempFile?: boolean } = {}): Promise<ChildRun> {
+  const losses = new Map<number, string>();
+  let start: number | undefined;
+  let leftTensors: number | undefined;
+  const killer = new AbortController();
+  const watcher = kill.onTempFile
+    ? watch(dir, (_event, name) => {
+        if (start !== undefined && name && String(name).startsWith('.step-') && String(name).endsWith('.flaxen-tmp')) killer.abort();
+      })
+    : undefined;
+  const onLine = (line: string): void => {
+    const [word, a, b] = line.split(' ');
+    if (word === 'start') start = Number(a);
+    if (word === 'done') leftTensors = Number(a);
+    if (word === 'loss') {
+      losses.set(Number(a), b!);
+      if (kill.afterStep !== undefined && Number(a) >= kill.afterStep) killer.abort();
+    }
+  };
+  try {
+    const result = await runChild(CHILD, [dir, String(STEPS), finalFile], { timeoutMs: CHILD_TIMEOUT_MS, onLine, signal: killer.signal });
+    if (!result.killed && result.code !== 0) throw new Error(`the training child ${result.ending}: ${result.stderr}`);
+    return { start: start ?? -1, losses, killed: result.killed, leftTensors };
+  } finally {
+    watcher?.close();
+  }
 }
 
 /** Opens the folder as a new process would and restores every listed step: none may be half-written. */
@@ -98,7 +77,7 @@ test(`a run SIGKILLed at a random step and inside a save, then resumed, equals t
   try {
     const straightDir = join(root, 'straight');
     const resumedDir = join(root, 'resumed');
-    const straight = await runChild(straightDir, join(root, 'straight.bin'));
+    const straight = await runTraining(straightDir, join(root, 'straight.bin'));
     assert.is(straight.start, 0);
     assert.equal([...straight.losses.keys()], Array.from({ length: STEPS }, (_, s) => s));
     assert.is(straight.leftTensors, 0, 'the training loop leaks no tensor');
@@ -106,14 +85,14 @@ test(`a run SIGKILLed at a random step and inside a save, then resumed, equals t
     const next = fx.random.generator(fx.random.key(Number(process.env['FLAXEN_RESUME_SEED'] ?? 10)));
     const killStep = 4 + Math.floor(next() * (STEPS - 10)); // in [4, STEPS - 7]
     const runs: ChildRun[] = [];
-    runs.push(await runChild(resumedDir, join(root, 'resumed.bin'), { afterStep: killStep }));
+    runs.push(await runTraining(resumedDir, join(root, 'resumed.bin'), { afterStep: killStep }));
     assert.ok(runs[0]!.killed, `the first run was killed (after step ${killStep})`);
     const latestAfterFirst = await checkFolder(resumedDir);
-    runs.push(await runChild(resumedDir, join(root, 'resumed.bin'), { onTempFile: true }));
+    runs.push(await runTraining(resumedDir, join(root, 'resumed.bin'), { onTempFile: true }));
     assert.ok(runs[1]!.killed, 'the second run was killed inside a save');
     assert.is(runs[1]!.start, latestAfterFirst ?? 0, 'the second run started from the latest complete step');
     const latestAfterSecond = await checkFolder(resumedDir);
-    runs.push(await runChild(resumedDir, join(root, 'resumed.bin')));
+    runs.push(await runTraining(resumedDir, join(root, 'resumed.bin')));
     assert.not.ok(runs[2]!.killed);
     assert.is(runs[2]!.start, latestAfterSecond ?? 0, 'the third run started from the latest complete step');
     assert.is(runs[2]!.leftTensors, 0);

@@ -3,35 +3,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertThrows } from '../setup.js';
+import { idsOf, synthetic } from './synthetic.js';
 
-// Example i holds the value i in each of its 6 entries (shape [2, 3]); its label is i % 10.
-function synthetic(count: number): fx.data.Dataset {
-  const images = new Float32Array(count * 6);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    images.fill(i, i * 6, i * 6 + 6);
-    labels[i] = i % 10;
-  }
-  return { images, labels, count, shape: [2, 3], numClasses: 10 };
-}
-
-function epoch(data: fx.data.Dataset, batchSize: number, key?: fx.random.Key, opts?: fx.data.BatchOptions) {
-  const ids: number[][] = [];
-  for (const batch of fx.data.batches(data, batchSize, key, opts)) {
-    const values = batch.images.dataSync();
-    const labels = batch.labels.dataSync();
-    const perExample = values.length / batch.size;
-    const row: number[] = [];
-    for (let i = 0; i < batch.size; i++) {
-      const id = values[i * perExample]!;
-      for (let j = 0; j < perExample; j++) assert.is(values[i * perExample + j], id);
-      assert.is(labels[i], id % 10, 'label travels with its image');
-      row.push(id);
-    }
-    ids.push(row);
-    tf.dispose([batch.images, batch.labels]);
-  }
-  return ids;
+/** The ids of each batch of one epoch. */
+function epoch(data: fx.data.Dataset, batchSize: number, key?: fx.random.Key, opts?: fx.data.BatchOptions): number[][] {
+  return Array.from(fx.data.batches(data, batchSize, key, opts), idsOf);
 }
 
 test('without a key, batches come in order, flat, the last one smaller', () => {

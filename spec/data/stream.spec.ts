@@ -6,32 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertThrows } from '../setup.js';
-
-// Example i holds the value i in each of its 6 entries (shape [2, 3]); its label is i % 10.
-function synthetic(count: number): fx.data.Dataset {
-  const images = new Float32Array(count * 6);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    images.fill(i, i * 6, i * 6 + 6);
-    labels[i] = i % 10;
-  }
-  return { images, labels, count, shape: [2, 3], numClasses: 10 };
-}
-
-/** The example ids of a batch (checking that each image is whole and its label travels with it); disposes it. */
-function idsOf(batch: fx.data.Batch): number[] {
-  const values = batch.images.dataSync();
-  const labels = batch.labels.dataSync();
-  const ids: number[] = [];
-  for (let i = 0; i < batch.size; i++) {
-    const id = values[i * 6]!;
-    for (let j = 0; j < 6; j++) assert.is(values[i * 6 + j], id);
-    assert.is(labels[i], id % 10);
-    ids.push(id);
-  }
-  tf.dispose([batch.images, batch.labels]);
-  return ids;
-}
+import { idsOf, synthetic } from './synthetic.js';
 
 const data = synthetic(23); // 5 full batches of 4 per epoch, 3 examples left over
 const key = fx.random.key(11);
@@ -58,7 +33,8 @@ test('the batch of step s is batch (s mod stepsPerEpoch) of batches(data, size, 
 });
 
 test('a stream started at step s yields what the stream from 0 yields from step s on, bit for bit', () => {
-  const whole = [...fx.data.stream(data, 4, key, { end: 17, shape: [6] })].slice(7);
+  const all = [...fx.data.stream(data, 4, key, { end: 17, shape: [6] })];
+  const whole = all.slice(7);
   const resumed = [...fx.data.stream(data, 4, key, { start: 7, end: 17, shape: [6] })];
   assert.is(resumed.length, 10);
   resumed.forEach((b, i) => {
@@ -68,7 +44,7 @@ test('a stream started at step s yields what the stream from 0 yields from step 
     assert.equal(Array.from(new Uint8Array(b.images.dataSync().buffer)), Array.from(new Uint8Array(a.images.dataSync().buffer)));
     assert.equal(Array.from(b.labels.dataSync()), Array.from(a.labels.dataSync()));
   });
-  tf.dispose([...whole, ...resumed].flatMap((b) => [b.images, b.labels]));
+  tf.dispose([...all, ...resumed].flatMap((b) => [b.images, b.labels]));
 });
 
 test('each epoch draws distinct examples in a new order; other keys give other orders', () => {

@@ -57,7 +57,11 @@ test('Dropout gradient is the mask times 1/(1-rate)', () => {
 test('Dropout broadcastDims shares the mask along the given axes; rate 0 and 1', () => {
   const x = tf.ones([4, 30]);
   const y = fx.nn.Dropout(0.5, { broadcastDims: [0] }).apply({}, x, { train: true, rngs: { dropout: k0 } });
-  const rows = tf.unstack(y).map((r) => Array.from(r.dataSync()));
+  const rows = tf.unstack(y).map((r) => {
+    const row = Array.from(r.dataSync());
+    r.dispose();
+    return row;
+  });
   for (const r of rows) assert.equal(r, rows[0]);
   const zero = fx.nn.Dropout(1).apply({}, x, { train: true, rngs: { dropout: k0 } });
   assert.ok(zero.dataSync().every((v) => v === 0));
@@ -69,12 +73,15 @@ test('Dropout broadcastDims shares the mask along the given axes; rate 0 and 1',
 test('Dropout errors: a missing dropout stream names the layer and the stream; bad rate', () => {
   const net = fx.nn.Sequential([fx.nn.Dense(3), fx.nn.Dropout(0.1)]);
   const vars = net.init(k0, [2, 2]);
-  assertThrows(() => net.apply(vars, tf.ones([2, 2]), { train: true }), fx.MissingRngError, 'layers_1', 'Dropout(0.1)', "'dropout'");
-  assertThrows(() => net.apply(vars, tf.ones([2, 2]), { train: true, rngs: { params: k0 } }), fx.MissingRngError, "rngs: { dropout");
+  const x = tf.ones([2, 2]);
+  assertThrows(() => net.apply(vars, x, { train: true }), fx.MissingRngError, 'layers_1', 'Dropout(0.1)', "'dropout'");
+  assertThrows(() => net.apply(vars, x, { train: true, rngs: { params: k0 } }), fx.MissingRngError, "rngs: { dropout");
   assertThrows(() => fx.nn.Dropout(1.5), fx.FlaxenError, 'rate');
   assertThrows(() => fx.nn.Dropout(-0.1), fx.FlaxenError, 'rate');
-  assertThrows(() => fx.nn.Dropout(0.1, { broadcastDims: [5] }).apply({}, tf.ones([2]), { train: true, rngs: { dropout: k0 } }), fx.ShapeError, 'axis 5');
+  const x1 = tf.ones([2]);
+  assertThrows(() => fx.nn.Dropout(0.1, { broadcastDims: [5] }).apply({}, x1, { train: true, rngs: { dropout: k0 } }), fx.ShapeError, 'axis 5');
   fx.tree.dispose(vars);
+  tf.dispose([x, x1]);
 });
 
 test('Dropout: no parameters, initShapes and apply leave no tensors, describe', () => {

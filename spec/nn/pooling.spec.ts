@@ -31,20 +31,22 @@ function naivePool(kind: 'max' | 'avg', x: Float64Array, [n, h, w, c]: number[],
 
 test('MaxPool defaults are Flax\'s (strides 1, VALID) and the forward matches a naive loop', () => {
   const x = numbers(1, 2 * 5 * 6 * 3);
-  const y = fx.nn.MaxPool([2, 3]).apply({}, t32(x, [2, 5, 6, 3]));
+  const xt = t32(x, [2, 5, 6, 3]);
+  const y = fx.nn.MaxPool([2, 3]).apply({}, xt);
   const ref = naivePool('max', x, [2, 5, 6, 3], [2, 3], [1, 1], [[0, 0], [0, 0]]);
   assert.equal(y.shape, ref.shape);
   assertClose(y.dataSync(), ref.y);
-  y.dispose();
+  tf.dispose([xt, y]);
 });
 
 test('MaxPool strides 2 SAME pads with -Infinity (padding never wins) — also for all-negative inputs', () => {
   const x = numbers(2, 1 * 5 * 5 * 2, -3, -1);
-  const y = fx.nn.MaxPool([3, 3], { strides: 2, padding: 'SAME' }).apply({}, t32(x, [1, 5, 5, 2]));
+  const xt = t32(x, [1, 5, 5, 2]);
+  const y = fx.nn.MaxPool([3, 3], { strides: 2, padding: 'SAME' }).apply({}, xt);
   const ref = naivePool('max', x, [1, 5, 5, 2], [3, 3], [2, 2], [[1, 1], [1, 1]]);
   assert.equal(y.shape, [1, 3, 3, 2]);
   assertClose(y.dataSync(), ref.y);
-  y.dispose();
+  tf.dispose([xt, y]);
 });
 
 test('AvgPool at padded edges counts the padding (Flax count_include_pad=True) unless countIncludePad: false', () => {
@@ -56,23 +58,25 @@ test('AvgPool at padded edges counts the padding (Flax count_include_pad=True) u
   assertClose(incl.dataSync(), [4 / 9]);
   assertClose(excl.dataSync(), [1]);
   const x = numbers(3, 1 * 6 * 5 * 2);
+  const xt = t32(x, [1, 6, 5, 2]);
   for (const include of [true, false]) {
-    const y = fx.nn.AvgPool([3, 2], { strides: [2, 1], padding: [[1, 2], [1, 0]], countIncludePad: include }).apply({}, t32(x, [1, 6, 5, 2]));
+    const y = fx.nn.AvgPool([3, 2], { strides: [2, 1], padding: [[1, 2], [1, 0]], countIncludePad: include }).apply({}, xt);
     const ref = naivePool('avg', x, [1, 6, 5, 2], [3, 2], [2, 1], [[1, 2], [1, 0]], include);
     assert.equal(y.shape, ref.shape);
     assertClose(y.dataSync(), ref.y, 1e-5, 1e-4, `include ${include}`);
     y.dispose();
   }
-  tf.dispose([ones, incl, excl]);
+  tf.dispose([ones, incl, excl, xt]);
 });
 
 test('1-D pooling over [batch, length, channels]', () => {
   const x = numbers(4, 2 * 7 * 3);
-  const y = fx.nn.MaxPool(2, { strides: 2 }).apply({}, t32(x, [2, 7, 3]));
+  const xt = t32(x, [2, 7, 3]);
+  const y = fx.nn.MaxPool(2, { strides: 2 }).apply({}, xt);
   const ref = naivePool('max', x, [2, 1, 7, 3], [1, 2], [1, 2], [[0, 0], [0, 0]]);
   assert.equal(y.shape, [2, 3, 3]);
   assertClose(y.dataSync(), ref.y);
-  y.dispose();
+  tf.dispose([xt, y]);
 });
 
 test('pooling gradients match finite differences (max: the winner gets it; avg with padding)', () => {
@@ -167,7 +171,9 @@ test(`MaxPool gradient with tiling windows equals a plain first-maximum loop exa
     const x = tie(20 + c.shape[1]!, size, c.extra);
     const layer = fx.nn.MaxPool(c.win, { strides: c.win, padding: c.padding ?? 'VALID' });
     const xt = t32(x, c.shape);
-    const yShape = layer.apply({}, xt).shape;
+    const y = layer.apply({}, xt);
+    const yShape = y.shape;
+    y.dispose();
     const dy = numbers(30, yShape.reduce((a, b) => a * b, 1));
     const dyt = t32(dy, yShape);
     const before = tf.memory().numTensors;
@@ -180,21 +186,23 @@ test(`MaxPool gradient with tiling windows equals a plain first-maximum loop exa
   }
   // 1-D pooling runs as a 2-D pooling of height 1.
   const x1 = tie(40, 2 * 8 * 3);
-  const g1 = tf.grad((t: tf.Tensor) => tf.sum(fx.nn.MaxPool(2, { strides: 2 }).apply({}, t)))(t32(x1, [2, 8, 3]));
+  const x1t = t32(x1, [2, 8, 3]);
+  const g1 = tf.grad((t: tf.Tensor) => tf.sum(fx.nn.MaxPool(2, { strides: 2 }).apply({}, t)))(x1t);
   const want1 = naiveMaxPoolGrad(x1, [2, 1, 8, 3], [1, 2], [1, 2], [[0, 0], [0, 0]], new Float64Array(2 * 4 * 3).fill(1));
   assert.equal(Array.from(g1.dataSync()), Array.from(want1));
-  g1.dispose();
+  tf.dispose([x1t, g1]);
 }));
 }
 
 test('GlobalAvgPool averages every spatial axis; Flatten keeps the batch axis', () => {
   const x = numbers(7, 2 * 3 * 4 * 5);
-  const g = fx.nn.GlobalAvgPool().apply({}, t32(x, [2, 3, 4, 5]));
+  const xt = t32(x, [2, 3, 4, 5]);
+  const g = fx.nn.GlobalAvgPool().apply({}, xt);
   const ref = new Float64Array(10);
   for (let b = 0; b < 2; b++) for (let i = 0; i < 12; i++) for (let c = 0; c < 5; c++) ref[b * 5 + c]! += x[(b * 12 + i) * 5 + c]! / 12;
   assert.equal(g.shape, [2, 5]);
   assertClose(g.dataSync(), ref);
-  const f = fx.nn.Flatten().apply({}, t32(x, [2, 3, 4, 5]));
+  const f = fx.nn.Flatten().apply({}, xt);
   assert.equal(f.shape, [2, 60]);
   assertClose(f.dataSync(), x);
   checkGradients((t) => fx.nn.GlobalAvgPool().apply({}, t!), (v) => {
@@ -202,7 +210,7 @@ test('GlobalAvgPool averages every spatial axis; Flatten keeps the batch axis', 
     for (let b = 0; b < 2; b++) for (let i = 0; i < 12; i++) for (let c = 0; c < 5; c++) out[b * 5 + c]! += v![(b * 12 + i) * 5 + c]! / 12;
     return out;
   }, [{ values: x, shape: [2, 3, 4, 5] }]);
-  tf.dispose([g, f]);
+  tf.dispose([xt, g, f]);
 });
 
 test('the Dense after Flatten is sized by the image: 28x28 and 32x32 give different kernels', () => {

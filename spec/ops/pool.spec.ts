@@ -4,8 +4,8 @@
 // time limit, and must end on its own (the workers never keep a process alive).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { awaitedByTests, childReport, runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./pool-child.js', import.meta.url));
 const TIMEOUT_MS = 120_000;
@@ -20,29 +20,15 @@ interface Report {
   exactMismatches: number;
 }
 
-function run(threads: number): Promise<Report> {
-  const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  child.stderr.on('data', (d: Buffer) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the ${threads}-thread child did not end within ${TIMEOUT_MS / 1000} s (workers keeping it alive?): ${err}`));
-    }, TIMEOUT_MS);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the ${threads}-thread child ended with ${code ?? signal}: ${err}`));
-      if (err.includes('flaxen:')) return reject(new Error(`the ${threads}-thread child warned: ${err}`));
-      const line = out.trim().split('\n').pop();
-      if (!line) return reject(new Error(`no report from the ${threads}-thread child`));
-      resolve(JSON.parse(line) as Report);
-    });
-  });
+async function run(threads: number): Promise<Report> {
+  const result = await runChild(CHILD, [String(threads)], { timeoutMs: TIMEOUT_MS, maxOldSpaceMb: 512 });
+  const what = `the ${threads}-thread child`;
+  if (result.timedOut) throw new Error(`${what} ${result.ending} (workers keeping it alive?): ${result.stderr}`);
+  if (result.code === 0 && result.stderr.includes('flaxen:')) throw new Error(`${what} warned: ${result.stderr}`);
+  return childReport<Report>(what, result);
 }
 
-const reports = Promise.all([run(1), run(2), run(3)]);
+const reports = awaitedByTests(Promise.all([run(1), run(2), run(3)]));
 
 test('the kernels run on 1, 2 and 3 threads, and the pool splits every kind of kernel', async () => {
   const [one, two, three] = await reports;

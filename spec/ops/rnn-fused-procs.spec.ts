@@ -3,8 +3,8 @@
 // run is a child process (spec/ops/rnn-fused-child.ts) with a time limit.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { awaitedByTests, childReport, runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./rnn-fused-child.js', import.meta.url));
 const TIMEOUT_MS = 120_000;
@@ -16,28 +16,12 @@ interface Report {
   total: Record<string, number>;
 }
 
-function run(threads: number): Promise<Report> {
-  const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  child.stderr.on('data', (d: Buffer) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the ${threads}-thread child did not end within ${TIMEOUT_MS / 1000} s: ${err}`));
-    }, TIMEOUT_MS);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the ${threads}-thread child ended with ${code ?? signal}: ${err}`));
-      const line = out.trim().split('\n').pop();
-      if (!line) return reject(new Error(`no report from the ${threads}-thread child: ${err}`));
-      resolve(JSON.parse(line) as Report);
-    });
-  });
+async function run(threads: number): Promise<Report> {
+  const result = await runChild(CHILD, [String(threads)], { timeoutMs: TIMEOUT_MS, maxOldSpaceMb: 512 });
+  return childReport<Report>(`the ${threads}-thread child`, result);
 }
 
-const reports = Promise.all([run(1), run(1), run(2)]);
+const reports = awaitedByTests(Promise.all([run(1), run(1), run(2)]));
 
 test('the fused kernels run in training and in inference, at 1 and 2 threads', async () => {
   const runs = await reports;

@@ -29,11 +29,13 @@ test('applyUpdates keeps the dtype of each parameter', () => {
 
 test('applyUpdates on trees of different structure is a FlaxenError naming the path', () => {
   const params = { layer: { kernel: tf.ones([2, 2]), bias: tf.ones([2]) } };
-  assertThrows(() => fx.optim.applyUpdates(params, { layer: { kernel: tf.ones([2, 2]) } }), fx.FlaxenError, 'layer', 'lacks [bias]', 'applyUpdates');
-  assertThrows(() => fx.optim.applyUpdates(params, { layer: { kernel: tf.ones([2, 2]), bias: tf.ones([2]), extra: tf.ones([1]) } }), fx.FlaxenError, 'layer', 'extra [extra]');
-  assertThrows(() => fx.optim.applyUpdates(params, { layer: { kernel: tf.ones([2, 3]), bias: tf.ones([2]) } }), fx.ShapeError, 'layer/kernel', '[2, 2]', '[2, 3]');
-  assertThrows(() => fx.optim.applyUpdates(params, { layer: tf.ones([2]) }), fx.FlaxenError, 'layer', 'differ in structure');
+  const [k22, k23, b2, extra] = [tf.ones([2, 2]), tf.ones([2, 3]), tf.ones([2]), tf.ones([1])];
+  assertThrows(() => fx.optim.applyUpdates(params, { layer: { kernel: k22 } }), fx.FlaxenError, 'layer', 'lacks [bias]', 'applyUpdates');
+  assertThrows(() => fx.optim.applyUpdates(params, { layer: { kernel: k22, bias: b2, extra } }), fx.FlaxenError, 'layer', 'extra [extra]');
+  assertThrows(() => fx.optim.applyUpdates(params, { layer: { kernel: k23, bias: b2 } }), fx.ShapeError, 'layer/kernel', '[2, 2]', '[2, 3]');
+  assertThrows(() => fx.optim.applyUpdates(params, { layer: b2 }), fx.FlaxenError, 'layer', 'differ in structure');
   fx.tree.dispose(params);
+  tf.dispose([k22, k23, b2, extra]);
 });
 
 test('applyUpdates leaves nothing behind when it throws', () => {

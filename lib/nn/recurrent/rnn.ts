@@ -161,6 +161,7 @@ function makeRNN(def: RNNDefinition): Module<any, any[], any> {
     type: 'RNN',
     name: def.name,
     abstractSafe: true,
+    numberInputs: [2],
     body: (scope: Scope, x: Input, carry?: Carry, seqLengths?: readonly number[] | tf.Tensor) => {
       const shape = checkInput(x, 'RNN', scope.path, 3, 'an input [batch, time, features]');
       if (shape.length !== 3) throw new ShapeError(scope.path, `RNN needs an input [batch, time, features], found shape ${formatShape(shape)} (rank ${shape.length})`);
@@ -267,6 +268,7 @@ export function Bidirectional(forward: Module<any, any, any>, backward: Module<a
     type: 'Bidirectional',
     name: opts.name,
     abstractSafe: true,
+    numberInputs: [2],
     body: (scope: Scope, x: Input, carry?: readonly [Carry, Carry], seqLengths?: readonly number[] | tf.Tensor) => {
       if (carry !== undefined && (!Array.isArray(carry) || carry.length !== 2)) {
         throw new FlaxenError(scope.path, `Bidirectional: the carry is the pair [forwardCarry, backwardCarry], found ${describeValue(carry)}`);
