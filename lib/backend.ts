@@ -27,9 +27,8 @@ export interface BackendInfo {
   readonly ownKernels: boolean;
   /**
    * The number of threads flaxen's kernels compute on. Present once `ready` has been asked for
-   * a thread count (`fx.ready('wasm', { threads: 2 })`, or `{ threads: 'auto' }`) or has chosen
-   * one from the cores (`fx.ready()` on a machine with more than one): the count actually in
-   * use, 1 after a fallback.
+   * a thread count (`fx.ready('wasm', { threads: 2 })`, or `{ threads: 'auto' }`): the count
+   * actually in use, 1 after a fallback. Absent by default (one thread).
    */
   readonly threads?: number;
 }
@@ -54,8 +53,6 @@ const pending = new Map<BackendName, Promise<void>>();
 /** The thread count to report once threads were asked for or chosen (undefined: neither). */
 let reportedThreads: number | undefined;
 let threadsStart: Promise<void> | undefined;
-/** `ready` has chosen the thread count of a call that asked for none. */
-let implicitChosen = false;
 let poolStart: Promise<void> | undefined;
 
 /**
@@ -66,13 +63,11 @@ let poolStart: Promise<void> | undefined;
  * wake-up each, and its pool's thread spins for a while after each kernel, holding the core that
  * flaxen's workers need (measured: docs/threads.md). `auto`: the count was chosen by `ready`.
  */
-async function startThreads(threads: number, auto: boolean, implicit = false): Promise<void> {
+async function startThreads(threads: number, auto: boolean): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (backendRegistries().registry['wasm']) {
-    // Started by a tfjs op before ready: stays as it is, on one thread (reported as such when
-    // a count was asked for).
     if (auto) {
-      if (!implicit) reportedThreads = 1;
+      reportedThreads = 1; // started by a tfjs op before ready: stays as it is, on one thread
       return;
     }
     warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
@@ -121,23 +116,23 @@ async function register(name: BackendName): Promise<void> {
  * default) uses SIMD where the platform has it (Node 20 and every current browser do).
  * Everything else in flaxen is synchronous, so call this once at start-up.
  *
- * Threads. With no thread count, the call that first starts the wasm backend takes one thread
- * per core (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser,
- * at most 8; the same as `{ threads: 'auto' }`): flaxen's own kernels (products, convolutions,
- * their gradients, the fused Adam step) split their large calls across a pool of workers that
- * share the backend's memory, with the same results bit for bit on any thread count; small work
- * stays on the calling thread, and tfjs's own kernels (XNNPACK) stay on one thread.
- * `fx.ready('wasm', { threads: n })` asks for n threads, `{ threads: 1 }` for none (tfjs's
- * one-thread build, nothing else started). The threads guide, docs/threads.md, has the figures
- * and the costs (start-up, memory). A browser page needs cross-origin isolation (COOP/COEP
- * headers) for shared memory; without it `ready` says so in one `console.warn` and runs on one
- * thread. The workers never keep a process alive. When threads cannot be used, the backend
- * falls back to one thread with one `console.warn`; {@link backendInfo} then reports
+ * Threads. By default the wasm backend computes on one thread (tfjs's one-thread build; nothing
+ * else is started). `fx.ready('wasm', { threads: n })` (n ≥ 2), in the call that first starts
+ * the wasm backend, splits flaxen's own kernels (products, convolutions, their gradients, the
+ * fused Adam step) across a pool of n − 1 workers that share the backend's memory, with the same
+ * results bit for bit on any thread count; small work stays on the calling thread, and tfjs's own
+ * kernels (XNNPACK) stay on one thread. `{ threads: 'auto' }` takes one thread per core
+ * (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser, at most
+ * 8). Threads pay only for large products on cores nothing else is using; the threads guide,
+ * docs/threads.md, has the figures and the costs (start-up, memory). A browser page needs cross-origin isolation
+ * (COOP/COEP headers) for shared memory; without it `ready` says so in one `console.warn` and
+ * runs on one thread. The workers never keep a process alive. When threads cannot be used, the
+ * backend falls back to one thread with one `console.warn`; {@link backendInfo} then reports
  * `threads: 1`.
  *
  * @param backendOrOptions `'wasm'` (the default) or `'cpu'`, or an object `{ backend, threads }`.
  * @param options `{ threads }` when the first argument is a backend name: the number of
- * WebAssembly threads for the wasm backend, an integer ≥ 1 or `'auto'` (default: one per core).
+ * WebAssembly threads for the wasm backend, an integer ≥ 1 or `'auto'` (default: 1).
  *
  * @example
  * ```ts own-process
@@ -237,13 +232,7 @@ async function setUpBackend(backend: BackendName, asked?: ThreadCount): Promise<
     pending.set(backend, loading);
   }
   await loading;
-  // No count asked for: the first call that starts the wasm backend takes one thread per core
-  // (none with one core); later calls keep what it started.
-  if (backend === 'wasm' && asked === undefined && !implicitChosen && threadsStart === undefined && reportedThreads === undefined) {
-    implicitChosen = true;
-    const cores = await defaultThreadCount();
-    if (cores > 1) threadsStart = startThreads(cores, true, true);
-  }
+  // No count asked for: one thread (nothing else is started), or whatever an earlier call started.
   if (backend === 'wasm' && asked === undefined && threadsStart) await threadsStart;
   if (backend === 'wasm' && asked !== undefined) {
     const threads = asked === 'auto' ? await defaultThreadCount() : asked;
@@ -285,7 +274,7 @@ async function setUpBackend(backend: BackendName, asked?: ThreadCount): Promise<
  * info.name;        // 'wasm'
  * info.simd;        // true
  * info.ownKernels;  // true
- * // info.threads: one per core (at most 8) on a machine with several; absent with one core
+ * info.threads;     // undefined: one thread unless fx.ready was asked for threads
  * ```
  */
 export function backendInfo(): BackendInfo {

@@ -3,14 +3,19 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../lib/index.js';
 import { assertThrows } from './setup.js';
-import os from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 
-test('ready() sets up wasm with SIMD by default, on as many threads as there are cores', async () => {
+/** The threads of this process (Linux; -1 elsewhere): tfjs's threaded build would add its 8 workers. */
+const workerCount = (): number => (existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : -1);
+
+test('ready() sets up wasm with SIMD by default, on one thread (the one-thread build, no workers)', async () => {
+  const workersBefore = workerCount();
   assert.is(await fx.ready(), 'wasm');
   assert.is(tf.getBackend(), 'wasm');
-  const cores = Math.min(8, os.availableParallelism());
-  // One core: no threads (and no threads field); more: flaxen's kernels on one thread per core.
-  assert.equal(fx.backendInfo(), cores > 1 ? { name: 'wasm', simd: true, ownKernels: true, threads: cores } : { name: 'wasm', simd: true, ownKernels: true });
+  // No threads asked for: no threads field, and nothing of the threaded build started.
+  assert.equal(fx.backendInfo(), { name: 'wasm', simd: true, ownKernels: true });
+  assert.is(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'), false, 'the one-thread build');
+  if (workersBefore >= 0) assert.ok(workerCount() - workersBefore <= 1, `threads before ${workersBefore}, after ${workerCount()}`);
   // The flag tfjs uses to pick the SIMD binary, and the platform really validates SIMD code:
   // a module using v128 (i32x4.splat) only validates on engines with SIMD.
   assert.ok(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));

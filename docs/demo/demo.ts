@@ -287,7 +287,8 @@ async function runOnce({ seed = 0, epochs = 3, steps, batchSize = 64, learningRa
 async function start(): Promise<{ name: string; simd: boolean }> {
   // The WASM backend fetches its .wasm file from here; must be set before the backend starts.
   fx.setWasmPaths(here);
-  await fx.ready('wasm');
+  // One thread per core: the page is served cross-origin isolated (COOP/COEP), so it has shared memory.
+  await fx.ready('wasm', { threads: 'auto' });
   const info = fx.backendInfo();
   $('backend').textContent = `${info.name}${info.simd ? ' with SIMD' : ' (no SIMD)'}, tfjs-core ${tf.version_core}`;
   // Before init nothing knows the input size: describe shows it as -1.
