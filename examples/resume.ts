@@ -7,10 +7,11 @@
  *
  *     npm run build && node dist/examples/resume.js [--steps 40] [--kill-at 17] [--every 10] [--batch-size 32] [--dir DIR]
  *
- * What makes it exact: the whole state `{ step, params, opt }` is checkpointed (Adam's moments
- * and its step count, which the cosine schedule reads, included); the batch of step `s` comes
- * from `fx.data.stream(train, batchSize, dataKey, { start })`, a function of (key, epoch,
- * position) only; and nothing else is random.
+ * What makes it exact: the whole `fx.train.TrainState` is checkpointed (Adam's moments and its
+ * step count, which the cosine schedule reads, included) and restored live with
+ * `manager.restore(freshState)`; the batch of step `s` comes from
+ * `fx.data.stream(train, batchSize, dataKey, { start })`, a function of (key, epoch, position)
+ * only; and nothing else is random.
  *
  * @module
  */
@@ -95,43 +96,35 @@ export async function train(dir: string, settings: RunSettings, opts: { readonly
   const { train: digits } = await fx.data.mnist.load({ trainSize: settings.trainSize, testSize: 0 });
   const [initKey, dataKey] = fx.random.split(fx.random.key(0));
   const tx = fx.optim.adam(fx.optim.schedules.cosineDecay(3e-3, settings.steps));
-  const fresh = () => {
-    const { params } = spec.model.init(initKey!, [1, ...spec.inputShape]);
-    return { step: 0, params, opt: tx.init(params) };
-  };
+  // The state a run starts from, and the target a checkpoint is restored into (same model, same optimizer).
+  const fresh = () => fx.train.TrainState.create({ apply: spec.model, variables: spec.model.init(initKey!, [1, ...spec.inputShape]), tx });
   type State = ReturnType<typeof fresh>;
 
   const manager = new fx.checkpoint.CheckpointManager(dir, { saveIntervalSteps: settings.every, maxToKeep: 2 });
   let state: State = fresh();
   if (manager.latestStep() !== undefined) {
-    const restored = await manager.restore(state); // checked against a fresh state: same model, same optimizer
-    fx.tree.dispose(state);
-    state = restored as State;
+    const target = state;
+    state = await manager.restore(target); // a live TrainState: step, params, Adam's moments and count
+    target.dispose();
   }
   const start = state.step;
   const losses = new Map<number, number>();
-  const lossOf = (params: State['params'], batch: fx.data.Batch) =>
-    tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(spec.model.apply({ params }, batch.images), batch.labels));
+  const lossFn = (params: State['params'], batch: fx.data.Batch, s: State) =>
+    tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(s.apply(s.variables(params), batch.images), batch.labels));
   for (const batch of fx.data.stream(digits, settings.batchSize, dataKey!, { start, end: settings.steps, shape: spec.inputShape })) {
-    const [loss, grads] = fx.valueAndGrad(lossOf)(state.params, batch);
-    const [updates, opt] = tx.update(grads, state.opt, state.params);
-    const next: State = { step: state.step + 1, params: fx.optim.applyUpdates(state.params, updates), opt: opt as State['opt'] };
-    const lossValue = loss.dataSync()[0]!;
-    const kept = new Set(fx.tree.leaves<unknown>(next));
-    for (const t of fx.tree.leaves<unknown>({ loss, grads, updates, state, images: batch.images, labels: batch.labels })) {
-      if (t instanceof tf.Tensor && !kept.has(t)) t.dispose();
-    }
-    state = next;
-    await manager.save(state.step, state, { metrics: { loss: lossValue } });
-    losses.set(batch.step, lossValue);
-    opts.onStep?.(batch.step, lossValue);
+    const result = fx.train.trainStep(state, lossFn, batch);
+    tf.dispose([batch.images, batch.labels]);
+    state = result.state;
+    await manager.save(state.step, state, { metrics: { loss: result.loss } });
+    losses.set(batch.step, result.loss);
+    opts.onStep?.(batch.step, result.loss);
     if (batch.step === opts.stopAfter) {
-      fx.tree.dispose(state);
+      state.dispose();
       return { start, losses };
     }
   }
   const final = fx.checkpoint.toBytes(state.params);
-  fx.tree.dispose(state);
+  state.dispose();
   return { start, losses, final };
 }
 

@@ -13,6 +13,8 @@ import { checkOptions, type OptionKinds } from '../check-options.js';
 import { FlaxenError, describeValue, formatShape } from '../errors.js';
 import { MapLeaves, flatten, isNode, map } from '../tree/index.js';
 import { engineState } from '../tfjs-internals.js';
+// Registers the one-step gradient of a full tf.mean (the batch mean of a loss).
+import './mean-grad.js';
 
 /**
  * The gradients of a parameter tree: the same structure, a tensor at every leaf.

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, formatShape } from '../errors.js';
 import { LabelsLike, checkFloat, integerLabels } from './util.js';
 import { logSoftmax, weightedLogProbSum } from '../ops/softmax.js';
+import { fusedSoftmaxCrossEntropy } from '../ops/softmax-ce.js';
 
 // -sum(labels · logSoftmax(logits)) over the last axis, with a hand-written gradient (fewer
 // dispatches than differentiating logSoftmax, mul and sum one by one):
@@ -36,8 +37,12 @@ const crossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>)
 }) as (logits: tf.Tensor, labels: tf.Tensor) => tf.Tensor;
 
 // The same with integer labels (constants: only the logits get a gradient), which makes the
-// backward pass a single (softmax − onehot)·dy.
+// backward pass a single (softmax − onehot)·dy. On the wasm backend one own kernel per direction
+// does it (`ops/softmax-ce.ts`: not bit-identical to these tfjs ops, a few ulps apart, and
+// deterministic); elsewhere these tfjs ops.
 function integerCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, classes: number): tf.Tensor {
+  const fused = fusedSoftmaxCrossEntropy(logits, labels);
+  if (fused) return fused;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     // tf.oneHot(..., 'float32') writes int32 bits on wasm (tfjs 4.22), hence the cast.

@@ -53,10 +53,18 @@ function standardize(x: tf.Tensor, axes: number | number[], epsilon: number, cen
   const z = tf.div(x, s);
   const scaledEpsilon = tf.maximum(tf.div(tf.div(epsilon, s), s), Math.min(epsilon, 2 ** -64));
   if (!center) return tf.mul(z, tf.rsqrt(tf.add(tf.mean(tf.square(z), axes, true), scaledEpsilon)));
-  // tf.moments, then z − mean again, as the plain formula had it: the same graph, so the
+  // Scaled groups are first shifted by their first element: a float32 mean of equal values is
+  // not always exact (six copies of 3e37), and its rounding, divided by the group's (zero)
+  // deviation, made a constant row of huge values ±1 instead of 0. Unscaled groups are not
+  // shifted (the shift is multiplied by 0), so they keep the plain formula's bits.
+  const rank = x.rank;
+  const reduced = (Array.isArray(axes) ? axes : [axes]).map((a) => (a < 0 ? a + rank : a));
+  const first = tf.slice(z, new Array(rank).fill(0), x.shape.map((d, i) => (reduced.includes(i) ? 1 : d)));
+  const shifted = tf.sub(z, tf.mul(first, tf.step(tf.sub(s, 1.5))));
+  // tf.moments, then shifted − mean again, as the plain formula had it: the same graph, so the
   // same gradients, bit for bit.
-  const { mean, variance } = tf.moments(z, axes, true);
-  return tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, scaledEpsilon)));
+  const { mean, variance } = tf.moments(shifted, axes, true);
+  return tf.mul(tf.sub(shifted, mean), tf.rsqrt(tf.add(variance, scaledEpsilon)));
 }
 
 const featureText = (variables: Variables | undefined, name = 'scale', collection = 'params'): string => {

@@ -481,3 +481,132 @@ EXPORT("lstm_step_grad") void lstm_step_grad(const float* acts, const float* tc,
     }
   }
 }
+
+/* ======================================================================================== *
+ * Softmax cross-entropy with integer labels (owned by the losses; lib/ops/softmax-ce.ts     *
+ * calls these). Kept apart from the sections above: nothing above calls into this one, and  *
+ * it calls nothing above.                                                                   *
+ * ======================================================================================== */
+
+/*
+ * e^x for float32 lanes with x <= 0 (x − max of a row), without libc: x = n·ln2 + r (ln2 in
+ * two parts, so r is exact), e^r by Cephes' expf polynomial (about 1 ulp), then 2^n put into
+ * the exponent bits. Below −87.33654 (where e^x leaves the normal floats; −Infinity included)
+ * the result is 0; NaN stays NaN. e^0 is exactly 1. Only + − × and conversions: the same bits
+ * on every machine and run.
+ */
+INLINE v128_t sce_exp(v128_t x) {
+  const v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.33654f));
+  x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.33654f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  /* n in [-126, 0] here: 2^n is a normal float. */
+  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, scale), tiny);
+}
+
+/* Lanes i..i+3 of a row of C values; lanes past its end are −Infinity (e^−∞ = 0, max unchanged). */
+INLINE v128_t sce_load(const float* x, int i, int C) {
+  if (i + 4 <= C) return wasm_v128_load(x + i);
+  const float inf = __builtin_inff();
+  return wasm_f32x4_make(x[i], i + 1 < C ? x[i + 1] : -inf, i + 2 < C ? x[i + 2] : -inf, -inf);
+}
+
+/* The row's maximum (NaN if any value is NaN), or the lowest float when every value is −∞ (so x − max is never −∞ + ∞). */
+INLINE float sce_max(const float* x, int C) {
+  v128_t m = wasm_f32x4_splat(-__builtin_inff());
+  for (int i = 0; i < C; i += 4) m = wasm_f32x4_max(m, sce_load(x, i, C));
+  m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+  m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+  const float top = wasm_f32x4_extract_lane(m, 0);
+  return top == -__builtin_inff() ? -3.40282347e38f : top;
+}
+
+/* Σ e^(x − max) over the row: four lane sums in order, then (l0 + l1) + (l2 + l3). At least 1 unless every value is −∞ (then 0). */
+INLINE float sce_sum(const float* x, int C, float max) {
+  const v128_t m = wasm_f32x4_splat(max);
+  v128_t s = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < C; i += 4) s = wasm_f32x4_add(s, sce_exp(wasm_f32x4_sub(sce_load(x, i, C), m)));
+  return (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+}
+
+/*
+ * log s in float64 for s >= 1 (a row's sum; NaN stays NaN): s = m·2^e with m in [√½, √2),
+ * log m = 2·atanh(f), f = (m − 1)/(m + 1), |f| <= 0.172, by its series to f^15 (error below
+ * 1e-13, far under float32's rounding of the result).
+ */
+INLINE double sce_log(double s) {
+  if (s != s) return s;
+  const unsigned long long bits = __builtin_bit_cast(unsigned long long, s);
+  int e = (int)(bits >> 52) - 1023;
+  double m = __builtin_bit_cast(double, (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e += 1;
+  }
+  const double f = (m - 1.0) / (m + 1.0), f2 = f * f;
+  double t = 1.0 / 15;
+  t = t * f2 + 1.0 / 13;
+  t = t * f2 + 1.0 / 11;
+  t = t * f2 + 1.0 / 9;
+  t = t * f2 + 1.0 / 7;
+  t = t * f2 + 1.0 / 5;
+  t = t * f2 + 1.0 / 3;
+  t = t * f2 + 1.0;
+  return (double)e * 0.69314718055994530942 + 2.0 * f * t;
+}
+
+/* log Σ e^(x − max) rounded to float32; 0 for a row of only −∞ (its sum, 0, is taken as 1). */
+INLINE float sce_log_sum(float sum) {
+  return (float)sce_log(sum == 0.0f ? 1.0 : (double)sum);
+}
+
+/*
+ * loss[r] = −((x[r, label] − max) − log Σ_c e^(x[r, c] − max)) for each of `rows` rows of C
+ * logits: −log softmax(x)[label], with 0·log 0 = 0 for masked (−∞) logits off the label, +∞ for
+ * a label on a masked logit, NaN when the row holds a NaN or +∞. Labels are in [0, C) (checked
+ * by the caller).
+ */
+EXPORT("softmax_ce") void softmax_ce(const float* x, const int* labels, float* loss, int rows, int C) {
+  for (int r = 0; r < rows; r++, x += C) {
+    const float max = sce_max(x, C);
+    const float log_sum = sce_log_sum(sce_sum(x, C, max));
+    loss[r] = -((x[labels[r]] - max) - log_sum);
+  }
+}
+
+/*
+ * The gradient of `softmax_ce` with respect to x: dx[r, c] = (p[r, c] − [c = label]) · dy[r],
+ * with p = e^(x − max) / Σ e^(x − max) (the sum taken as 1 for a row of only −∞: p = 0 there),
+ * recomputed from x exactly as the forward pass computes it.
+ */
+EXPORT("softmax_ce_grad") void softmax_ce_grad(const float* x, const int* labels, const float* dy, float* dx, int rows, int C) {
+  const v128_t iota = wasm_i32x4_make(0, 1, 2, 3);
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  for (int r = 0; r < rows; r++, x += C, dx += C) {
+    const float max = sce_max(x, C);
+    const float sum = sce_sum(x, C, max);
+    const v128_t m = wasm_f32x4_splat(max), s = wasm_f32x4_splat(sum == 0.0f ? 1.0f : sum);
+    const v128_t label = wasm_i32x4_splat(labels[r]), g = wasm_f32x4_splat(dy[r]);
+    for (int i = 0; i < C; i += 4) {
+      const v128_t p = wasm_f32x4_div(sce_exp(wasm_f32x4_sub(sce_load(x, i, C), m)), s);
+      const v128_t hot = wasm_v128_and(wasm_i32x4_eq(wasm_i32x4_add(iota, wasm_i32x4_splat(i)), label), one);
+      const v128_t d = wasm_f32x4_mul(wasm_f32x4_sub(p, hot), g);
+      if (i + 4 <= C) {
+        wasm_v128_store(dx + i, d);
+      } else {
+        dx[i] = wasm_f32x4_extract_lane(d, 0);
+        if (i + 1 < C) dx[i + 1] = wasm_f32x4_extract_lane(d, 1);
+        if (i + 2 < C) dx[i + 2] = wasm_f32x4_extract_lane(d, 2);
+      }
+    }
+  }
+}

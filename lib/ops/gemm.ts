@@ -238,3 +238,17 @@ export function gemm(a: tf.Tensor, b: tf.Tensor, opts: GemmOptions = {}): tf.Ten
   gemmCounter.calls++;
   return out;
 }
+
+/**
+ * @internal
+ * Like {@link ownKernels}, for kernels that always run on the calling thread (the softmax
+ * cross-entropy): on a shared memory without a pool they run too, so that an op gives the same
+ * bits inside and outside a gradient tape at every thread setup.
+ */
+export function ownKernelsOnCallingThread(...tensors: Array<tf.Tensor | undefined>): { heap: WasmHeap; kernels: GemmExports } | undefined {
+  if (!enabled) return undefined;
+  const heap = wasmHeap();
+  if (!heap || !tensors.every((t) => usable(t, heap))) return undefined;
+  const { kernels } = kernelsFor(heap.memory);
+  return kernels ? { heap, kernels } : undefined;
+}

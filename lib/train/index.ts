@@ -9,7 +9,7 @@
  * @module
  */
 export { TrainState } from './train-state.js';
-export type { ApplyFn, Appliable, Collections, StateVariables, TrainStateConfig } from './train-state.js';
+export type { ApplyFn, Appliable, Collections, CollectionsOf, ParamsOf, StateVariables, TrainStateConfig, TrainStateFromVariables } from './train-state.js';
 export { trainStep } from './train-step.js';
 export type { StepLossFn, StepLossFnWithAux, StepLossFnWithCollections, StepLossFnWithCollectionsAndAux, StepOptions, StepResult } from './train-step.js';
 export { DivergenceError } from './divergence.js';

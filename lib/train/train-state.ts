@@ -104,6 +104,61 @@ export interface TrainStateConfig<P, S extends OptState = OptState, C extends Co
   readonly optState?: S;
 }
 
+/**
+ * The collections of a model's variables: everything but `params` (what
+ * `TrainState.create({ variables })` keeps in `state.collections`).
+ *
+ * @typeParam V - the variables, `{ params, ...collections }`.
+ * @example
+ * ```ts
+ * const bn = fx.nn.Sequential([fx.nn.Dense(4), fx.nn.BatchNorm()]);
+ * const vars = bn.init(fx.random.key(0), [2, 3]);
+ * const stats: fx.train.CollectionsOf<typeof vars> = { batch_stats: vars.batch_stats };
+ * ```
+ */
+export type CollectionsOf<V> = { readonly [K in Exclude<keyof V, 'params'>]: V[K] };
+
+/**
+ * The parameters of a model's variables: the type of `params` (`any` for variables typed as a
+ * plain record, such as an `fx.Module`'s).
+ *
+ * @typeParam V - the variables, `{ params, ...collections }`.
+ * @example
+ * ```ts
+ * const net = fx.nn.Dense(4);
+ * const vars = net.init(fx.random.key(0), [2, 3]);
+ * const params: fx.train.ParamsOf<typeof vars> = vars.params;
+ * ```
+ */
+export type ParamsOf<V> = 'params' extends keyof V ? V['params' & keyof V] : any;
+
+/**
+ * {@link TrainStateConfig} with the whole `variables` from `init` (the form Flax users write):
+ * the state's parameter and collection types are taken from them.
+ *
+ * @typeParam V - the variables, `{ params, ...collections }`.
+ * @typeParam S - the optimizer state.
+ * @example
+ * ```ts
+ * const net = fx.nn.Sequential([fx.nn.Dense(4), fx.nn.BatchNorm()]);
+ * const config: fx.train.TrainStateFromVariables<any, fx.optim.OptState> = { apply: net, variables: net.init(fx.random.key(0), [2, 3]), tx: fx.optim.sgd(0.1) };
+ * ```
+ */
+export interface TrainStateFromVariables<V extends { readonly [name: string]: any }, S extends OptState = OptState> {
+  /** The model: a module (its `apply` is used) or an apply function `(variables, ...inputs) => output`. */
+  readonly apply: ApplyFn | Appliable;
+  /** The variables from `init`, `{ params, ...collections }`; the state takes ownership of them. */
+  readonly variables: V;
+  /** The optimizer, e.g. `fx.optim.adam(1e-3)`. */
+  readonly tx: GradientTransformation<S>;
+  /** A root key for per-step randomness: {@link TrainState.stepKey} is `foldIn(key, step)`. */
+  readonly key?: Key;
+  /** The step to start from (default 0). */
+  readonly step?: number;
+  /** The optimizer state to start from (default `tx.init(params)`); the state takes ownership of it. */
+  readonly optState?: S;
+}
+
 /** Names a collection may not have: they name the other entries of a state's checkpoint. */
 const RESERVED_COLLECTIONS = new Set(['params', 'step', 'opt_state', 'key']);
 const CONFIG_FIELDS = ['apply', 'params', 'collections', 'variables', 'tx', 'key', 'step', 'optState'];
@@ -208,6 +263,8 @@ export class TrainState<P = any, S extends OptState = OptState, C extends Collec
    * Object.keys(withStats.collections); // ['batch_stats']
    * ```
    */
+  static create<V extends { readonly [name: string]: any }, S extends OptState>(config: TrainStateFromVariables<V, S>): TrainState<ParamsOf<V>, S, CollectionsOf<V>>;
+  static create<P, S extends OptState, C extends Collections = {}>(config: TrainStateConfig<P, S, C>): TrainState<P, S, C>;
   static create<P, S extends OptState, C extends Collections = {}>(config: TrainStateConfig<P, S, C>): TrainState<P, S, C> {
     if (!isNode(config)) throw new FlaxenError('', `TrainState.create needs { apply, params, tx }, found ${describeValue(config)}`);
     const unknown = Object.keys(config).filter((k) => !CONFIG_FIELDS.includes(k));

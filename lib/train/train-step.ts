@@ -10,6 +10,7 @@ import type { OptState } from '../optim/base.js';
 import { flatten, isNode } from '../tree/index.js';
 import { Collections, TrainState } from './train-state.js';
 import { DivergenceError } from './divergence.js';
+import { firstNonFinite } from '../ops/all-finite.js';
 
 /**
  * The loss `trainStep` differentiates: `(params, batch, state) => scalar`; `state` is the
@@ -21,7 +22,7 @@ import { DivergenceError } from './divergence.js';
  *   tf.mean(fx.losses.softmaxCrossEntropyWithIntegerLabels(state.apply({ params }, batch.images), batch.labels));
  * ```
  */
-export type StepLossFn<P, B> = (params: P, batch: B, state: TrainState<P, any>) => tf.Tensor;
+export type StepLossFn<P, B, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => tf.Tensor;
 /**
  * A loss with auxiliary outputs: `(params, batch, state) => [scalar, aux]`.
  *
@@ -33,7 +34,7 @@ export type StepLossFn<P, B> = (params: P, batch: B, state: TrainState<P, any>) 
  * };
  * ```
  */
-export type StepLossFnWithAux<P, B, Aux> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Aux];
+export type StepLossFnWithAux<P, B, Aux, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => readonly [tf.Tensor, Aux];
 /**
  * A loss that also returns updated collections (`{ mutable: true }`):
  * `(params, batch, state) => [scalar, updated]`, where `updated` is what
@@ -47,7 +48,7 @@ export type StepLossFnWithAux<P, B, Aux> = (params: P, batch: B, state: TrainSta
  * };
  * ```
  */
-export type StepLossFnWithCollections<P, B> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Collections];
+export type StepLossFnWithCollections<P, B, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => readonly [tf.Tensor, Collections];
 /**
  * A loss that returns updated collections and auxiliary outputs (`{ mutable: true, hasAux: true }`):
  * `(params, batch, state) => [scalar, updated, aux]`.
@@ -60,7 +61,7 @@ export type StepLossFnWithCollections<P, B> = (params: P, batch: B, state: Train
  * };
  * ```
  */
-export type StepLossFnWithCollectionsAndAux<P, B, Aux> = (params: P, batch: B, state: TrainState<P, any>) => readonly [tf.Tensor, Collections, Aux];
+export type StepLossFnWithCollectionsAndAux<P, B, Aux, S extends OptState = any, C extends Collections = any> = (params: P, batch: B, state: TrainState<P, S, C>) => readonly [tf.Tensor, Collections, Aux];
 
 /**
  * Options of {@link trainStep}.
@@ -110,6 +111,30 @@ export interface StepResult<P, S extends OptState, Aux = undefined, C extends Co
   readonly skipped: boolean;
 }
 
+/**
+ * The loss as a JS number and the paths of the gradients holding NaN or ±Infinity. On the wasm
+ * backend one small kernel scans each leaf in the backend's memory (`ops/all-finite.ts`) and the
+ * loss is read alone; elsewhere the loss and a sum per leaf are read in one `dataSync`.
+ */
+function checkFinite(value: tf.Tensor, gradLeaves: ReadonlyArray<[string, tf.Tensor]>): [number, string[]] {
+  const tensors = gradLeaves.map(([, g]) => g);
+  let bad = firstNonFinite(tensors);
+  if (bad !== undefined) {
+    const loss = value.dataSync()[0]!;
+    const diverged: string[] = [];
+    while (bad !== undefined && bad >= 0) {
+      diverged.push(gradLeaves[bad]![0]);
+      bad = firstNonFinite(tensors, bad + 1);
+    }
+    return [loss, diverged];
+  }
+  const check = tf.tidy(() => tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), ...tensors.map((g) => tf.reshape(tf.sum(g), [1]))]));
+  const sums = check.dataSync();
+  check.dispose();
+  const loss = sums[0]!;
+  return [loss, sums.subarray(1).every(Number.isFinite) ? [] : nonFiniteGradients(gradLeaves, sums.subarray(1))];
+}
+
 /** Paths of the gradients holding NaN or ±Infinity, given each leaf's sum (finite sum: finite leaf). */
 function nonFiniteGradients(leaves: ReadonlyArray<[string, tf.Tensor]>, sums: ArrayLike<number>): string[] {
   const out: string[] = [];
@@ -139,9 +164,10 @@ function nonFiniteGradients(leaves: ReadonlyArray<[string, tf.Tensor]>, sums: Ar
  * `state.apply(state.variables(params), x, { train: true, mutable: ['batch_stats'] })` returned;
  * the next state holds the updated collections. Per-step randomness: `state.stepKey()`.
  *
- * Divergence: the loss and one sum per gradient leaf are read back together, in the one
- * `dataSync` that reads the loss, so the check costs no extra synchronization. A NaN or
- * infinite loss or gradient throws a {@link DivergenceError} naming the step (the state stays
+ * Divergence: after the update is computed, and before it is taken over, the loss is read back
+ * and every gradient leaf is checked (on the wasm backend by one small kernel that scans the
+ * leaves where they lie in memory; elsewhere a sum per leaf, read in the one `dataSync` that
+ * reads the loss). A NaN or infinite loss or gradient throws a {@link DivergenceError} naming the step (the state stays
  * live and unchanged), or with `{ onNonFinite: 'skip' }` skips the update (`skipped: true`).
  *
  * @example
@@ -160,25 +186,25 @@ function nonFiniteGradients(leaves: ReadonlyArray<[string, tf.Tensor]>, sums: Ar
  */
 export function trainStep<P, S extends OptState, B, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFn<P, B>,
+  lossFn: StepLossFn<P, B, S, C>,
   batch: B,
   opts?: StepOptions & { readonly hasAux?: false; readonly mutable?: false },
 ): StepResult<P, S, undefined, C>;
 export function trainStep<P, S extends OptState, B, Aux, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFnWithAux<P, B, Aux>,
+  lossFn: StepLossFnWithAux<P, B, Aux, S, C>,
   batch: B,
   opts: StepOptions & { readonly hasAux: true; readonly mutable?: false },
 ): StepResult<P, S, Aux, C>;
 export function trainStep<P, S extends OptState, B, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFnWithCollections<P, B>,
+  lossFn: StepLossFnWithCollections<P, B, S, C>,
   batch: B,
   opts: StepOptions & { readonly hasAux?: false; readonly mutable: true },
 ): StepResult<P, S, undefined, C>;
 export function trainStep<P, S extends OptState, B, Aux, C extends Collections>(
   state: TrainState<P, S, C>,
-  lossFn: StepLossFnWithCollectionsAndAux<P, B, Aux>,
+  lossFn: StepLossFnWithCollectionsAndAux<P, B, Aux, S, C>,
   batch: B,
   opts: StepOptions & { readonly hasAux: true; readonly mutable: true },
 ): StepResult<P, S, Aux, C>;
@@ -231,22 +257,17 @@ export function trainStep(state: TrainState, lossFn: (...args: any[]) => any, ba
   let next: TrainState;
   let loss: number;
   try {
-    // The loss and a sum per gradient leaf, read together after the update was computed (so the
-    // one read the step always made now also checks the gradients). The update is taken over
-    // only when they are finite.
+    // The loss and the gradients are checked after the update was computed (the read of the loss
+    // waits for the step's work anyway); the update is taken over only when they are finite.
     const gradLeaves = flatten<unknown>(grads).filter((entry): entry is [string, tf.Tensor] => entry[1] instanceof tf.Tensor);
-    const check = tf.tidy(() => tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), ...gradLeaves.map(([, g]) => tf.reshape(tf.sum(g), [1]))]));
-    let update: ReturnType<TrainState['prepareUpdate']>;
+    const update = state.prepareUpdate(grads, mutable ? updated : undefined, 'trainStep');
+    let diverged: string[];
     try {
-      update = state.prepareUpdate(grads, mutable ? updated : undefined, 'trainStep');
+      [loss, diverged] = checkFinite(value, gradLeaves);
     } catch (error) {
-      check.dispose();
+      update.abort();
       throw error;
     }
-    const sums = check.dataSync();
-    check.dispose();
-    loss = sums[0]!;
-    const diverged = Number.isFinite(loss) && sums.every(Number.isFinite) ? [] : nonFiniteGradients(gradLeaves, sums.subarray(1));
     if (!Number.isFinite(loss) || diverged.length) {
       update.abort();
       if (policy === 'raise') throw new DivergenceError(state.step, loss, diverged);

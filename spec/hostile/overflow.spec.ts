@@ -41,7 +41,8 @@ function ordinary(seed: number, shape: number[], scale: number, shift: number): 
   return tf.tidy(() => tf.mul(tf.add(fx.random.normal(fx.random.key(seed), shape), shift), scale));
 }
 
-const ORDINARY_SCALES = [1e-3, 0.7, 1, 37, 1e4, 3e9];
+// Up to 1e8: the values stay below 2^32, where nothing is scaled (lib/ops/power-of-two.ts).
+const ORDINARY_SCALES = [1e-3, 0.7, 1, 37, 1e4, 1e8];
 
 test('LayerNorm, RMSNorm and GroupNorm give the plain formulas\' bits (and LayerNorm their gradients) on ordinary inputs', () => {
   const ln = fx.nn.LayerNorm({ useScale: false, useBias: false });
@@ -137,16 +138,16 @@ test('LayerNorm, RMSNorm and GroupNorm of values of 1e20 to 3e37 agree with floa
   fx.tree.dispose([lnVars, rmsVars, gnVars]);
 });
 
-test('a constant row of 1e20 or 3e38 normalizes to 0, not NaN (eps / s² underflowed to 0, and 0 · ∞ is NaN)', () => {
+test('a constant row of 1e20, 3e37 or 3e38 normalizes to 0, not NaN (eps / s² underflowed to 0) nor ±1 (the float32 mean of six 3e37 is not 3e37)', () => {
   const ln = fx.nn.LayerNorm({ useScale: false, useBias: false });
   const gn = fx.nn.GroupNorm(1, { useScale: false, useBias: false });
-  const lnVars = ln.init(fx.random.key(0), [1, 4]);
-  const gnVars = gn.init(fx.random.key(0), [1, 1, 4]);
+  const lnVars = ln.init(fx.random.key(0), [1, 6]);
+  const gnVars = gn.init(fx.random.key(0), [1, 1, 6]);
   tf.tidy(() => {
-    const x = tf.tensor([[1e20, 1e20, 1e20, 1e20], [-3e38, -3e38, -3e38, -3e38], [2, 2, 2, 2]]);
-    assert.equal(values(ln.apply(lnVars, x)), new Array(12).fill(0));
-    assert.equal(values(gn.apply(gnVars, tf.reshape(x, [3, 1, 4]))), new Array(12).fill(0));
-    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ln.apply(lnVars, t), tf.tensor([1, 2, 3, 4]))))(x);
+    const x = tf.tensor([1e20, -3e38, 3e37, 2].flatMap((v) => new Array(6).fill(v)), [4, 6]);
+    assert.equal(values(ln.apply(lnVars, x)), new Array(24).fill(0));
+    assert.equal(values(gn.apply(gnVars, tf.reshape(x, [4, 1, 6]))), new Array(24).fill(0));
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ln.apply(lnVars, t), tf.tensor([1, 2, 3, 4, 5, 6]))))(x);
     assert.ok(values(g).every(Number.isFinite), `finite gradients: ${values(g)}`);
   });
   fx.tree.dispose([lnVars, gnVars]);

@@ -46,6 +46,8 @@ test('with ~3 GiB of wasm heap taken, more memory is refused with an OutOfMemory
   const by = new Map(lines.map((l) => [l.step, l]));
   assert.ok(by.get('filled')!.memoryBytes! > 3 * 2 ** 30, 'the heap holds more than 3 GiB');
   for (const step of ['init', 'tf.zeros', 'tf.tensor', 'fx.random.normal', 'apply', 'valueAndGrad']) checkRefusal(by.get(step), step);
+  // init names the parameter, its size and what is left, before it draws anything.
+  assert.match(by.get('init')!.error!.message, /'params\/kernel' float32\[268435456, 1\].*1\.07 GB needed, but only [\d.]+ GB is left/);
   const after = by.get('after')!;
   assert.ok(after.sameOutput, 'the model computes the same output as before the heap filled');
   assert.ok(after.finite, 'a training step on the small model gives finite numbers');

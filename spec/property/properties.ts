@@ -77,6 +77,18 @@ export function properties(watched: Watched): NamedProperty[] {
     mismatch: fc.constantFrom('none', 'shape', 'missing', 'disposed'),
   });
 
+  // Finite float32 values, ordinary and huge (squares past float32), for the numerical property.
+  const finiteValue = fc.oneof(
+    { weight: 4, arbitrary: fc.float({ min: -10, max: 10, noNaN: true }) },
+    { weight: 2, arbitrary: fc.constantFrom(1e20, -1e20, 3e37, 3e38, -3e38, 0, 1e-30) },
+  );
+  const normCase = fc.record({
+    rows: fc.integer({ min: 1, max: 3 }),
+    features: fc.constantFrom(2, 4, 6),
+    values: fc.array(finiteValue, { minLength: 1, maxLength: 18 }),
+    maxNorm: fc.constantFrom(1e-3, 0.5, 1, 1e6),
+  });
+
   const randomCase = fc.record({
     seed: fc.oneof(fc.integer({ min: 0, max: 1000 }), hostileValue),
     split: fc.oneof(fc.integer({ min: 1, max: 4 }), hostileValue),
@@ -247,6 +259,47 @@ export function properties(watched: Watched): NamedProperty[] {
             expect(t.dataSync().every(Number.isFinite), 'finite samples');
           });
         }
+      }),
+    },
+    {
+      name: 'normalizations and clipByGlobalNorm of finite values, huge ones included, agree with float64 statistics',
+      property: fc.property(normCase, (c) => {
+        const n = c.rows * c.features;
+        const values = Array.from({ length: n }, (_, i) => c.values[i % c.values.length]!);
+        const x = tf.tensor(values, [c.rows, c.features]);
+        const xs = Array.from(x.dataSync());
+        const groupOf = (size: number) => Array.from({ length: n / size }, (_, g) => xs.slice(g * size, (g + 1) * size));
+        // Normalized over a group, y = c / sqrt(var + eps) has mean square var / (var + eps) (float64 here).
+        const meanSquareOf = (group: number[], center: boolean) => {
+          const mean = center ? group.reduce((a, b) => a + b, 0) / group.length : 0;
+          const v = group.reduce((a, b) => a + (b - mean) ** 2, 0) / group.length;
+          return v / (v + 1e-6);
+        };
+        const checkGroups = (what: string, y: tf.Tensor, size: number, center: boolean) => {
+          const ys = Array.from(y.dataSync());
+          expect(ys.every(Number.isFinite), `${what}: ${ys} for ${xs}`);
+          groupOf(size).forEach((group, g) => {
+            const got = ys.slice(g * size, (g + 1) * size).reduce((a, b) => a + b * b, 0) / size;
+            const want = meanSquareOf(group, center);
+            expect(Math.abs(got - want) <= 1e-2, `${what}: mean square ${got} for ${group}, float64 says ${want}`);
+          });
+        };
+        const plain = { useScale: false, useBias: false };
+        guarded(watched, () => fx.nn.LayerNorm(plain).apply({} as never, x), (y) => checkGroups('LayerNorm', y, c.features, true));
+        guarded(watched, () => fx.nn.RMSNorm({ useScale: false }).apply({} as never, x), (y) => checkGroups('RMSNorm', y, c.features, false));
+        const x3 = tf.reshape(x, [c.rows, 1, c.features]);
+        guarded(watched, () => fx.nn.GroupNorm(2, plain).apply({} as never, x3), (y) => checkGroups('GroupNorm', y, c.features / 2, true), [x3]);
+        const norm = Math.sqrt(xs.reduce((a, b) => a + b * b, 0));
+        guarded(watched, () => {
+          const clipper = fx.optim.clipByGlobalNorm(c.maxNorm);
+          return clipper.update({ x }, clipper.init({}))[0].x;
+        }, (u) => {
+          const us = Array.from(u.dataSync());
+          const clippedNorm = Math.sqrt(us.reduce((a, b) => a + b * b, 0));
+          if (norm <= c.maxNorm * (1 - 1e-6)) expect(us.every((v, i) => Object.is(v, xs[i])), `clipByGlobalNorm(${c.maxNorm}) changed ${xs} (norm ${norm})`);
+          else expect(Math.abs(clippedNorm - c.maxNorm) <= 1e-4 * c.maxNorm, `clipByGlobalNorm(${c.maxNorm}) of ${xs} (norm ${norm}) has norm ${clippedNorm}`);
+        });
+        x.dispose();
       }),
     },
     {

@@ -189,7 +189,35 @@ test('trainStep with hasAux hands back aux tensors owned by the caller', () => {
   tf.dispose([x, y]);
 });
 
-test('batch statistics ride along as aux: the documented BatchNorm loop trains and does not grow', () => {
+test('the documented BatchNorm loop (batch_stats in the state, { mutable: true }, typeof state in the loss) trains and does not grow', () => {
+  const { x, y } = linearProblem();
+  const net = fx.nn.Sequential([fx.nn.Dense(8), fx.nn.BatchNorm(), fx.nn.relu, fx.nn.Dense(1)]);
+  let state = TrainState.create({ apply: net, variables: net.init(fx.random.key(0), [1, 2]), tx: fx.optim.adam(1e-2) });
+  // typeof state: the parameter and collection types come from init's variables (no params among the collections)
+  const lossFn = (params: typeof state.params, batch: { x: tf.Tensor; y: tf.Tensor }, s: typeof state) => {
+    const [pred, updated] = s.apply(s.variables(params), batch.x, { train: true, mutable: ['batch_stats'] });
+    return [tf.mean(fx.losses.l2Loss(pred, batch.y)), updated] as const;
+  };
+  const firstMean = state.collections.batch_stats.layers_1.mean;
+  assert.equal(Object.keys(state.collections), ['batch_stats']);
+  const losses: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    const result = fx.train.trainStep(state, lossFn, { x, y }, { mutable: true });
+    state = result.state;
+    losses.push(result.loss);
+    counts.push(tf.memory().numTensors);
+  }
+  assert.ok(counts.slice(10).every((c) => c === counts[10]), 'no growth');
+  assert.ok(losses[149]! < losses[0]! / 10, `loss ${losses[0]} -> ${losses[149]}`);
+  assert.ok(firstMean.isDisposed, 'the first statistics were replaced and freed');
+  // The running mean moved away from its initial zeros.
+  assert.ok(values(state.collections.batch_stats.layers_1.mean).some((v) => Math.abs(v) > 1e-3));
+  state.dispose();
+  tf.dispose([x, y]);
+});
+
+test('batch statistics may also ride along as aux, beside a state without collections', () => {
   const { x, y } = linearProblem();
   const net = fx.nn.Sequential([fx.nn.Dense(8), fx.nn.BatchNorm(), fx.nn.relu, fx.nn.Dense(1)]);
   const variables = net.init(fx.random.key(0), [1, 2]);
@@ -211,7 +239,6 @@ test('batch statistics ride along as aux: the documented BatchNorm loop trains a
   }
   assert.ok(counts.slice(10).every((c) => c === counts[10]), 'no growth');
   assert.ok(losses[149]! < losses[0]! / 10, `loss ${losses[0]} -> ${losses[149]}`);
-  // The running mean moved away from its initial zeros.
   assert.ok(values((batchStats as any).layers_1.mean).some((v) => Math.abs(v) > 1e-3));
   state.dispose();
   fx.tree.dispose(batchStats);
