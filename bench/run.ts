@@ -243,7 +243,7 @@ async function threadTable(): Promise<void> {
   const peaks = await interleaved(pair, () => ({ kind: 'peak' }), quick ? 1 : 3);
   const p1 = med(peaks.get(one)!, 'peak');
   const p2 = med(peaks.get(two)!, 'peak');
-  body.push(['plain tf.matMul peak, GFLOPS by wall time (best of 256/512/1024 square)', fmt(p1, 1), fmt(p2, 1), ratio(p1, p2), verdict(p1 / p2)]);
+  body.push(['plain tf.matMul peak (tfjs\'s XNNPACK: one thread in both), GFLOPS by wall time (best of 256/512/1024 square)', fmt(p1, 1), fmt(p2, 1), ratio(p1, p2), verdict(p1 / p2)]);
   for (const size of [512, 1024]) {
     const g1 = med(peaks.get(one)!, `gflops${size}`);
     const g2 = med(peaks.get(two)!, `gflops${size}`);

@@ -101,6 +101,45 @@ parentPort.once('message', (m) => {
 });
 `;
 
+/**
+ * Stands in for one of the 8 workers the glue of tfjs's threaded build starts for its pthread
+ * pool, when tfjs computes on one thread (the only way flaxen uses the threaded build: for its
+ * shared memory). With one thread no pthread is ever created, so the workers would only cost
+ * start-up time (each one a Node isolate instantiating the module) and memory: the stand-in
+ * answers the glue's `load` with `loaded` and holds nothing. Asked to run anything else, it
+ * throws (a hang would be worse).
+ */
+function standInWorker(): object {
+  const listeners: Array<(data: unknown) => void> = [];
+  const worker = {
+    on(event: string, listener: (data: unknown) => void) {
+      if (event === 'message') listeners.push(listener);
+      return worker;
+    },
+    postMessage(message: unknown) {
+      const cmd = (message as { cmd?: unknown } | null)?.cmd;
+      if (cmd === 'load') {
+        setTimeout(() => listeners.forEach((l) => l({ cmd: 'loaded' })), 0);
+        return;
+      }
+      throw new Error(`flaxen: tfjs's wasm glue sent '${String(cmd)}' to a stand-in worker, but tfjs runs on one thread here`);
+    },
+    ref() {},
+    unref() {},
+    terminate() {
+      return Promise.resolve(0);
+    },
+  };
+  return worker;
+}
+
+/** `Base`, except that the glue's pthread workers (`blob:` URLs) are stand-ins ({@link standInWorker}). */
+function withStandIns(Base: WorkerCtor): WorkerCtor {
+  return function (filename: string | URL, options?: import('node:worker_threads').WorkerOptions) {
+    return typeof filename === 'string' && filename.startsWith('blob:') ? standInWorker() : new Base(filename, options);
+  } as unknown as WorkerCtor;
+}
+
 interface ProbeState {
   probing: boolean;
   failure: string | undefined;
@@ -326,7 +365,9 @@ async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, tim
   const g = globalThis as { Worker?: unknown };
   const hadGlobalWorker = Object.prototype.hasOwnProperty.call(g, 'Worker');
   const previousGlobalWorker = g.Worker;
-  const FlaxenWorker = makeWorkerClass(OriginalWorker, state, (url) => buffer.resolveObjectURL(url) as Blob | undefined);
+  // One thread: the glue's workers would never run a pthread, so they are stand-ins.
+  const RealWorker = makeWorkerClass(OriginalWorker, state, (url) => buffer.resolveObjectURL(url) as Blob | undefined);
+  const FlaxenWorker = threads === 1 ? withStandIns(RealWorker) : RealWorker;
   // The C++ side sizes its pool as min(max(logical cores / 2, 1), 4) threads and ignores a larger
   // setThreadsCount; the glue reads the core count from os.cpus() on the main thread.
   const originalCpus = os.cpus;

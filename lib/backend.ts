@@ -26,9 +26,10 @@ export interface BackendInfo {
    */
   readonly ownKernels: boolean;
   /**
-   * The number of threads the wasm backend computes on. Present once `ready` has been asked for
-   * threads (`fx.ready('wasm', { threads: 2 })`) or has chosen them from the cores (`fx.ready()`
-   * on a machine with more than one): the count actually in use, 1 after a fallback.
+   * The number of threads flaxen's kernels compute on. Present once `ready` has been asked for
+   * a thread count (`fx.ready('wasm', { threads: 2 })`, or `{ threads: 'auto' }`) or has chosen
+   * one from the cores (`fx.ready()` on a machine with more than one): the count actually in
+   * use, 1 after a fallback.
    */
   readonly threads?: number;
 }
@@ -36,43 +37,61 @@ export interface BackendInfo {
 /** The backends `ready` can set up. */
 export type BackendName = 'wasm' | 'cpu';
 
+/**
+ * A thread count for {@link ready}: an integer ≥ 1, or `'auto'` for one thread per core (at
+ * most 8; 1 in a browser page without cross-origin isolation).
+ *
+ * @example
+ * ```ts no-run
+ * const threads: fx.ThreadCount = 'auto';
+ * await fx.ready('wasm', { threads });
+ * ```
+ */
+export type ThreadCount = number | 'auto';
+
 const pending = new Map<BackendName, Promise<void>>();
 
 /** The thread count to report once threads were asked for or chosen (undefined: neither). */
 let reportedThreads: number | undefined;
 let threadsStart: Promise<void> | undefined;
+/** `ready` has chosen the thread count of a call that asked for none. */
+let implicitChosen = false;
 let poolStart: Promise<void> | undefined;
-/** `ready` chose the thread count (none was asked for). */
-let autoThreads = false;
-let autoThreadsChosen = false;
 
 /**
- * `threads` asked for: tfjs's threaded build with `threads` XNNPACK threads, and flaxen's kernels
- * on as many. `auto`: chosen by `ready` from the cores; tfjs's own kernels stay on the calling
- * thread (their small kernels would pay a wake-up each) and flaxen's kernels, which split only
- * work large enough to pay, get the threads.
+ * Threads for flaxen's kernels: tfjs's threaded build (the one with a shared memory, which the
+ * kernel pool's workers need), with tfjs's own kernels (XNNPACK) on the calling thread, and
+ * flaxen's kernels split across a pool of `threads − 1` workers. XNNPACK stays on one thread
+ * whatever the count: its small kernels (element-wise ops, reductions, softmax) would pay a
+ * wake-up each, and its pool's thread spins for a while after each kernel, holding the core that
+ * flaxen's workers need (measured: docs/threads.md). `auto`: the count was chosen by `ready`.
  */
-async function startThreads(threads: number, auto: boolean): Promise<void> {
+async function startThreads(threads: number, auto: boolean, implicit = false): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (backendRegistries().registry['wasm']) {
-    if (auto) return; // started by a tfjs op before ready: stays as it is, as before threads were the default
+    // Started by a tfjs op before ready: stays as it is, on one thread (reported as such when
+    // a count was asked for).
+    if (auto) {
+      if (!implicit) reportedThreads = 1;
+      return;
+    }
     warnFallback('the wasm backend had already been started on one thread; ask for threads in the first fx.ready call');
     reportedThreads = 1;
     return;
   }
-  const outcome = await startWasmThreads(wasm, auto ? 1 : threads);
-  // In a browser tfjs decides by itself whether it can use threads; report what it uses.
+  const outcome = await startWasmThreads(wasm, 1);
+  // In a browser tfjs decides by itself whether it can use its threaded build (cross-origin
+  // isolation); the kernel pool then finds out whether the memory is shared.
   if (outcome.decidedByTfjs) {
-    const started = await tf.setBackend('wasm');
-    reportedThreads = !started ? 1 : auto ? threads : wasm.getThreadsCount();
+    reportedThreads = (await tf.setBackend('wasm')) ? threads : 1;
     return;
   }
   if (outcome.reason !== undefined) warnFallback(outcome.reason);
-  reportedThreads = outcome.reason !== undefined ? 1 : auto ? threads : outcome.threads;
+  reportedThreads = outcome.reason !== undefined ? 1 : threads;
 }
 
 /**
- * The thread count `ready` chooses when none is asked for: the cores available
+ * The thread count `ready` chooses for `{ threads: 'auto' }`: the cores available
  * (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser), at most
  * 8; 1 in a browser page that is not cross-origin isolated (no shared memory), with a notice.
  * @internal
@@ -104,19 +123,21 @@ async function register(name: BackendName): Promise<void> {
  *
  * Threads. With no thread count, the call that first starts the wasm backend takes one thread
  * per core (`os.availableParallelism()` under Node, `navigator.hardwareConcurrency` in a browser,
- * at most 8): flaxen's own kernels (products, convolutions, their gradients) split their large
- * calls across a pool of workers that share the backend's memory, with the same results bit for
- * bit on any thread count; small work stays on the calling thread. A browser page needs
- * cross-origin isolation (COOP/COEP headers) for shared memory; without it `ready` says so in one
- * `console.warn` and runs on one thread. `fx.ready('wasm', { threads: n })` asks for n threads
- * (also for tfjs's own kernels, XNNPACK), `{ threads: 1 }` for none. How it works and what it
- * costs: the threads guide, docs/threads.md. The workers never keep a process alive. When
- * threads cannot be used, the backend falls back to one thread with one `console.warn`;
- * {@link backendInfo} then reports `threads: 1`.
+ * at most 8; the same as `{ threads: 'auto' }`): flaxen's own kernels (products, convolutions,
+ * their gradients, the fused Adam step) split their large calls across a pool of workers that
+ * share the backend's memory, with the same results bit for bit on any thread count; small work
+ * stays on the calling thread, and tfjs's own kernels (XNNPACK) stay on one thread.
+ * `fx.ready('wasm', { threads: n })` asks for n threads, `{ threads: 1 }` for none (tfjs's
+ * one-thread build, nothing else started). The threads guide, docs/threads.md, has the figures
+ * and the costs (start-up, memory). A browser page needs cross-origin isolation (COOP/COEP
+ * headers) for shared memory; without it `ready` says so in one `console.warn` and runs on one
+ * thread. The workers never keep a process alive. When threads cannot be used, the backend
+ * falls back to one thread with one `console.warn`; {@link backendInfo} then reports
+ * `threads: 1`.
  *
  * @param backendOrOptions `'wasm'` (the default) or `'cpu'`, or an object `{ backend, threads }`.
  * @param options `{ threads }` when the first argument is a backend name: the number of
- * WebAssembly threads for the wasm backend, an integer ≥ 1 (default: one per core).
+ * WebAssembly threads for the wasm backend, an integer ≥ 1 or `'auto'` (default: one per core).
  *
  * @example
  * ```ts own-process
@@ -131,11 +152,11 @@ async function register(name: BackendName): Promise<void> {
  * ```
  */
 export async function ready(
-  backendOrOptions: BackendName | { readonly backend?: BackendName; readonly threads?: number } = 'wasm',
-  options: { readonly threads?: number } = {},
+  backendOrOptions: BackendName | { readonly backend?: BackendName; readonly threads?: ThreadCount } = 'wasm',
+  options: { readonly threads?: ThreadCount } = {},
 ): Promise<BackendName> {
   let backend: BackendName;
-  let threads: number | undefined;
+  let threads: ThreadCount | undefined;
   if (typeof backendOrOptions === 'object' && backendOrOptions !== null) {
     backend = backendOrOptions.backend ?? 'wasm';
     threads = backendOrOptions.threads;
@@ -149,10 +170,10 @@ export async function ready(
   if (backend !== 'wasm' && backend !== 'cpu') {
     throw new FlaxenError('', `ready(backend) takes 'wasm' or 'cpu', found ${describeValue(backend)}`);
   }
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
-    throw new FlaxenError('', `ready: threads must be an integer ≥ 1, found ${describeValue(threads)}`);
+  if (threads !== undefined && threads !== 'auto' && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new FlaxenError('', `ready: threads must be 'auto' or an integer ≥ 1, found ${describeValue(threads)}`);
   }
-  if (threads !== undefined && threads > 1 && backend !== 'wasm') {
+  if (threads !== undefined && threads !== 1 && backend !== 'wasm') {
     throw new FlaxenError('', `ready: threads apply to the 'wasm' backend only, found backend '${backend}'`);
   }
   // Calls run one after another, so that no call can start the one-thread wasm backend while
@@ -165,7 +186,7 @@ export async function ready(
 
 let serial: Promise<unknown> = Promise.resolve();
 
-async function setUp(backend: BackendName, threads?: number): Promise<BackendName> {
+async function setUp(backend: BackendName, threads?: ThreadCount): Promise<BackendName> {
   const before = errorListeners();
   try {
     return await setUpBackend(backend, threads);
@@ -209,25 +230,25 @@ function removeEmscriptenListeners(before: ErrorListeners): void {
   }
 }
 
-async function setUpBackend(backend: BackendName, threads?: number): Promise<BackendName> {
+async function setUpBackend(backend: BackendName, asked?: ThreadCount): Promise<BackendName> {
   let loading = pending.get(backend);
   if (!loading) {
     loading = register(backend);
     pending.set(backend, loading);
   }
   await loading;
-  if (backend === 'wasm' && threads === undefined && !autoThreadsChosen && threadsStart === undefined && reportedThreads === undefined) {
-    autoThreadsChosen = true;
-    const auto = await defaultThreadCount();
-    if (auto > 1) {
-      autoThreads = true;
-      threadsStart = startThreads(auto, true);
-    }
+  // No count asked for: the first call that starts the wasm backend takes one thread per core
+  // (none with one core); later calls keep what it started.
+  if (backend === 'wasm' && asked === undefined && !implicitChosen && threadsStart === undefined && reportedThreads === undefined) {
+    implicitChosen = true;
+    const cores = await defaultThreadCount();
+    if (cores > 1) threadsStart = startThreads(cores, true, true);
   }
-  if (backend === 'wasm' && threads === undefined && threadsStart) await threadsStart;
-  if (backend === 'wasm' && threads !== undefined) {
+  if (backend === 'wasm' && asked === undefined && threadsStart) await threadsStart;
+  if (backend === 'wasm' && asked !== undefined) {
+    const threads = asked === 'auto' ? await defaultThreadCount() : asked;
     if (threads > 1) {
-      threadsStart ??= startThreads(threads, false);
+      threadsStart ??= startThreads(threads, asked === 'auto');
       await threadsStart;
       if (reportedThreads !== undefined && reportedThreads > 1 && reportedThreads < threads) {
         warnFallback(`the wasm backend had already been started with ${reportedThreads} threads`);
@@ -244,8 +265,8 @@ async function setUpBackend(backend: BackendName, threads?: number): Promise<Bac
   if (backend === 'wasm' && reportedThreads !== undefined && reportedThreads > 1) {
     poolStart ??= startOwnKernelPool(reportedThreads).then((r) => {
       if (r.threads < reportedThreads!) {
-        console.warn(`flaxen: the kernel workers did not start (${r.reason ?? 'unknown reason'}); flaxen's own kernels run on 1 thread.`);
-        if (autoThreads) reportedThreads = 1;
+        warnFallback(`the kernel workers did not start: ${r.reason ?? 'unknown reason'}`);
+        reportedThreads = 1;
       }
     });
     await poolStart;

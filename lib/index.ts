@@ -13,7 +13,7 @@
  * @module flaxen
  */
 export { ready, backendInfo } from './backend.js';
-export type { BackendName, BackendInfo } from './backend.js';
+export type { BackendName, BackendInfo, ThreadCount } from './backend.js';
 export {
   FlaxenError,
   ShapeError,

@@ -10,6 +10,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { instrumented, kernelGeneration } from './kernel-hook.js';
 import { wasmHeap } from './wasm-heap.js';
+import { poolFor } from './pool/current.js';
+import type { KernelPool } from './pool/pool.js';
+import { splitAdam } from './pool/split.js';
 
 /*
  * The kernel performs exactly the float32 operations of `adamStep`'s tfjs ops (in
@@ -35,8 +38,8 @@ interface AdamKernels {
   readonly adamDecay: AdamKernel;
 }
 
-// One kernel set per wasm memory (a new backend instance has a new memory); null: unavailable.
-let kernelCache: { memory: WebAssembly.Memory; generation: number; kernels: AdamKernels | null } | undefined;
+// One kernel set per wasm memory (a new backend instance has a new memory) and kernel pool; null: unavailable.
+let kernelCache: { memory: WebAssembly.Memory; generation: number; pool: KernelPool | undefined; kernels: AdamKernels | null } | undefined;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -55,6 +58,18 @@ function section(id: number, body: number[]): number[] {
 
 function name(s: string): number[] {
   return [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+}
+
+/** @internal The names of the module's exports, in the order a kernel pool serves them. */
+export const ADAM_KERNEL_NAMES = ['adam', 'adamDecay'] as const;
+
+/**
+ * @internal
+ * The module's bytes (importing a shared memory when `shared`: the threaded backend's, whose
+ * kernel pool instantiates it in every worker).
+ */
+export function adamModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  return kernelModule(shared);
 }
 
 // The module: imports the backend's memory, exports adam(g, m, v, u, m1, v1, bytes, cB1, c1mB1,
@@ -110,19 +125,22 @@ function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
 }
 
 function adamKernels(memory: WebAssembly.Memory): AdamKernels | null {
-  if (kernelCache && kernelCache.memory === memory && kernelCache.generation === kernelGeneration()) return kernelCache.kernels;
+  const pool = poolFor(memory);
+  if (kernelCache && kernelCache.memory === memory && kernelCache.generation === kernelGeneration() && kernelCache.pool === pool) return kernelCache.kernels;
   let kernels: AdamKernels | null = null;
   try {
     const bytes = kernelModule(typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer);
     if (WebAssembly.validate(bytes)) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      const exports = instrumented(instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel });
+      const own = instance.exports as unknown as { adam: AdamKernel; adamDecay: AdamKernel };
+      // Large leaves are split by ranges of elements across the pool, when there is one.
+      const exports = instrumented(pool ? splitAdam(own, pool) : own);
       kernels = { memory, adam: exports.adam, adamDecay: exports.adamDecay };
     }
   } catch {
     kernels = null; // no WebAssembly SIMD here: the tfjs ops do the work
   }
-  kernelCache = { memory, generation: kernelGeneration(), kernels };
+  kernelCache = { memory, generation: kernelGeneration(), pool, kernels };
   return kernels;
 }
 

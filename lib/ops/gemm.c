@@ -21,20 +21,27 @@
 #define EXPORT(name) __attribute__((export_name(name)))
 #define INLINE static inline __attribute__((always_inline))
 
-/* Packed B (row-major [K, N]): panels of 8 columns; each panel = 8 bias values, then K rows of 8 values. */
-EXPORT("pack_n") void pack_n(const float* b, int K, int N, const float* bias, float* bp) {
-  for (int j0 = 0; j0 < N; j0 += 8) {
+/*
+ * Packed B (row-major [K, N]): panels of 8 columns; each panel = 8 bias values, then K rows of 8
+ * values. pack_n_rows writes rows k0 <= k < k1 of every panel (and the bias, when k0 == 0): a
+ * kernel pool splits the packing by ranges of k, each part writing its own rows (lib/ops/pool/split.ts).
+ */
+EXPORT("pack_n_rows") void pack_n_rows(const float* b, int K, int N, const float* bias, float* out, int k0, int k1) {
+  const int panel = 8 + 8 * K;
+  for (int j0 = 0, p = 0; j0 < N; j0 += 8, p++) {
     int w = N - j0 < 8 ? N - j0 : 8;
-    for (int jj = 0; jj < 8; jj++) bp[jj] = (bias && jj < w) ? bias[j0 + jj] : 0.0f;
-    bp += 8;
+    float* bp = out + p * panel;
+    if (k0 == 0)
+      for (int jj = 0; jj < 8; jj++) bp[jj] = (bias && jj < w) ? bias[j0 + jj] : 0.0f;
+    bp += 8 + 8 * k0;
     if (w == 8) {
-      for (int k = 0; k < K; k++) {
+      for (int k = k0; k < k1; k++) {
         wasm_v128_store(bp, wasm_v128_load(b + k * N + j0));
         wasm_v128_store(bp + 4, wasm_v128_load(b + k * N + j0 + 4));
         bp += 8;
       }
     } else {
-      for (int k = 0; k < K; k++) {
+      for (int k = k0; k < k1; k++) {
         const float* row = b + k * N + j0;
         int jj = 0;
         if (w >= 4) { wasm_v128_store(bp, wasm_v128_load(row)); jj = 4; }
@@ -46,16 +53,21 @@ EXPORT("pack_n") void pack_n(const float* b, int K, int N, const float* bias, fl
   }
 }
 
-/* B = transpose(src), src is [N, K] row-major. */
-EXPORT("pack_t") void pack_t(const float* src, int K, int N, const float* bias, float* bp) {
-  for (int j0 = 0; j0 < N; j0 += 8) {
+EXPORT("pack_n") void pack_n(const float* b, int K, int N, const float* bias, float* bp) { pack_n_rows(b, K, N, bias, bp, 0, K); }
+
+/* B = transpose(src), src is [N, K] row-major; rows k0 <= k < k1 of every panel (k0 a multiple of 4 when split). */
+EXPORT("pack_t_rows") void pack_t_rows(const float* src, int K, int N, const float* bias, float* out, int k0, int k1) {
+  const int panel = 8 + 8 * K;
+  for (int j0 = 0, p = 0; j0 < N; j0 += 8, p++) {
     int w = N - j0 < 8 ? N - j0 : 8;
-    for (int jj = 0; jj < 8; jj++) bp[jj] = (bias && jj < w) ? bias[j0 + jj] : 0.0f;
-    bp += 8;
+    float* bp = out + p * panel;
+    if (k0 == 0)
+      for (int jj = 0; jj < 8; jj++) bp[jj] = (bias && jj < w) ? bias[j0 + jj] : 0.0f;
+    bp += 8 + 8 * k0;
     if (w == 8) {
       const float* r = src + j0 * K;
-      int k = 0;
-      for (; k + 4 <= K; k += 4) {
+      int k = k0;
+      for (; k + 4 <= k1; k += 4) {
         v128_t r0 = wasm_v128_load(r + 0 * K + k), r1 = wasm_v128_load(r + 1 * K + k);
         v128_t r2 = wasm_v128_load(r + 2 * K + k), r3 = wasm_v128_load(r + 3 * K + k);
         v128_t r4 = wasm_v128_load(r + 4 * K + k), r5 = wasm_v128_load(r + 5 * K + k);
@@ -74,18 +86,20 @@ EXPORT("pack_t") void pack_t(const float* src, int K, int N, const float* bias, 
         wasm_v128_store(bp + 28, wasm_i64x2_shuffle(u2, u3, 1, 3));
         bp += 32;
       }
-      for (; k < K; k++) {
+      for (; k < k1; k++) {
         for (int jj = 0; jj < 8; jj++) bp[jj] = r[jj * K + k];
         bp += 8;
       }
     } else {
-      for (int k = 0; k < K; k++) {
+      for (int k = k0; k < k1; k++) {
         for (int jj = 0; jj < 8; jj++) bp[jj] = jj < w ? src[(j0 + jj) * K + k] : 0.0f;
         bp += 8;
       }
     }
   }
 }
+
+EXPORT("pack_t") void pack_t(const float* src, int K, int N, const float* bias, float* bp) { pack_t_rows(src, K, N, bias, bp, 0, K); }
 
 INLINE v128_t act(v128_t v, int relu) { return relu ? wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f)) : v; }
 

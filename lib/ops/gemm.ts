@@ -25,7 +25,9 @@ import { wasmHeap, type WasmHeap } from './wasm-heap.js';
 import { underGradient } from '../tfjs-internals.js';
 import { instrumented, kernelGeneration } from './kernel-hook.js';
 import { startKernelPool, type KernelPool } from './pool/pool.js';
+import { poolFor, setCurrentPool } from './pool/current.js';
 import { splitKernels } from './pool/split.js';
+import { ADAM_KERNEL_NAMES, adamModuleBytes } from './fused-adam.js';
 
 /** @internal The functions of lib/ops/gemm.c (offsets are byte offsets into the backend's memory). */
 export interface GemmExports {
@@ -35,18 +37,15 @@ export interface GemmExports {
   col2im(dcols: number, dx: number, n: number, h: number, w: number, ci: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
   pack_n(b: number, k: number, n: number, bias: number, out: number): void;
   pack_t(src: number, k: number, n: number, bias: number, out: number): void;
+  /** Rows k0 ≤ k < k1 of every panel of pack_n's output (and the biases when k0 = 0). */
+  pack_n_rows(b: number, k: number, n: number, bias: number, out: number, k0: number, k1: number): void;
+  /** Rows k0 ≤ k < k1 of every panel of pack_t's output (and the biases when k0 = 0). */
+  pack_t_rows(src: number, k: number, n: number, bias: number, out: number, k0: number, k1: number): void;
   gemm(a: number, rowStride: number, kStride: number, packed: number, c: number, m: number, n: number, k: number, relu: number, rowBlock: number, kChunk: number): void;
 }
 
 // One instance per wasm memory (a new backend has a new memory); null: it cannot run here.
 let instanceCache: { memory: WebAssembly.Memory; shared: boolean; generation: number; pool: KernelPool | undefined; kernels: GemmExports | null } | undefined;
-
-// The pool of kernel workers on the threaded backend's memory (see startOwnKernelPool).
-let kernelPool: KernelPool | undefined;
-
-function poolFor(memory: WebAssembly.Memory): KernelPool | undefined {
-  return kernelPool?.memory === memory ? kernelPool : undefined;
-}
 
 /** The exports, split across the memory's pool when it has one, then wrapped by the kernel hook. */
 function finish(exports: GemmExports, memory: WebAssembly.Memory): GemmExports {
@@ -118,16 +117,17 @@ export async function startOwnKernelPool(threads: number): Promise<{ threads: nu
   if (!isShared(heap.memory)) return { threads: 1, reason: 'the backend memory is not shared' };
   if (threads < 2) return { threads: 1 };
   let module: WebAssembly.Module;
+  let adam: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(moduleBytes(true));
+    adam = await WebAssembly.compile(adamModuleBytes(true));
   } catch (e) {
     return { threads: 1, reason: `the kernels cannot be compiled for threads: ${e instanceof Error ? e.message : String(e)}` };
   }
   const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
-  const pool = await startKernelPool(heap.memory, [{ module, names }], threads - 1);
+  const pool = await startKernelPool(heap.memory, [{ module, names }, { module: adam, names: ADAM_KERNEL_NAMES }], threads - 1);
   if (typeof pool === 'string') return { threads: 1, reason: pool };
-  kernelPool?.terminate();
-  kernelPool = pool;
+  setCurrentPool(pool);
   await prepareOwnKernels();
   return { threads: pool.threads };
 }

@@ -2,24 +2,26 @@
  * A pool of workers that run flaxen's own WebAssembly kernels on the wasm backend's shared
  * memory, so that one kernel call can be split across threads.
  *
- * Each worker instantiates the kernels' module (the build that imports a shared memory) on the
+ * Each worker instantiates the kernels' modules (the builds that import a shared memory) on the
  * backend's memory, so a kernel called in a worker reads and writes the very tensors the backend
- * holds. The calling thread and the workers meet in a control block (a SharedArrayBuffer): for
- * each worker a slot with a job generation, the function, its arguments and a finished
- * generation. {@link KernelPool.run} writes one job per worker, wakes each with `Atomics.notify`,
- * computes the first part itself, then waits for the others with `Atomics.wait` (in a browser's
- * main thread, which may not block, by polling the slot: the parts are of equal size, so the wait
- * is short). Idle workers sleep in `Atomics.wait`.
+ * holds. A call ({@link KernelPool.run}) is a queue of parts in a control block (a
+ * SharedArrayBuffer, laid out in `worker-source.ts`): the calling thread writes the parts, wakes
+ * the workers with `Atomics.notify`, and then takes parts from the queue itself, as the workers
+ * do, until none is left; it then waits for the parts the workers took, first in a short spin
+ * (the last part is nearly done), then in `Atomics.wait` (in a browser's main thread, which may
+ * not block, by polling). A worker that has not woken by then takes nothing: on a busy machine
+ * the calling thread does the work, and never waits for a sleeping core. Idle workers sleep in
+ * `Atomics.wait`.
  *
  * The pool never decides how work is split: the callers (`split.ts`) give each part an output
- * range of its own, so results do not depend on the number of threads.
+ * range of its own, so results do not depend on the number of threads nor on who ran which part.
  *
  * Under Node the workers are `unref`ed: they never keep a process alive.
  *
  * @module
  */
 import { FlaxenError } from '../../errors.js';
-import { ARGS_BYTE, CLAIM, DONE, FAILED, FN, GEN, MAX_ARGS, NARGS, SLOT_INTS, WORKER_SOURCE } from './worker-source.js';
+import { CLAIM, CONTROL_BYTES, DONE, FAILED, GEN, JOB_BYTES, JOBS_BYTE, MAX_ARGS, MAX_JOBS, NJOBS, WORKER_SOURCE } from './worker-source.js';
 
 /** @internal A module the workers instantiate, and the exports they serve, in job-index order. */
 export interface PoolModule {
@@ -32,6 +34,14 @@ export const POOL_START_TIMEOUT_MS = 30_000;
 
 /** A worker that has not finished its part after this long is taken for dead (never a hang). */
 const JOB_TIMEOUT_MS = 60_000;
+
+/**
+ * @internal
+ * Checks of the done count before the calling thread sleeps: its parts are done, and the
+ * workers' last part usually ends within microseconds (parts are of equal size); a sleep would
+ * add a wake-up (tens of µs) to every call. Writable for bench/pool-threshold.ts.
+ */
+export const poolTuning = { callerSpinChecks: 20_000 };
 
 interface WorkerHandle {
   terminate(): unknown;
@@ -48,7 +58,7 @@ export class KernelPool {
   private gen = 0;
   /** Kernel calls split so far, by kernel name (specs check that the pool was used). */
   readonly splitCalls: Record<string, number> = {};
-  /** Parts the workers ran (not counting those the calling thread took back because their worker had not woken yet). */
+  /** Parts the workers ran (the rest the calling thread ran). */
   workerParts = 0;
 
   constructor(
@@ -65,64 +75,69 @@ export class KernelPool {
   }
 
   /**
-   * Runs `name` once per part: `parts[0]` on the calling thread with `local`, the others on
-   * workers 0, 1, …; returns when all are done. Each part must write a range of memory of its
-   * own. At most {@link KernelPool.threads} parts.
+   * Runs `name` once per part (its arguments), the parts shared between the calling thread (which
+   * calls `local`) and the workers; returns when all are done. Each part must write a range of
+   * memory of its own. At most {@link MAX_JOBS} parts.
    */
   run(name: string, local: (...args: number[]) => unknown, parts: readonly (readonly number[])[]): void {
     const fn = this.index.get(name);
     if (fn === undefined) throw new FlaxenError('', `kernel pool: no kernel named '${name}'`);
-    if (parts.length > this.threads) throw new FlaxenError('', `kernel pool: ${parts.length} parts for ${this.threads} threads`);
-    const gen = ++this.gen;
+    const jobs = parts.length;
+    if (jobs > MAX_JOBS) throw new FlaxenError('', `kernel pool: ${jobs} parts, at most ${MAX_JOBS}`);
     const { ctrl, args } = this;
-    for (let w = 0; w < parts.length - 1; w++) {
-      const part = parts[w + 1]!;
+    for (let i = 0; i < jobs; i++) {
+      const part = parts[i]!;
       if (part.length > MAX_ARGS) throw new FlaxenError('', `kernel pool: ${part.length} arguments, at most ${MAX_ARGS}`);
-      const base = w * SLOT_INTS;
-      ctrl[base + FN] = fn;
-      ctrl[base + NARGS] = part.length;
-      args.set(part, (base * 4 + ARGS_BYTE) / 8);
-      Atomics.store(ctrl, base + CLAIM, gen);
-      Atomics.store(ctrl, base + GEN, gen);
-      Atomics.notify(ctrl, base + GEN, 1);
+      const rec = (JOBS_BYTE + i * JOB_BYTES) / 4;
+      ctrl[rec] = fn;
+      ctrl[rec + 1] = part.length;
+      args.set(part, rec / 2 + 1);
     }
+    const gen = (this.gen = this.gen >= 0x7fffff ? 1 : this.gen + 1);
+    const tag = gen * 256;
+    Atomics.store(ctrl, NJOBS, jobs);
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.store(ctrl, FAILED, 0);
+    Atomics.store(ctrl, CLAIM, tag);
+    Atomics.store(ctrl, GEN, gen);
+    Atomics.notify(ctrl, GEN, Math.min(jobs - 1, this.threads - 1));
     this.splitCalls[name] = (this.splitCalls[name] ?? 0) + 1;
-    this.workerParts += parts.length - 1;
     let failure: unknown;
-    try {
-      local(...parts[0]!);
-    } catch (e) {
-      failure = e;
-    }
-    // Parts whose worker has not woken yet are run here; the others are waited for (always, also
-    // after a local failure: no worker may still be writing when this returns).
-    const taken: boolean[] = [];
-    for (let w = 0; w < parts.length - 1; w++) {
-      const base = w * SLOT_INTS;
-      taken[w] = Atomics.compareExchange(ctrl, base + CLAIM, gen, -gen) === gen;
-      if (taken[w] && failure === undefined) {
-        this.workerParts--;
+    let ranHere = 0;
+    for (;;) {
+      const c = Atomics.load(ctrl, CLAIM);
+      const i = c - tag;
+      if (i >= jobs) break;
+      if (Atomics.compareExchange(ctrl, CLAIM, c, c + 1) !== c) continue;
+      ranHere++;
+      // After a failure the remaining parts are only counted: no worker may still be writing
+      // when this returns, and every taken part must be counted done.
+      if (failure === undefined) {
         try {
-          local(...parts[w + 1]!);
+          local(...parts[i]!);
         } catch (e) {
           failure = e;
         }
       }
+      Atomics.add(ctrl, DONE, 1);
     }
-    for (let w = 0; w < parts.length - 1; w++) if (!taken[w]) this.await(w * SLOT_INTS, gen);
+    this.workerParts += jobs - ranHere;
+    this.await(jobs);
     if (failure !== undefined) throw failure;
-    for (let w = 0; w < parts.length - 1; w++) {
-      if (!taken[w] && ctrl[w * SLOT_INTS + FAILED] !== 0) throw new FlaxenError('', `kernel pool: the kernel '${name}' failed in worker ${w + 1}`);
-    }
+    if (ctrl[FAILED] !== 0) throw new FlaxenError('', `kernel pool: the kernel '${name}' failed in a worker`);
   }
 
-  private await(base: number, gen: number): void {
+  /** Waits until `jobs` parts are done: a short spin, then `Atomics.wait` (or polling where blocking is not allowed). */
+  private await(jobs: number): void {
     const { ctrl } = this;
+    let done = Atomics.load(ctrl, DONE);
+    for (let s = poolTuning.callerSpinChecks; done !== jobs && s > 0; s--) done = Atomics.load(ctrl, DONE);
+    if (done === jobs) return;
     const start = Date.now();
     for (;;) {
-      const done = Atomics.load(ctrl, base + DONE);
-      if (done === gen) return;
-      if (this.canWait) Atomics.wait(ctrl, base + DONE, done, 1000);
+      done = Atomics.load(ctrl, DONE);
+      if (done === jobs) return;
+      if (this.canWait) Atomics.wait(ctrl, DONE, done, 1000);
       if (Date.now() - start > JOB_TIMEOUT_MS) {
         throw new FlaxenError('', `kernel pool: a worker has not finished its part after ${JOB_TIMEOUT_MS / 1000} s`);
       }
@@ -216,10 +231,10 @@ export async function startKernelPool(memory: WebAssembly.Memory, modules: reado
   if (typeof SharedArrayBuffer !== 'function' || !(memory.buffer instanceof SharedArrayBuffer)) return 'the backend memory is not shared';
   if (typeof Atomics !== 'object' || typeof Atomics.wait !== 'function') return 'Atomics.wait is not available';
   if (!isNode && typeof Worker !== 'function') return 'Web Workers are not available';
-  const control = new SharedArrayBuffer(Math.max(1, workers) * SLOT_INTS * 4 + 8);
+  const control = new SharedArrayBuffer(CONTROL_BYTES);
   const names = modules.flatMap((m) => m.names);
   const results = await Promise.allSettled(
-    Array.from({ length: workers }, (_, slot) => startWorker({ modules: modules.map((m) => ({ module: m.module, names: [...m.names] })), memory, control, slot }, timeoutMs)),
+    Array.from({ length: workers }, () => startWorker({ modules: modules.map((m) => ({ module: m.module, names: [...m.names] })), memory, control }, timeoutMs)),
   );
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
