@@ -1,13 +1,21 @@
 // How the specs run a script in a child process: one Node process per call, with a time limit
 // (SIGKILL when it runs out, so a hung child fails its test instead of the suite), an optional
-// heap limit, stdout and stderr collected, and the way it ended described in words.
+// heap limit, an optional limit on resident memory, stdout and stderr collected, and the way it
+// ended described in words.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface ChildOptions {
   /** The child is killed with SIGKILL after this long, and the result says `timedOut`. */
   readonly timeoutMs: number;
   /** `--max-old-space-size` for the child, in MB (default: Node's own limit). */
   readonly maxOldSpaceMb?: number;
+  /**
+   * The child is killed with SIGKILL once its resident memory (VmRSS, read from /proc every
+   * 50 ms; Linux only) passes this many MB, and the result says `overMemory`. It bounds what
+   * the heap limit does not count: Buffers (a read of /dev/zero), ArrayBuffers, wasm memory.
+   */
+  readonly maxResidentMb?: number;
   /** The child's environment (default: this process's). */
   readonly env?: NodeJS.ProcessEnv;
   /** Called with each line of stdout as soon as it is complete. */
@@ -26,8 +34,19 @@ export interface ChildResult {
   readonly timedOut: boolean;
   /** Killed because `signal` was aborted. */
   readonly killed: boolean;
+  /** Killed because its resident memory passed `maxResidentMb`. */
+  readonly overMemory: boolean;
   /** How it ended, for messages: "exited with code 1", "was killed after 60 s (time limit)", … */
   readonly ending: string;
+}
+
+/** The resident memory of process `pid` in kB, from /proc (0 where /proc does not say). */
+function residentKb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs `node [--max-old-space-size=N] file ...args` and resolves when it has exited. */
@@ -39,6 +58,7 @@ export function runChild(file: string, args: readonly string[], opts: ChildOptio
   let pending = '';
   let timedOut = false;
   let killed = false;
+  let residentMb = 0;
   child.stdout.on('data', (chunk: Buffer) => {
     const text = chunk.toString();
     stdout += text;
@@ -63,23 +83,38 @@ export function runChild(file: string, args: readonly string[], opts: ChildOptio
     killed = true;
     kill();
   };
+  const watchdog =
+    opts.maxResidentMb === undefined
+      ? undefined
+      : setInterval(() => {
+          const mb = residentKb(child.pid!) / 1024;
+          if (mb > opts.maxResidentMb!) {
+            residentMb = Math.round(mb);
+            kill();
+          }
+        }, 50);
   opts.signal?.addEventListener('abort', abort, { once: true });
   return new Promise((resolve, reject) => {
     child.on('error', (error) => {
       clearTimeout(timer);
+      clearInterval(watchdog);
       reject(error);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(watchdog);
       opts.signal?.removeEventListener('abort', abort);
+      const overMemory = residentMb > 0;
       const ending = timedOut
         ? `was killed after ${opts.timeoutMs / 1000} s (its time limit)`
-        : killed
-          ? 'was killed on purpose'
-          : code !== null
-            ? `exited with code ${code}`
-            : `ended by ${signal}`;
-      resolve({ code, signal, stdout, stderr: stderr.replace(/\x1b\[[0-9;]*m/g, ''), timedOut, killed, ending });
+        : overMemory
+          ? `was killed at ${residentMb} MB resident (its memory limit, ${opts.maxResidentMb} MB)`
+          : killed
+            ? 'was killed on purpose'
+            : code !== null
+              ? `exited with code ${code}`
+              : `ended by ${signal}`;
+      resolve({ code, signal, stdout, stderr: stderr.replace(/\x1b\[[0-9;]*m/g, ''), timedOut, killed, overMemory, ending });
     });
   });
 }

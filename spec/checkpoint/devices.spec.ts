@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import * as fx from '../../lib/index.js';
 import * as tf from '@tensorflow/tfjs-core';
 import '../setup.js';
-import { runLimited } from '../hostile/limited-child.js';
+import { runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./devices-child.js', import.meta.url));
 /** A reader that reads without end or blocks is killed by one of these, and its test fails. */
-const LIMITS = { timeoutMs: 60_000, heapMb: 256, residentMb: 512 };
+const LIMITS = { timeoutMs: 60_000, maxOldSpaceMb: 256, maxResidentMb: 512 };
 
 interface Outcome {
   readonly ok?: boolean;
@@ -29,9 +29,10 @@ interface Outcome {
 
 /** Runs one reader on one path in a child under LIMITS; rejects when it passes one. */
 async function readInChild(fn: 'load' | 'loadInfo' | 'loadTensors', file: string): Promise<Outcome> {
-  const { code, signal, stdout, stderr } = await runLimited(CHILD, [fn, file], LIMITS);
-  const line = stdout.trim().split('\n').pop();
-  if (!line) throw new Error(`${fn}('${file}') ended with ${signal ?? `code ${code}`} and printed nothing: ${stderr.slice(-500)}`);
+  const result = await runChild(CHILD, [fn, file], LIMITS);
+  if (result.timedOut || result.overMemory) throw new Error(`${fn}('${file}') ${result.ending}: it reads without end or blocks`);
+  const line = result.stdout.trim().split('\n').pop();
+  if (!line) throw new Error(`${fn}('${file}') ${result.ending} and printed nothing: ${result.stderr.slice(-500)}`);
   return JSON.parse(line) as Outcome;
 }
 

@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { pipe } from 'fp-ts/lib/function.js';
@@ -10,19 +9,12 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import * as fx from '../../lib/index.js';
 import { values } from '../setup.js';
 import { rawFile } from './raw.js';
+import { host, withTempDir } from './temp-dir.js';
 
 const { CheckpointError, CheckpointMismatchError } = fx.checkpoint;
 const net = () => fx.nn.Sequential([fx.nn.Dense(4), fx.nn.relu, fx.nn.Dense(2)]);
-const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'flaxen-io-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('flaxen-io-', fn);
 
 async function rejects(promise: Promise<unknown>, cls: abstract new (...args: any[]) => Error, ...fragments: string[]): Promise<Error> {
   try {

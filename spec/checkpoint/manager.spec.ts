@@ -2,24 +2,16 @@
 // restoring, reopening a folder, the metrics log, foreign and damaged files, bad options.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 import { assertThrows } from '../setup.js';
+import { host, withTempDir } from './temp-dir.js';
 
 const { CheckpointManager, CheckpointError } = fx.checkpoint;
-const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'flaxen-manager-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('flaxen-manager-', fn);
 
 /** Runs `fn` with console.warn captured; returns the warnings. */
 async function warnings<T>(fn: () => T | Promise<T>): Promise<{ result: T; warned: string[] }> {

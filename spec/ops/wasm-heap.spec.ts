@@ -6,11 +6,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { runLimited } from '../hostile/limited-child.js';
+import { runChild } from '../child.js';
 
 const CHILD = fileURLToPath(new URL('./wasm-heap-child.js', import.meta.url));
 /** The child reserves ~3 GiB of wasm heap but never writes it: it stays far under 1 GiB resident. */
-const LIMITS = { timeoutMs: 90_000, heapMb: 512, residentMb: 1024 };
+const LIMITS = { timeoutMs: 90_000, maxOldSpaceMb: 512, maxResidentMb: 1024 };
 
 interface Line {
   step: string;
@@ -23,10 +23,10 @@ interface Line {
 }
 
 /** Runs the child on a backend and returns its report lines; rejects on a limit or a crash. */
-async function runChild(backend: 'wasm' | 'cpu'): Promise<Line[]> {
-  const { code, stdout, stderr } = await runLimited(CHILD, [backend], LIMITS);
-  if (code !== 0) throw new Error(`the child exited with ${code}: ${stderr}\n${stdout}`);
-  return stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
+async function runHeapChild(backend: 'wasm' | 'cpu'): Promise<Line[]> {
+  const result = await runChild(CHILD, [backend], LIMITS);
+  if (result.code !== 0) throw new Error(`the child ${result.ending}: ${result.stderr}\n${result.stdout}`);
+  return result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
 }
 
 function checkRefusal(line: Line | undefined, what: string): void {
@@ -42,7 +42,7 @@ function checkRefusal(line: Line | undefined, what: string): void {
 }
 
 test('with ~3 GiB of wasm heap taken, more memory is refused with an OutOfMemoryError, no live tensor changes, and smaller work still runs', async () => {
-  const lines = await runChild('wasm');
+  const lines = await runHeapChild('wasm');
   const by = new Map(lines.map((l) => [l.step, l]));
   assert.ok(by.get('filled')!.memoryBytes! > 3 * 2 ** 30, 'the heap holds more than 3 GiB');
   for (const step of ['init', 'tf.zeros', 'tf.tensor', 'fx.random.normal', 'apply', 'valueAndGrad']) checkRefusal(by.get(step), step);
@@ -56,7 +56,7 @@ test('with ~3 GiB of wasm heap taken, more memory is refused with an OutOfMemory
 });
 
 test('on the cpu backend a 16 GB kernel is refused before any allocation (it used to start filling 16 GB)', async () => {
-  const lines = await runChild('cpu');
+  const lines = await runHeapChild('cpu');
   const by = new Map(lines.map((l) => [l.step, l]));
   checkRefusal(by.get('init'), 'init');
   assert.match(by.get('init')!.error!.message, /\[1000000000, 4\]/);
