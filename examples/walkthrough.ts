@@ -136,7 +136,7 @@ export async function resuming(): Promise<boolean> {
   const [{ train }, { mlp }, { mkdtemp, rm }, { tmpdir }, { join }] = await Promise.all([
     import('./resume.js'), import('./mnist-mlp.js'), import('node:fs/promises'), import('node:os'), import('node:path'),
   ]);
-  console.log('A run saves its whole state { step, params, opt } every 4 steps with a CheckpointManager');
+  console.log('A run saves its whole TrainState (step, params, Adam state) every 4 steps with a CheckpointManager');
   console.log('and takes its batches from fx.data.stream, where the batch of step s depends only on');
   console.log('(key, epoch, position). One run goes straight through 12 steps; another stops after step 6');
   console.log('(as if killed), and a new manager on its folder restores the latest checkpoint and continues:');

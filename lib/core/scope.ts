@@ -391,7 +391,9 @@ export class Scope<P extends string = string> {
     if (!context.abstract || runnable.abstractSafe) return runnable.run(this, inputs);
     const before = new Set(context.records.keys());
     try {
-      return runnable.run(this, inputs);
+      // In a tidy, so that tensors a custom body made before it met an abstract value (a
+      // `tf.zeros` of its own, say) are disposed when this attempt fails; its output is kept.
+      return tf.tidy(() => runnable.run(this, inputs) as tf.TensorContainer);
     } catch (error) {
       if (error instanceof FlaxenError) throw error;
       for (const key of [...context.records.keys()]) if (!before.has(key)) context.records.delete(key);
