@@ -10,6 +10,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { instrumented, kernelGeneration } from './kernel-hook.js';
 import { wasmHeap } from './wasm-heap.js';
+import { uleb, sleb, section, name } from './wasm-encoding.js';
 
 /*
  * A float32 is NaN or ±Infinity exactly when its exponent bits are all ones: with the sign bit
@@ -65,38 +66,6 @@ export function setOwnFiniteCheck(on: boolean): boolean {
   const previous = enabled;
   enabled = on;
   return previous;
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function name(s: string): number[] {
-  return [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
 }
 
 /** The module of the comment above: imports the backend's memory, exports nonFinite(offset, bytes). */

@@ -13,6 +13,7 @@ import { wasmHeap } from './wasm-heap.js';
 import { poolFor } from './pool/current.js';
 import type { KernelPool } from './pool/pool.js';
 import { splitAdam } from './pool/split.js';
+import { name, section, uleb } from './wasm-encoding.js';
 
 /*
  * The kernel performs exactly the float32 operations of `adamStep`'s tfjs ops (in
@@ -40,25 +41,6 @@ interface AdamKernels {
 
 // One kernel set per wasm memory (a new backend instance has a new memory) and kernel pool; null: unavailable.
 let kernelCache: { memory: WebAssembly.Memory; generation: number; pool: KernelPool | undefined; kernels: AdamKernels | null } | undefined;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function name(s: string): number[] {
-  return [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
-}
 
 /** @internal The names of the module's exports, in the order a kernel pool serves them. */
 export const ADAM_KERNEL_NAMES = ['adam', 'adamDecay'] as const;

@@ -356,18 +356,16 @@ EXPORT("relu_grad") void relu_grad(const float* y, const float* dy, float* dz, i
 }
 
 /* ======================================================================================== *
- * Recurrent cells (owned by the recurrent layers; lib/ops/lstm-scan.ts calls these).        *
- * Kept apart from the products above: nothing above calls into this section.               *
+ * Shared lane math (used by the recurrent and the softmax cross-entropy sections below).    *
  * ======================================================================================== */
 
 /*
- * exp(x) for float32 lanes, without libc: x = n·ln2 + r (ln2 in two parts, so r is exact),
- * e^r by a degree-6 polynomial on |r| <= ln2/2 (Cephes' expf coefficients, about 1 ulp), then
- * 2^n put into the exponent bits. x is clamped to [-87.3, 88.7], where e^x is a normal float.
- * Only + − × and conversions: the same bits on every machine and run.
+ * e^x = 2^n · e^r for float32 lanes, without libc: n = round(x / ln2), r = x − n·ln2 (ln2 in
+ * two parts, so r is exact), e^r by a degree-6 polynomial on |r| <= ln2/2 (Cephes' expf
+ * coefficients, about 1 ulp). Returns e^r and sets *n; the callers put 2^n into the exponent
+ * bits for their own range of x. Only + − × and conversions: the same bits on every machine.
  */
-INLINE v128_t rnn_exp(v128_t x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.33654f)), wasm_f32x4_splat(88.72283f));
+INLINE v128_t exp_reduced(v128_t x, v128_t* n_out) {
   const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
@@ -378,6 +376,23 @@ INLINE v128_t rnn_exp(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
   p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  *n_out = n;
+  return p;
+}
+
+/* ======================================================================================== *
+ * Recurrent cells (owned by the recurrent layers; lib/ops/lstm-scan.ts calls these).        *
+ * Kept apart from the products above: nothing above calls into this section.               *
+ * ======================================================================================== */
+
+/*
+ * exp(x) for float32 lanes: e^r from exp_reduced, then 2^n put into the exponent bits. x is
+ * clamped to [-87.3, 88.7], where e^x is a normal float.
+ */
+INLINE v128_t rnn_exp(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.33654f)), wasm_f32x4_splat(88.72283f));
+  v128_t n;
+  v128_t p = exp_reduced(x, &n);
   /* 2^n: n in [-126, 128]; 2^128 is split as 2^127 · 2 so the exponent field stays in range. */
   const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
   const v128_t big = wasm_i32x4_gt(ni, wasm_i32x4_splat(127));
@@ -499,12 +514,11 @@ EXPORT("lstm_step_grad") void lstm_step_grad(const float* acts, const float* tc,
 /* ======================================================================================== *
  * Softmax cross-entropy with integer labels (owned by the losses; lib/ops/softmax-ce.ts     *
  * calls these). Kept apart from the sections above: nothing above calls into this one, and  *
- * it calls nothing above.                                                                   *
+ * it calls only the shared lane math above.                                                *
  * ======================================================================================== */
 
 /*
- * e^x for float32 lanes with x <= 0 (x − max of a row), without libc: x = n·ln2 + r (ln2 in
- * two parts, so r is exact), e^r by Cephes' expf polynomial (about 1 ulp), then 2^n put into
+ * e^x for float32 lanes with x <= 0 (x − max of a row): e^r from exp_reduced, then 2^n put into
  * the exponent bits. Below −87.33654 (where e^x leaves the normal floats; −Infinity included)
  * the result is 0; NaN stays NaN. e^0 is exactly 1. Only + − × and conversions: the same bits
  * on every machine and run.
@@ -512,16 +526,8 @@ EXPORT("lstm_step_grad") void lstm_step_grad(const float* acts, const float* tc,
 INLINE v128_t sce_exp(v128_t x) {
   const v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.33654f));
   x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.33654f));
-  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
-  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  v128_t n;
+  v128_t p = exp_reduced(x, &n);
   /* n in [-126, 0] here: 2^n is a normal float. */
   const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
   return wasm_v128_andnot(wasm_f32x4_mul(p, scale), tiny);
