@@ -1,34 +1,19 @@
 /**
- * Opt-in WebAssembly threads for the wasm backend under Node (`fx.ready('wasm', { threads: 2 })`).
+ * tfjs's threaded wasm build under Node, for its shared memory (flaxen's kernel pool,
+ * `ops/pool/`, runs its workers on it), with tfjs's own kernels on one thread.
  *
- * tfjs-backend-wasm 4.22 ships a threaded SIMD build but never uses it under Node: its
- * `WASM_HAS_MULTITHREAD_SUPPORT` flag is false whenever `IS_NODE` is true. Forcing the flag is not
- * enough, because the Emscripten glue was written for browsers:
+ * tfjs-backend-wasm 4.22 never uses its threaded build under Node: its
+ * `WASM_HAS_MULTITHREAD_SUPPORT` flag is false whenever `IS_NODE` is true. With the flag forced,
+ * the Emscripten glue starts its pool of pthread workers with `new Worker(locateFile('…worker.js'))`,
+ * and tfjs's `locateFile` returns a `blob:` URL, which Node's `worker_threads.Worker` rejects
+ * (ERR_WORKER_PATH). On one thread the glue never creates a pthread, so those workers would only
+ * cost start-up time and memory: during the backend's start-up only, the `Worker` export of
+ * `worker_threads` answers a `blob:` URL with a stand-in ({@link standInWorker}). Nothing inside
+ * node_modules is edited, and the patch is undone as soon as the backend has started.
  *
- * 1. it starts its workers with `new Worker(locateFile('…worker.js'))`, and tfjs's `locateFile`
- *    returns a `blob:` URL, which Node's `worker_threads.Worker` rejects (ERR_WORKER_PATH);
- * 2. each worker then receives, in its `load` message, the module factory as a `Blob`
- *    (`mainScriptUrlOrBlob`, the text `var WasmBackendModuleThreadedSimd = <factory source>`),
- *    and that source refers to names that only exist inside tfjs's Node bundle (`require$$0`…,
- *    `commonjsGlobal`, tslib's `__values`, `__read`, `__spreadArray`);
- * 3. the C++ side sizes XNNPACK's pool as min(max(logical cores / 2, 1), 4) threads, whatever
- *    `setThreadsCount` asks for beyond that (1 thread on 2 cores); the glue reads the core count
- *    from `os.cpus()` on the main thread;
- * 4. the workers stay referenced while they run a pthread, so a process that has finished its
- *    work would never exit.
- *
- * Nothing inside node_modules is edited. During the backend's start-up only, the `Worker` export of
- * Node's `worker_threads` module is replaced by a subclass that starts an `eval` worker with a
- * small boot script, reads the two Blobs with `buffer.resolveObjectURL` and `Blob.text()`, and
- * hands their text to the worker together with the bundle's names (read from the bundle's own
- * `var require$$N = require('…')` lines). During the same window `os.cpus()` reports at least
- * twice the requested thread count (the real entries repeated), and the count is passed with tfjs's
- * own `setThreadsCount`. Both patches are undone as soon as the backend has started. The
- * subclass's `ref()` does nothing, so the workers never keep the process alive.
- *
- * Anything that goes wrong (a missing prerequisite, a worker that fails to boot, a start-up that
- * takes longer than the time limit, a thread count below two, a probe product that differs from a
- * plain JS loop) ends with the ordinary one-thread backend and one `console.warn`.
+ * Anything that goes wrong (a missing prerequisite, a start-up that takes longer than the time
+ * limit, a probe product that differs from a plain JS loop) ends with the ordinary one-thread
+ * backend and one `console.warn`.
  *
  * @internal
  * @module
@@ -49,57 +34,11 @@ export interface ThreadsOutcome {
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 type FactoryEntry = { factory: () => tf.KernelBackend | Promise<tf.KernelBackend>; priority: number };
 type WorkerCtor = typeof import('node:worker_threads').Worker;
-type WorkerInstance = import('node:worker_threads').Worker;
 
 const FLAG = 'WASM_HAS_MULTITHREAD_SUPPORT';
-const FACTORY_MARK = 'flaxen:wasm-threaded-factory';
 
 /** Start-up time limit for the threaded backend, in ms. @internal */
 export const THREAD_START_TIMEOUT_MS = 30_000;
-
-// Runs inside each worker (`new Worker(BOOT, { eval: true })`). The first message carries the
-// Emscripten worker script; the `load` message later carries the module factory's source.
-const BOOT = `
-'use strict';
-const { parentPort, workerData } = require('worker_threads');
-const g = globalThis;
-function report(e) { try { parentPort.postMessage({ flaxenBootError: String((e && e.stack) || e) }); } catch (_) {} }
-parentPort.once('message', (m) => {
-  try {
-    for (const [name, id] of workerData.modules) g[name] = require(id);
-    g.commonjsGlobal = g;
-    g.require = require;
-    g.__dirname = workerData.dirname;
-    g.__filename = workerData.filename;
-    g._scriptDir = workerData.filename;
-    g.__values = function (o) {
-      const s = typeof Symbol === 'function' && Symbol.iterator, m = s && o[s];
-      if (m) return m.call(o);
-      let i = 0;
-      return { next: () => ({ value: o && o[i++], done: !o || i > o.length }) };
-    };
-    g.__read = function (o, n) {
-      const m = typeof Symbol === 'function' && o[Symbol.iterator];
-      if (!m) return o;
-      const it = m.call(o), ar = [];
-      let r;
-      while ((n === undefined || n-- > 0) && !(r = it.next()).done) ar.push(r.value);
-      return ar;
-    };
-    g.__spreadArray = function (to, from) { return to.concat(Array.prototype.slice.call(from)); };
-    parentPort.on('message', (d) => {
-      if (d && typeof d.flaxenFactory === 'string') g.__flaxenFactory = d.flaxenFactory;
-    });
-    (0, eval)(m.flaxenWorkerScript);
-    const importScripts = g.importScripts;
-    g.importScripts = (f) => {
-      if (f === ${JSON.stringify(FACTORY_MARK)}) {
-        try { (0, eval)(g.__flaxenFactory); } catch (e) { report(e); throw e; }
-      } else importScripts(f);
-    };
-  } catch (e) { report(e); }
-});
-`;
 
 /**
  * Stands in for one of the 8 workers the glue of tfjs's threaded build starts for its pthread
@@ -138,102 +77,6 @@ function withStandIns(Base: WorkerCtor): WorkerCtor {
   return function (filename: string | URL, options?: import('node:worker_threads').WorkerOptions) {
     return typeof filename === 'string' && filename.startsWith('blob:') ? standInWorker() : new Base(filename, options);
   } as unknown as WorkerCtor;
-}
-
-interface ProbeState {
-  probing: boolean;
-  failure: string | undefined;
-  fail: (reason: string) => void;
-  failed: Promise<never>;
-  workers: WorkerInstance[];
-  workerData: { modules: [string, string][]; dirname: string; filename: string };
-}
-
-function makeWorkerClass(Base: WorkerCtor, state: ProbeState, resolveObjectURL: (url: string) => Blob | undefined) {
-  return class FlaxenWasmWorker extends Base {
-    private flaxenQueue: Promise<void> = Promise.resolve();
-    private flaxenQueued = 0;
-    private flaxenDirect = false;
-
-    constructor(filename: string | URL, options?: import('node:worker_threads').WorkerOptions) {
-      const blobUrl = typeof filename === 'string' && filename.startsWith('blob:');
-      super(blobUrl ? BOOT : filename, blobUrl ? { eval: true, workerData: state.workerData, execArgv: workerExecArgv() } : options);
-      if (!blobUrl) {
-        this.flaxenDirect = true;
-        return;
-      }
-      state.workers.push(this);
-      this.unref();
-      super.on('message', (d: unknown) => {
-        if (d && typeof d === 'object' && 'flaxenBootError' in d) {
-          state.fail(`a worker failed to start: ${String((d as { flaxenBootError: unknown }).flaxenBootError).split('\n')[0]}`);
-        }
-      });
-      super.on('exit', (code: number) => {
-        if (state.probing) state.fail(`a worker exited during start-up (code ${code})`);
-      });
-      const blob = resolveObjectURL(filename as string);
-      if (!blob || typeof blob.text !== 'function') {
-        state.fail("the worker script's blob: URL could not be read");
-        return;
-      }
-      this.enqueue(async () => ({ flaxenWorkerScript: await blob.text() }));
-    }
-
-    private enqueue(make: () => Promise<unknown>, transfer?: readonly unknown[]): void {
-      this.flaxenQueued++;
-      this.flaxenQueue = this.flaxenQueue
-        .then(async () => {
-          const value = await make();
-          super.postMessage(value, transfer as never);
-        })
-        .catch((e: unknown) => state.fail(`a message to a worker failed: ${e instanceof Error ? e.message : String(e)}`))
-        .finally(() => {
-          this.flaxenQueued--;
-        });
-    }
-
-    override postMessage(value: unknown, transferList?: readonly unknown[]): void {
-      if (this.flaxenDirect) {
-        super.postMessage(value, transferList as never);
-        return;
-      }
-      const msg = value as { cmd?: unknown; urlOrBlob?: unknown } | null;
-      if (msg && msg.cmd === 'load' && msg.urlOrBlob instanceof Blob) {
-        const blob = msg.urlOrBlob;
-        this.enqueue(async () => ({ ...msg, urlOrBlob: FACTORY_MARK, flaxenFactory: await blob.text() }), transferList);
-      } else if (this.flaxenQueued > 0) {
-        this.enqueue(async () => value, transferList);
-      } else {
-        super.postMessage(value, transferList as never);
-      }
-    }
-
-    // Workers never keep the process alive: all work is driven synchronously by the main thread.
-    override ref(): void {
-      if (this.flaxenDirect) super.ref();
-    }
-
-    override on(event: string | symbol, listener: (...args: any[]) => void): this {
-      if (event !== 'error' || this.flaxenDirect) return super.on(event, listener);
-      return super.on('error', (e: unknown) => {
-        if (state.probing) state.fail(`a worker failed: ${e instanceof Error ? e.message : String(e)}`);
-        else listener(e);
-      });
-    }
-  };
-}
-
-/**
- * The worker's Node options: the parent's (inherited), unless they would make the boot script an
- * ES module (`--input-type=module`, `--experimental-default-type=module`); then none, because Node
- * rejects an explicit list with V8 or per-process flags, and the boot script needs none of them.
- */
-function workerExecArgv(): string[] | undefined {
-  const esm = process.execArgv.some((a, i, all) =>
-    /^--(input-type|experimental-default-type)(=|$)/.test(a) && (a.includes('=') ? !a.endsWith('=commonjs') : all[i + 1] !== 'commonjs'),
-  );
-  return esm ? [] : undefined;
 }
 
 function probeProduct(): string | undefined {
@@ -278,21 +121,21 @@ function threadsSupportedByWasm(): boolean {
 }
 
 /**
- * Starts tfjs's threaded wasm build with `threads` threads under Node (1: the threaded build, whose
- * memory is shared, with XNNPACK on the calling thread) and makes it the `'wasm'`
- * backend. Resolves to the outcome; never rejects for a threading problem: on any failure the
- * `'wasm'` backend is left as tfjs registered it (one thread, not yet started) with the reason.
- * Call it only before the wasm backend has been started.
+ * Starts tfjs's threaded wasm build under Node, with tfjs's kernels on one thread (its memory is
+ * shared, which flaxen's kernel pool needs), and makes it the `'wasm'` backend. Resolves to the
+ * outcome; never rejects for a threading problem: on any failure the `'wasm'` backend is left as
+ * tfjs registered it (one thread, not yet started) with the reason. Call it only before the wasm
+ * backend has been started.
  *
  * @internal
  */
-export async function startWasmThreads(wasm: WasmModule, threads: number, timeoutMs = THREAD_START_TIMEOUT_MS): Promise<ThreadsOutcome> {
+export async function startWasmThreads(wasm: WasmModule, timeoutMs = THREAD_START_TIMEOUT_MS): Promise<ThreadsOutcome> {
   const engine = backendRegistries();
   const entry = engine.registryFactory['wasm'] as FactoryEntry | undefined;
   if (!entry || typeof entry.factory !== 'function') return { threads: 1, reason: "tfjs has no 'wasm' backend factory" };
   if (engine.registry['wasm']) return { threads: 1, reason: 'the wasm backend was already started on one thread' };
   try {
-    return await start(wasm, entry, threads, timeoutMs);
+    return await start(wasm, entry, timeoutMs);
   } catch (e) {
     // Unexpected: leave tfjs's own one-thread backend registered, not started.
     try {
@@ -309,12 +152,11 @@ export async function startWasmThreads(wasm: WasmModule, threads: number, timeou
   }
 }
 
-async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, timeoutMs: number): Promise<ThreadsOutcome> {
-
+async function start(wasm: WasmModule, entry: FactoryEntry, timeoutMs: number): Promise<ThreadsOutcome> {
   const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
   if (!isNode) {
-    // Browsers: tfjs decides by itself (cross-origin isolation); only the count is ours.
-    wasm.setThreadsCount(threads);
+    // Browsers: tfjs decides by itself (cross-origin isolation) whether its build is the threaded one.
+    wasm.setThreadsCount(1);
     return { threads: 1, decidedByTfjs: true };
   }
   if (typeof SharedArrayBuffer !== 'function') return { threads: 1, reason: 'SharedArrayBuffer is not available' };
@@ -324,7 +166,6 @@ async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, tim
 
   const { createRequire } = await import('node:module');
   const { readFileSync } = await import('node:fs');
-  const { dirname } = await import('node:path');
   const require = createRequire(import.meta.url);
   let bundlePath: string;
   let bundle: string;
@@ -337,83 +178,41 @@ async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, tim
   if (!bundle.includes('mainScriptUrlOrBlob') || !bundle.includes('tfjs-backend-wasm-threaded-simd.worker.js')) {
     return { threads: 1, reason: `${bundlePath} does not contain the threaded build this code knows (tfjs-backend-wasm 4.22)` };
   }
-  const modules = [...bundle.matchAll(/^var (require\$\$\d+) = require\('([^']+)'\);$/gm)].map((x) => [x[1]!, x[2]!] as [string, string]);
   const workerThreads = require('node:worker_threads') as typeof import('node:worker_threads');
-  const buffer = require('node:buffer') as typeof import('node:buffer');
-  const os = require('node:os') as { cpus: () => import('node:os').CpuInfo[] };
-  if (typeof buffer.resolveObjectURL !== 'function') return { threads: 1, reason: 'buffer.resolveObjectURL is not available' };
-
-  let rejectFailed!: (e: Error) => void;
-  const state: ProbeState = {
-    probing: true,
-    failure: undefined,
-    fail: (reason) => {
-      if (state.failure === undefined) {
-        state.failure = reason;
-        rejectFailed(new Error(reason));
-      }
-    },
-    failed: new Promise<never>((_, reject) => {
-      rejectFailed = reject;
-    }),
-    workers: [],
-    workerData: { modules, dirname: dirname(bundlePath), filename: bundlePath },
-  };
-  state.failed.catch(() => undefined);
-
-  const OriginalWorker = workerThreads.Worker;
-  const g = globalThis as { Worker?: unknown };
-  const hadGlobalWorker = Object.prototype.hasOwnProperty.call(g, 'Worker');
-  const previousGlobalWorker = g.Worker;
-  // One thread: the glue's workers would never run a pthread, so they are stand-ins.
-  const RealWorker = makeWorkerClass(OriginalWorker, state, (url) => buffer.resolveObjectURL(url) as Blob | undefined);
-  const FlaxenWorker = threads === 1 ? withStandIns(RealWorker) : RealWorker;
-  // The C++ side sizes its pool as min(max(logical cores / 2, 1), 4) threads and ignores a larger
-  // setThreadsCount; the glue reads the core count from os.cpus() on the main thread.
-  const originalCpus = os.cpus;
-  const paddedCpus = () => {
-    const real = originalCpus.call(os);
-    const want = Math.max(real.length, 2 * threads);
-    return real.length === 0 ? real : Array.from({ length: want }, (_, i) => real[i % real.length]!);
-  };
-  const restoreGlobals = (keepGlobalWorker: boolean) => {
-    os.cpus = originalCpus;
-    workerThreads.Worker = OriginalWorker;
-    if (keepGlobalWorker) return; // the glue allocates further workers through the global later
-    if (hadGlobalWorker) g.Worker = previousGlobalWorker;
-    else delete g.Worker;
-  };
   const abandon = (reason: string): ThreadsOutcome => {
-    state.probing = false;
-    for (const w of state.workers) void w.terminate().catch(() => undefined);
     tf.env().set(FLAG, false);
     wasm.setThreadsCount(-1);
     return { threads: 1, reason };
   };
 
+  const OriginalWorker = workerThreads.Worker;
+  // The glue sets a global `Worker` for the workers it allocates later; a failed start takes it back.
+  const g = globalThis as { Worker?: unknown };
+  const hadGlobalWorker = Object.prototype.hasOwnProperty.call(g, 'Worker');
+  const previousGlobalWorker = g.Worker;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let backend: tf.KernelBackend;
   try {
-    workerThreads.Worker = FlaxenWorker;
-    os.cpus = paddedCpus;
+    workerThreads.Worker = withStandIns(OriginalWorker);
     tf.env().set(FLAG, true);
-    wasm.setThreadsCount(threads);
+    wasm.setThreadsCount(1);
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the threaded backend did not start within ${timeoutMs} ms`)), timeoutMs);
     });
     const starting = Promise.resolve(entry.factory());
-    starting.catch(() => undefined); // a start-up abandoned after a failure may still reject later
-    backend = await Promise.race([starting, state.failed, timedOut]);
+    starting.catch(() => undefined); // a start-up abandoned after a time-out may still reject later
+    backend = await Promise.race([starting, timedOut]);
   } catch (e) {
-    restoreGlobals(false);
-    return abandon(state.failure ?? (e instanceof Error ? e.message : String(e)));
+    if (hadGlobalWorker) g.Worker = previousGlobalWorker;
+    else delete g.Worker;
+    return abandon(e instanceof Error ? e.message : String(e));
   } finally {
     clearTimeout(timer);
+    workerThreads.Worker = OriginalWorker;
   }
-  restoreGlobals(true);
 
   const actual = wasm.getThreadsCount();
-  if (threads > 1 ? !(actual > 1) : actual !== 1) {
+  if (actual !== 1) {
     backend.dispose();
     return abandon(`the threaded build started with ${actual} thread(s)`);
   }
@@ -443,8 +242,6 @@ async function start(wasm: WasmModule, entry: FactoryEntry, threads: number, tim
   } catch (e) {
     problem = `a probe matMul failed: ${e instanceof Error ? e.message : String(e)}`;
   }
-  if (problem === undefined && state.failure !== undefined) problem = state.failure;
-  state.probing = false;
   if (problem !== undefined) {
     tf.removeBackend('wasm');
     tf.registerBackend('wasm', entry.factory, entry.priority);

@@ -74,7 +74,7 @@ async function startThreads(threads: number, auto: boolean): Promise<void> {
     reportedThreads = 1;
     return;
   }
-  const outcome = await startWasmThreads(wasm, 1);
+  const outcome = await startWasmThreads(wasm);
   // In a browser tfjs decides by itself whether it can use its threaded build (cross-origin
   // isolation); the kernel pool then finds out whether the memory is shared.
   if (outcome.decidedByTfjs) {
