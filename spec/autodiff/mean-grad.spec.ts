@@ -24,7 +24,7 @@ test('the gradient of a full mean has the bits of tfjs\'s formula, for many size
       const scale = tf.scalar(c);
       const [g, realDivs] = countKernel('RealDiv', () => fx.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.mean(v, undefined, keepDims), scale)))(x));
       assert.is(realDivs, 0, `${shape}: no division kernel: the quotient is computed once, in JS`);
-      const dy = tf.mul(tf.ones(keepDims ? shape.map(() => 1) : []), scale);
+      const dy = tf.tidy(() => tf.mul(tf.ones(keepDims ? shape.map(() => 1) : []), scale));
       const expected = stockMeanGrad(dy, shape, shape.map((_, i) => i));
       assert.equal(g.shape, shape);
       assert.equal(values(g), values(expected), `${shape}, dy = ${c}: same bits as tfjs's formula`);

@@ -170,9 +170,11 @@ test('adam and adamw (fused one-pass step on wasm) give bit-for-bit the numbers 
 test('the fused Adam step runs on wasm (one pass per leaf), and declines other cases', () => {
   const g = tf.tensor([1, 2, 3, 4, 5]);
   const c = [0.9, 0.1, 0.999, 0.001, -1e-3, 1e-8, 0];
-  const out = fusedAdamLeaf(g, g, tf.abs(g), undefined, c);
+  const v = tf.abs(g);
+  const out = fusedAdamLeaf(g, g, v, undefined, c);
   assert.is(out !== undefined, backend === 'wasm', 'fused on wasm only');
   if (out) tf.dispose(out);
+  v.dispose();
   const ints = tf.tensor([1, 2], [2], 'int32');
   assert.is(fusedAdamLeaf(ints, ints, ints, undefined, c), undefined, 'int32 leaves take the tfjs ops');
   const empty = tf.zeros([0]);

@@ -56,7 +56,8 @@ test('batch_stats advance with trainStep({ mutable: true }): the next state hold
   const start = fresh();
   const batch = batchAt(0);
   // What the step's apply returns, computed independently on the same variables and key.
-  const [, expected] = net.apply(start.variables(), batch.x, { train: true, mutable: ['batch_stats'], rngs: { dropout: fx.random.foldIn(fx.random.key(7), 0) } });
+  const [output, expected] = net.apply(start.variables(), batch.x, { train: true, mutable: ['batch_stats'], rngs: { dropout: fx.random.foldIn(fx.random.key(7), 0) } });
+  output.dispose();
   const oldStats = fx.tree.leaves(start.collections);
   const state = fx.train.trainStep(start, lossFn, batch, { mutable: true }).state;
   assert.equal(bitsOf(state.collections), bitsOf(expected), 'the running statistics of the step');

@@ -67,8 +67,9 @@ test('it reports the first bad leaf from `from` on, and reads no byte of its nei
   assert.is(firstNonFinite(leaves), 2);
   assert.is(firstNonFinite(leaves.slice(0, 2)), -1);
   assert.is(firstNonFinite([]), -1);
-  assert.is(firstNonFinite([tf.zeros([0])]), -1, 'an empty leaf is finite');
-  tf.dispose([...tensors, ...leaves]);
+  const empty = tf.zeros([0]);
+  assert.is(firstNonFinite([empty]), -1, 'an empty leaf is finite');
+  tf.dispose([...tensors, ...leaves, empty]);
 });
 
 test('it makes no tensor, and declines (undefined) when it cannot run: turned off, an int32 leaf', () => {
