@@ -120,6 +120,17 @@ export function withOwnKernels<T>(own: boolean, f: () => T): T {
   }
 }
 
+const transients: tf.Tensor[] = [];
+/**
+ * Marks `t`, an input made inline for one call (`f(x, transient(tf.zeros([2, 4])))`, typically
+ * a bad argument whose call throws), to be disposed after the current test, before its tensors
+ * are counted. Returns `t`.
+ */
+export function transient<T extends tf.Tensor>(t: T): T {
+  transients.push(t);
+  return t;
+}
+
 /**
  * Makes every test of `suite` leave tf.memory() as it found it: each test's growth in live
  * tensors is collected in the returned list (a hook that threw would stop uvu's run), which the
@@ -133,7 +144,7 @@ export function collectLeaks(suite: Test, made: tf.Tensor[] = []): string[] {
     before = tf.memory().numTensors;
   });
   suite.after.each((context) => {
-    tf.dispose(made.splice(0));
+    tf.dispose([...made.splice(0), ...transients.splice(0)]);
     const grown = tf.memory().numTensors - before;
     if (grown !== 0) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
   });
@@ -150,14 +161,15 @@ export function collectLeaks(suite: Test, made: tf.Tensor[] = []): string[] {
  * - a last test that lists each test that left tensors behind, with its count (a hook that threw
  *   would stop uvu's run, hence the extra test; a test that failed may show up there too, since
  *   it stopped before disposing).
- * With FLAXEN_LEAKS=fail that last test fails when the list is not empty; otherwise it prints the
- * list on stderr (`leak: file: test: +N tensors`) and passes, until the specs that still leak are
- * clean (see the comment at LEAK_MODE).
+ * That last test fails when the list is not empty; with FLAXEN_LEAKS=report it only prints the
+ * list on stderr (`leak: file: test: +N tensors`) and passes; with FLAXEN_LEAKS=trace it fails
+ * and shows, for each leak, where each tensor still alive was made.
  */
 function checkLeaks(suite: Test): void {
   let before = 0;
   const countBefore = (): void => {
     before = tf.memory().numTensors;
+    traceMark = traceSerial;
   };
   suite.before.each(countBefore);
   const run = suite.run;
@@ -166,12 +178,14 @@ function checkLeaks(suite: Test): void {
     const queue = (globalThis as { UVU_QUEUE?: unknown[][]; UVU_INDEX?: number }).UVU_QUEUE;
     const file = String(queue?.[(globalThis as { UVU_INDEX?: number }).UVU_INDEX ?? 0]?.[0] ?? 'a spec file');
     suite.after.each((context) => {
+      tf.dispose(transients.splice(0));
       const grown = tf.memory().numTensors - before;
       before = tf.memory().numTensors;
-      if (grown !== 0 && context.__test__ !== LEAK_TEST) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors`);
+      if (grown !== 0 && context.__test__ !== LEAK_TEST) leaks.push(`${context.__test__}: ${grown > 0 ? '+' : ''}${grown} tensors${traceSince(traceMark)}`);
+      traceMark = traceSerial;
     });
     suite(LEAK_TEST, () => {
-      if (LEAK_MODE === 'fail') assert.ok(leaks.length === 0, `tests that changed tf.memory().numTensors:\n      ${leaks.join('\n      ')}`);
+      if (LEAK_MODE !== 'report') assert.ok(leaks.length === 0, `tests that changed tf.memory().numTensors (FLAXEN_LEAKS=trace shows where their tensors were made):\n      ${leaks.join('\n      ')}`);
       for (const leak of leaks) process.stderr.write(`leak: ${file}: ${leak}\n`);
     });
     run();
@@ -181,13 +195,36 @@ function checkLeaks(suite: Test): void {
 
 const LEAK_TEST = 'every test left tf.memory() as it found it (spec/setup.ts)';
 /**
- * 'fail' once no spec leaks. The specs of issue 16's list (nn/pooling, nn/dropout, autodiff/grad,
- * optim/apply-updates, checkpoint/interop and format, data/stream) are clean. The full suite of
- * 2026-12-02 17:10 UTC reported 31 tests in 13 other files (ops/conv, ops/matmul, ops/softmax,
- * ops/gemm, nn/recurrent-api, nn/attention, initializers/orthogonal, losses/*, interop/onnx,
- * interop/flax-layout, checkpoint/states). Before 'fail' can be the default, lib's lazily made
- * constants must not count: run alone, a file's first test grows by what lib caches on first use
- * (ops/softmax.spec.js's first test: +5), which the full suite charges to an earlier file.
+ * 'fail' by default: a test that leaves tensors behind fails its file's last test. flaxen makes
+ * no tensor lazily on first use and keeps it (no cached constants: the suite, which would charge
+ * such a tensor to the first test that used it, reports none), so nothing is warmed or excluded
+ * here. A library that adds such a constant must make it here, before the first count, and say so.
  */
-const LEAK_MODE: 'fail' | 'report' = process.env['FLAXEN_LEAKS'] === 'fail' ? 'fail' : 'report';
+const LEAK_MODE: 'fail' | 'report' | 'trace' = process.env['FLAXEN_LEAKS'] === 'report' ? 'report' : process.env['FLAXEN_LEAKS'] === 'trace' ? 'trace' : 'fail';
+// FLAXEN_LEAKS=trace: each leak is listed with where its tensors were made (a stack per tensor
+// still alive that the test made). Slow: it takes a stack trace for every tensor.
+let traceSerial = 0;
+let traceMark = 0;
+const traced = new Map<tf.Tensor, { serial: number; stack: string }>();
+function traceSince(mark: number): string {
+  const lines: string[] = [];
+  for (const [t, { serial, stack }] of traced) {
+    if (serial > mark && !t.isDisposed) lines.push(`\n    ${t.dtype}${JSON.stringify(t.shape)} made${stack}`);
+  }
+  return lines.join('');
+}
+if (LEAK_MODE === 'trace') {
+  Error.stackTraceLimit = 40;
+  const engine = tf.engine() as unknown as { trackTensor(a: tf.Tensor, b: unknown): void; disposeTensor(a: tf.Tensor): void };
+  const track = engine.trackTensor, dispose = engine.disposeTensor;
+  engine.trackTensor = function (this: unknown, a, b) {
+    const stack = (new Error().stack ?? '').split('\n').slice(2).filter((l) => !l.includes('node_modules')).slice(0, 6).join('\n      ');
+    traced.set(a, { serial: ++traceSerial, stack: '\n      ' + stack });
+    track.call(this, a, b);
+  };
+  engine.disposeTensor = function (this: unknown, a) {
+    traced.delete(a);
+    dispose.call(this, a);
+  };
+}
 checkLeaks(uvuTest);

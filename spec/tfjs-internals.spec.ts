@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../lib/index.js';
 import { backendRegistries, engineState, missingInternals, runKernelFunc, tensorFromDataId, underGradient, wasmBackend } from '../lib/tfjs-internals.js';
-import { backend } from './setup.js';
+import { backend, transient } from './setup.js';
 
 test('the running tfjs is the version the door was checked against (review lib/tfjs-internals.ts on an upgrade)', () => {
   assert.is(tf.version_core, '4.22.0', `tfjs-core is ${tf.version_core}, lib/tfjs-internals.ts was written against 4.22.0: run this spec file, fix what the probe names, then update this version`);
@@ -44,7 +44,7 @@ test('engineState and underGradient follow the gradient tape', () => {
   const g = tf.grad((x: tf.Tensor) => {
     inside = { depth: engineState()!.gradientDepth, taped: underGradient() };
     return tf.sum(tf.square(x));
-  })(tf.tensor([1, 2]));
+  })(transient(tf.tensor([1, 2])));
   assert.equal(inside, { depth: 1, taped: true });
   assert.equal(Array.from(g.dataSync()), [2, 4]);
   assert.is(underGradient(), false, 'and none afterwards');

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
-import { assertThrows } from '../setup.js';
+import { assertThrows, transient } from '../setup.js';
 import { headerOf } from './raw.js';
 
 const { CheckpointError, CheckpointMismatchError } = fx.checkpoint;
@@ -132,7 +132,7 @@ test('numbers keep every bit: fractions, huge and tiny values, -0', () => {
 });
 
 test('a number where the target has a tensor, and the other way round: a mismatch naming each path', () => {
-  const bytes = fx.checkpoint.toBytes({ a: 3, b: tf.scalar(1) });
+  const bytes = fx.checkpoint.toBytes({ a: 3, b: transient(tf.scalar(1)) });
   const target = { a: tf.scalar(0), b: 0 };
   const before = tf.memory().numTensors;
   const error = assertThrows(() => fx.checkpoint.fromBytes(bytes, target), CheckpointMismatchError, 'type of a: the target expects float32[], the checkpoint has a JS number', 'type of b: the target expects a JS number, the checkpoint has a float32[] tensor') as InstanceType<typeof CheckpointMismatchError>;
@@ -164,7 +164,7 @@ test('a file whose number entries are not finite, or whose flaxen metadata lies,
   const broken = bytes.slice();
   new DataView(broken.buffer).setFloat64(8 + length + begin, NaN, true);
   assertThrows(() => fx.checkpoint.fromBytes(broken), CheckpointError, 'count', 'NaN');
-  const lying = fx.checkpoint.toBytes({ w: tf.tensor([1]) }, undefined);
+  const lying = fx.checkpoint.toBytes({ w: transient(tf.tensor([1])) }, undefined);
   const text = new TextDecoder().decode(lying.subarray(8, 8 + headerOf(lying).length));
   const relabel = (json: string) => {
     const body = new TextEncoder().encode(json.padEnd(Math.ceil(json.length / 8) * 8, ' '));

@@ -17,31 +17,38 @@ function gram(a: number[], rows: number, cols: number): number[] {
   return g;
 }
 const identity = (n: number, scale = 1) => Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? scale : 0));
+/** The values `init` draws for `key` and `shape`, with the tensor disposed. */
+function draw(init: fx.initializers.Initializer, key: fx.random.Key, shape: number[]): number[] {
+  const t = init(key, shape);
+  const v = values(t);
+  t.dispose();
+  return v;
+}
 const transposed = (a: number[], rows: number, cols: number) => Array.from({ length: rows * cols }, (_, i) => a[(i % rows) * cols + Math.floor(i / rows)]!);
 
 test('a square orthogonal matrix has orthonormal columns and rows', () => {
-  const w = values(fx.initializers.orthogonal()(fx.random.key(0), [64, 64]));
+  const w = draw(fx.initializers.orthogonal(), fx.random.key(0), [64, 64]);
   assertClose(gram(w, 64, 64), identity(64), 1e-5, 0, 'wᵀw');
   assertClose(gram(transposed(w, 64, 64), 64, 64), identity(64), 1e-5, 0, 'wwᵀ');
 });
 
 test('a tall matrix has orthonormal columns, a wide one orthonormal rows, times the scale', () => {
-  const tall = values(fx.initializers.orthogonal(2)(fx.random.key(1), [50, 20]));
+  const tall = draw(fx.initializers.orthogonal(2), fx.random.key(1), [50, 20]);
   assertClose(gram(tall, 50, 20), identity(20, 4), 1e-5, 0, 'tall');
-  const wide = values(fx.initializers.orthogonal()(fx.random.key(2), [8, 30]));
+  const wide = draw(fx.initializers.orthogonal(), fx.random.key(2), [8, 30]);
   assertClose(gram(transposed(wide, 8, 30), 30, 8), identity(8), 1e-5, 0, 'wide');
 });
 
 test('higher ranks are the matrix [prod(shape[:-1]), shape[-1]]', () => {
-  const w = values(fx.initializers.orthogonal()(fx.random.key(3), [3, 4, 5, 6]));
+  const w = draw(fx.initializers.orthogonal(), fx.random.key(3), [3, 4, 5, 6]);
   assertClose(gram(w, 60, 6), identity(6), 1e-5, 0, 'rank 4');
 });
 
 test('the values depend only on the key and are not a trivial matrix', () => {
   const init = fx.initializers.orthogonal();
-  const a = values(init(fx.random.key(7), [16, 16]));
-  assert.equal(values(init(fx.random.key(7), [16, 16])), a);
-  assert.not.equal(values(init(fx.random.key(8), [16, 16])), a);
+  const a = draw(init, fx.random.key(7), [16, 16]);
+  assert.equal(draw(init, fx.random.key(7), [16, 16]), a);
+  assert.not.equal(draw(init, fx.random.key(8), [16, 16]), a);
   // Not a signed permutation: most entries are non-zero.
   assert.ok(a.filter((x) => Math.abs(x) > 1e-3).length > 200);
 });

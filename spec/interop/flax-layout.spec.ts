@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
-import { assertClose } from '../setup.js';
+import { assertClose, transient } from '../setup.js';
 
 const shapes = (variables: unknown): unknown => fx.tree.map(variables, (t: tf.Tensor) => t.shape);
 
@@ -24,7 +24,7 @@ test('Dense: kernel [in, out], contracted over its first axis (flax/linen/linear
   const k = variables.params.kernel.arraySync() as number[][];
   const b = variables.params.bias.arraySync() as number[];
   const expected = [0, 1, 2, 3].map((j) => x.reduce((s, xi, i) => s + xi * k[i]![j]!, b[j]!));
-  const y = layer.apply(variables, tf.tensor2d([x]));
+  const y = layer.apply(variables, transient(tf.tensor2d([x])));
   assertClose(y.dataSync(), expected, 1e-6, 1e-6);
   tf.dispose([y, ...fx.tree.leaves(variables)]);
 });
@@ -78,7 +78,7 @@ test("BatchNorm: running statistics in 'batch_stats' as mean and var (flax/linen
   const bias = [0, 1, -1, 0.5, 0, 2];
   const fixed = { batch_stats: { mean: tf.tensor1d(mean), var: tf.tensor1d(variance) }, params: { scale: tf.tensor1d(scale), bias: tf.tensor1d(bias) } };
   const x = [1, 2, 3, 4, 5, 6];
-  const y = bn.apply(fixed, tf.tensor2d([x]));
+  const y = bn.apply(fixed, transient(tf.tensor2d([x])));
   assertClose(y.dataSync(), x.map((v, i) => ((v - mean[i]!) / Math.sqrt(variance[i]! + 1e-5)) * scale[i]! + bias[i]!), 1e-5, 1e-5);
   tf.dispose([y, ...fx.tree.leaves(variables), ...fx.tree.leaves(fixed)]);
 });
@@ -86,7 +86,7 @@ test("BatchNorm: running statistics in 'batch_stats' as mean and var (flax/linen
 test("Embed: 'embedding' [numEmbeddings, features] (flax/linen/linear.py:1166-1169)", () => {
   // linear.py:1166-1169: self.param('embedding', self.embedding_init, (self.num_embeddings, self.features), ...)
   const embed = fx.nn.Embed(5, 3);
-  const variables = embed.init(fx.random.key(0), tf.zeros([1, 2], 'int32'));
+  const variables = embed.init(fx.random.key(0), transient(tf.zeros([1, 2], 'int32')));
   assert.equal(shapes(variables), { params: { embedding: [5, 3] } });
   const ids = tf.tensor2d([[4, 1]], [1, 2], 'int32');
   const y = embed.apply(variables, ids);

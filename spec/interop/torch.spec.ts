@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, tensorDelta } from '../setup.js';
+import { assertClose, assertThrows, tensorDelta, transient } from '../setup.js';
 import { TWINS } from './twins.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../spec/fixtures/torch_twins/${name}`, import.meta.url));
@@ -73,14 +73,14 @@ test('a Dense after a flatten needs flattenedFrom: without it the channel order 
   const target = twin.model.initShapes(fx.random.key(0), twin.initShape);
   const plain = fx.interop.fromTorch(stateDict, target);
   const y = twin.model.apply(plain, input) as tf.Tensor;
-  const gap = Math.max(...Array.from(tf.tidy(() => tf.abs(tf.sub(y, output))).dataSync()));
+  const gap = Math.max(...Array.from(transient(tf.tidy(() => tf.abs(tf.sub(y, output)))).dataSync()));
   assert.ok(gap > 1e-2, `outputs should differ without flattenedFrom, max gap ${gap}`);
   // The kernel rows are the same numbers, permuted from CHW to HWC order.
   const fixed = fx.interop.fromTorch(stateDict, target, twin.opts);
   const rows = (v: unknown) => (v as any).params.layers_7.kernel as tf.Tensor;
   assert.equal([...rows(fixed).dataSync()].sort(), [...rows(plain).dataSync()].sort());
   // flaxen row (h, w, c) is PyTorch column (c, h, w): row 1 is (0, 0, 1), PyTorch column 4.
-  assert.equal(Array.from(tf.tidy(() => tf.slice(rows(fixed), [1, 0], [1, 5])).dataSync()), Array.from(tf.tidy(() => tf.slice(rows(plain), [4, 0], [1, 5])).dataSync()));
+  assert.equal(Array.from(transient(tf.slice(rows(fixed), [1, 0], [1, 5])).dataSync()), Array.from(transient(tf.slice(rows(plain), [4, 0], [1, 5])).dataSync()));
   for (const t of [y, input, output, ...fx.tree.leaves(plain), ...fx.tree.leaves(fixed), ...Object.values(stateDict)]) t.dispose();
 });
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { wrapOwnKernels } from '../../lib/ops/kernel-hook.js';
-import { assertClose, backend, countKernel, tensorDelta, values, withOwnKernels } from '../setup.js';
+import { assertClose, backend, countKernel, tensorDelta, transient, values, withOwnKernels } from '../setup.js';
 
 const loss = fx.losses.softmaxCrossEntropyWithIntegerLabels;
 
@@ -62,7 +62,7 @@ test('the fused loss and its gradient match a float64 reference for many class c
       assert.is(delta, 2, 'only the value and the gradient stay');
       const what = `${classes} classes, logits up to ${scale}`;
       // Each loss to float32 rounding of its terms: |x| ≤ scale, so an absolute error of a few ulps of scale.
-      assertClose(values(loss(logits, lab)), ref.loss, 4e-7 * scale, 2e-6, `${what}: loss`);
+      assertClose(values(transient(loss(logits, lab))), ref.loss, 4e-7 * scale, 2e-6, `${what}: loss`);
       assertClose(values(g), ref.grad, 2e-6, 2e-5, `${what}: gradient`);
       assertClose(values(value), [ref.loss.reduce((s, v, r) => s + v * w[r]!, 0)], 4e-6 * scale, 1e-5, `${what}: weighted sum`);
       tf.dispose([logits, lab, weights, value, g]);
@@ -81,7 +81,7 @@ test('the fused gradient agrees with central finite differences of the fused los
     return out;
   };
   const logits = tf.tensor(x, [3, classes]);
-  const g = values(fx.grad((l: tf.Tensor) => tf.sum(loss(l, labels)))(logits));
+  const g = values(transient(fx.grad((l: tf.Tensor) => tf.sum(loss(l, labels)))(logits)));
   const h = 1e-2;
   const fd = x.map((_, i) => {
     const up = [...x], down = [...x];
@@ -95,13 +95,13 @@ test('the fused gradient agrees with central finite differences of the fused los
 });
 
 test('masked logits: [[1, 2, -Inf]] label 0 gives 1.31326, [[0, -Inf]] label 0 gives 0, a label on a masked class +Infinity, a NaN logit NaN', () => {
-  const a = loss(tf.tensor([[1, 2, -Infinity]]), [0]);
+  const a = loss(transient(tf.tensor([[1, 2, -Infinity]])), [0]);
   assertClose(values(a), [Math.log(1 + Math.E)], 1e-6, 1e-7);
-  const b = loss(tf.tensor([[0, -Infinity]]), [0]);
+  const b = loss(transient(tf.tensor([[0, -Infinity]])), [0]);
   assert.equal(values(b), [0]);
-  const c = loss(tf.tensor([[1, -Infinity], [-Infinity, -Infinity]]), [1, 0]);
+  const c = loss(transient(tf.tensor([[1, -Infinity], [-Infinity, -Infinity]])), [1, 0]);
   assert.equal(values(c), [Infinity, Infinity]);
-  const d = loss(tf.tensor([[1, NaN, 0], [1, Infinity, 0], [1, 2, 3]]), [0, 0, 0]);
+  const d = loss(transient(tf.tensor([[1, NaN, 0], [1, Infinity, 0], [1, 2, 3]])), [0, 0, 0]);
   assert.ok(Number.isNaN(values(d)[0]!) && Number.isNaN(values(d)[1]!), `NaN and +Infinity logits give NaN, found ${values(d)}`);
   assert.ok(Number.isFinite(values(d)[2]!), 'other rows are unaffected');
   // A row masked entirely, or a label on a masked class: finite gradients (softmax − onehot, softmax 0 where masked).

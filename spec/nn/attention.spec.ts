@@ -97,7 +97,8 @@ test('MultiHeadDotProductAttention forward matches plain loops, with and without
   const vars = toVars(p);
   const xq = numbers(20, 2 * 3 * 5);
   const xkv = numbers(21, 2 * 4 * 3);
-  const y = mha.apply(vars, t32(xq, [2, 3, 5]), t32(xkv, [2, 4, 3]));
+  const [q, kv] = [t32(xq, [2, 3, 5]), t32(xkv, [2, 4, 3])];
+  const y = mha.apply(vars, q, kv);
   assert.equal(y.shape, [2, 3, 5]);
   assertClose(y.dataSync(), refAttention(xq, xkv, p, dims), 1e-5, 1e-4);
   // a mask [batch, 1, q, kv] that hides some keys (per example) and a whole row for one query
@@ -105,9 +106,9 @@ test('MultiHeadDotProductAttention forward matches plain loops, with and without
   const maskValues: boolean[] = [];
   for (let b = 0; b < 2; b++) for (let i = 0; i < 3; i++) for (let j = 0; j < 4; j++) maskValues.push(allowed(b, 0, i, j));
   const mask = tf.tensor4d(maskValues, [2, 1, 3, 4], 'bool');
-  const ym = mha.apply(vars, t32(xq, [2, 3, 5]), t32(xkv, [2, 4, 3]), mask);
+  const ym = mha.apply(vars, q, kv, mask);
   assertClose(ym.dataSync(), refAttention(xq, xkv, p, dims, allowed), 1e-5, 1e-4);
-  fx.tree.dispose([vars, y, ym, mask]);
+  fx.tree.dispose([vars, q, kv, y, ym, mask]);
 });
 
 test('attention gradients (inputs and all eight parameters) match finite differences', () => {
@@ -132,17 +133,19 @@ test('SelfAttention equals MultiHeadDotProductAttention(x, x); causalMask lets q
   const self = fx.nn.SelfAttention({ numHeads: 2, qkvFeatures: 6 });
   const mask = fx.nn.causalMask(3);
   assert.equal(Array.from(mask.dataSync()), [1, 0, 0, 1, 1, 0, 1, 1, 1]);
-  const fromInput = fx.nn.causalMask(tf.zeros([2, 3], 'int32'));
+  const tokens = tf.zeros([2, 3], 'int32');
+  const fromInput = fx.nn.causalMask(tokens);
   assert.equal(Array.from(fromInput.dataSync()), Array.from(mask.dataSync()));
   const abstract = fx.nn.causalMask(new fx.ShapeDtype([2, 5], 'int32') as unknown as tf.Tensor);
   assert.ok(abstract instanceof fx.ShapeDtype && abstract.dtype === 'bool');
   assert.equal(abstract.shape, [1, 5, 5]);
-  tf.dispose(fromInput);
-  const y = self.apply(vars, t32(x, [2, 3, 5]), mask);
+  tf.dispose([tokens, fromInput]);
+  const input = t32(x, [2, 3, 5]);
+  const y = self.apply(vars, input, mask);
   assertClose(y.dataSync(), refAttention(x, x, p, d, (_b, _h, i, j) => j <= i), 1e-5, 1e-4);
-  const y2 = fx.nn.MultiHeadDotProductAttention({ numHeads: 2, qkvFeatures: 6 }).apply(vars, t32(x, [2, 3, 5]));
+  const y2 = fx.nn.MultiHeadDotProductAttention({ numHeads: 2, qkvFeatures: 6 }).apply(vars, input);
   assertClose(y2.dataSync(), refAttention(x, x, p, d), 1e-5, 1e-4);
-  fx.tree.dispose([vars, y, y2, mask]);
+  fx.tree.dispose([vars, input, y, y2, mask]);
 });
 
 test('attention dropout needs the dropout stream in training; the same key gives the same output', () => {
@@ -166,12 +169,14 @@ test('attention errors name the path: heads not dividing, bad mask, mismatched b
   const mask = tf.ones([2, 2, 3, 3], 'bool');
   assertThrows(() => mha.init(k0, [2, 3, 4], [2, 5, 4], mask), fx.ShapeError, 'mask', '[2, 2, 3, 5]');
   assertThrows(() => fx.nn.SelfAttention({ numHeads: 3, qkvFeatures: 8 }), fx.FlaxenError, 'divide qkvFeatures');
-  assertThrows(() => fx.nn.dotProductAttention(tf.ones([1, 2, 2, 4]), tf.ones([1, 3, 2, 5]), tf.ones([1, 3, 2, 5])), fx.ShapeError, 'dotProductAttention', '[1, 3, 2, 5]');
-  assertThrows(() => fx.nn.dotProductAttention(tf.ones([2, 4]), tf.ones([2, 4]), tf.ones([2, 4])), fx.ShapeError, 'headDim');
+  const [q4, kv5, flat] = [tf.ones([1, 2, 2, 4]), tf.ones([1, 3, 2, 5]), tf.ones([2, 4])];
+  assertThrows(() => fx.nn.dotProductAttention(q4, kv5, kv5), fx.ShapeError, 'dotProductAttention', '[1, 3, 2, 5]');
+  assertThrows(() => fx.nn.dotProductAttention(flat, flat, flat), fx.ShapeError, 'headDim');
   assertThrows(() => fx.nn.SelfAttention({} as fx.nn.AttentionOptions), fx.FlaxenError, 'numHeads');
   const vars = fx.nn.Sequential([fx.nn.SelfAttention({ numHeads: 2 })]).init(k0, [1, 3, 4]);
-  assertThrows(() => fx.nn.Sequential([fx.nn.SelfAttention({ numHeads: 2 })]).apply(vars, tf.ones([1, 3, 6])), fx.ShapeError, 'layers_0/query', '[4, 2, 2]', '[6, 2, 3]');
-  fx.tree.dispose([vars, mask]);
+  const wide = tf.ones([1, 3, 6]);
+  assertThrows(() => fx.nn.Sequential([fx.nn.SelfAttention({ numHeads: 2 })]).apply(vars, wide), fx.ShapeError, 'layers_0/query', '[4, 2, 2]', '[6, 2, 3]');
+  fx.tree.dispose([vars, mask, q4, kv5, flat, wide]);
 });
 
 test('attention: initShapes allocates nothing; apply leaves one tensor; Sequential nesting; custom module; describe', () => {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, values } from '../setup.js';
+import { assertClose, assertThrows, transient, values } from '../setup.js';
 import { numbers, t32 } from './layer-helpers.js';
 
 const abstract = (shape: number[], dtype: 'int32' | 'float32' | 'bool' = 'int32') => new fx.ShapeDtype(shape, dtype) as unknown as tf.Tensor;
@@ -23,11 +23,11 @@ test('makeCausalMask: [batch..., length] gives [batch..., 1, length, length], 1 
   assert.is(mask.dtype, 'float32');
   const lower = [1, 0, 0, /**/ 1, 1, 0, /**/ 1, 1, 1];
   assert.equal(values(mask), [...lower, ...lower]);
-  const extra = fx.nn.makeCausalMask(tf.zeros([4]), { extraBatchDims: 2, dtype: 'bool' });
+  const extra = fx.nn.makeCausalMask(transient(tf.zeros([4])), { extraBatchDims: 2, dtype: 'bool' });
   assert.equal(extra.shape, [1, 1, 1, 4, 4]);
   assert.is(extra.dtype, 'bool');
   assert.equal(values(extra), [1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1]);
-  const one = fx.nn.makeCausalMask(tf.zeros([1, 1]), { dtype: 'int32' });
+  const one = fx.nn.makeCausalMask(transient(tf.zeros([1, 1])), { dtype: 'int32' });
   assert.equal([one.shape, one.dtype, values(one)], [[1, 1, 1, 1], 'int32', [1]]);
   tf.dispose([x, mask, extra, one]);
 });

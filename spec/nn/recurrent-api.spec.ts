@@ -55,12 +55,13 @@ test('a cell applied to one step equals the RNN over a sequence of one step', ()
   const cellVars = cell.init(k, carry, [3, 4]);
   const [[c, h], y] = cell.apply(cellVars, carry, x) as [[tf.Tensor, tf.Tensor], tf.Tensor];
   const rnn = fx.nn.RNN(fx.nn.LSTMCell(5), { returnCarry: true });
-  const [[c2, h2], ys] = rnn.apply({ params: { cell: cellVars.params } } as any, tf.reshape(x, [3, 1, 4])) as any;
+  const sequence = tf.reshape(x, [3, 1, 4]);
+  const [[c2, h2], ys] = rnn.apply({ params: { cell: cellVars.params } } as any, sequence) as any;
   assert.equal(values(c), values(c2));
   assert.equal(values(h), values(h2));
   assert.equal(values(y), values(ys));
   assert.equal(values(y), values(h));
-  tf.dispose([x, c, h, y, c2, h2, ys, ...carry]);
+  tf.dispose([x, sequence, c, h, y, c2, h2, ys, ...carry]);
   fx.tree.dispose(cellVars);
 });
 
@@ -72,9 +73,10 @@ test('reverse returns the outputs in processing order; keepOrder puts them back 
   const flipped = tf.reverse(kept, 1);
   assert.equal(values(processed), values(flipped));
   // Reversing the input and running forwards is the same computation.
-  const forwardOnFlipped = fx.nn.RNN(fx.nn.GRUCell(4)).apply(vars, tf.reverse(x, 1)) as tf.Tensor;
+  const xFlipped = tf.reverse(x, 1);
+  const forwardOnFlipped = fx.nn.RNN(fx.nn.GRUCell(4)).apply(vars, xFlipped) as tf.Tensor;
   assertClose(values(forwardOnFlipped), values(processed), 1e-6, 0);
-  tf.dispose([x, kept, processed, flipped, forwardOnFlipped]);
+  tf.dispose([x, kept, processed, flipped, xFlipped, forwardOnFlipped]);
   fx.tree.dispose(vars);
 });
 
@@ -83,15 +85,17 @@ test('seqLengths freezes each carry at its sequence end and zeroes the outputs p
   const rnn = fx.nn.RNN(fx.nn.SimpleCell(4), { returnCarry: true, seqLengths: [2, 4] });
   const vars = rnn.init(k, x);
   const [h, ys] = rnn.apply(vars, x) as [tf.Tensor, tf.Tensor];
-  const [hShort] = fx.nn.RNN(fx.nn.SimpleCell(4), { returnCarry: true }).apply(vars, tf.slice(x, [0, 0, 0], [1, 2, 3])) as [tf.Tensor, tf.Tensor];
+  const xShort = tf.slice(x, [0, 0, 0], [1, 2, 3]);
+  const [hShort, ysShort] = fx.nn.RNN(fx.nn.SimpleCell(4), { returnCarry: true }).apply(vars, xShort) as [tf.Tensor, tf.Tensor];
   assertClose(values(h).slice(0, 4), values(hShort), 1e-6, 0, 'carry of the short sequence');
   const y = ys.arraySync() as number[][][];
   assert.ok(y[0]![2]!.every((v) => v === 0) && y[0]![3]!.every((v) => v === 0), 'outputs past the end are 0');
   assert.ok(y[1]![3]!.some((v) => v !== 0));
   // A third input overrides the option per call.
-  const [hAll] = rnn.apply(vars, x, undefined, tf.tensor1d([4, 4], 'int32')) as [tf.Tensor, tf.Tensor];
+  const lengths = tf.tensor1d([4, 4], 'int32');
+  const [hAll, ysAll] = rnn.apply(vars, x, undefined, lengths) as [tf.Tensor, tf.Tensor];
   assert.not.equal(values(hAll).slice(0, 4), values(h).slice(0, 4));
-  tf.dispose([x, h, ys, hShort, hAll]);
+  tf.dispose([x, h, ys, xShort, hShort, ysShort, lengths, hAll, ysAll]);
   fx.tree.dispose(vars);
 });
 
@@ -140,16 +144,18 @@ test('bad input: rank-2 input, wrong carry, lengths out of range, not a cell', (
   const lstm = fx.nn.RNN(fx.nn.LSTMCell(4));
   const vars = lstm.init(k, [2, 3, 5]);
   const x = tf.ones([2, 3, 5]);
-  assertThrows(() => lstm.apply(vars, x, tf.zeros([2, 4])), fx.FlaxenError, 'pair [c, h]', '[2, 4]');
+  const single = tf.zeros([2, 4]);
+  assertThrows(() => lstm.apply(vars, x, single), fx.FlaxenError, 'pair [c, h]', '[2, 4]');
   const bad = [tf.zeros([2, 4]), tf.zeros([3, 4])] as const;
   assertThrows(() => lstm.apply(vars, x, bad), fx.ShapeError, 'cell', 'carry h', '[2, 4]', '[3, 4]');
-  assertThrows(() => lstm.apply(vars, x, undefined, tf.tensor1d([1, 4], 'int32')), fx.FlaxenError, 'seqLengths[1]', '0 … 3', '4');
-  assertThrows(() => lstm.apply(vars, x, undefined, tf.tensor1d([1, 2, 3], 'int32')), fx.ShapeError, 'seqLengths', '[2]', '[3]');
+  const tooLong = tf.tensor1d([1, 4], 'int32'), tooMany = tf.tensor1d([1, 2, 3], 'int32');
+  assertThrows(() => lstm.apply(vars, x, undefined, tooLong), fx.FlaxenError, 'seqLengths[1]', '0 … 3', '4');
+  assertThrows(() => lstm.apply(vars, x, undefined, tooMany), fx.ShapeError, 'seqLengths', '[2]', '[3]');
   assertThrows(() => fx.nn.RNN(fx.nn.Dense(4) as any), fx.FlaxenError, 'a recurrent cell', 'LSTMCell, OptimizedLSTMCell, GRUCell or SimpleCell', 'Dense');
   assertThrows(() => fx.nn.RNN(fx.nn.LSTMCell(4), { reverse: 'yes' } as any), fx.FlaxenError, 'reverse', 'true or false');
   assertThrows(() => fx.nn.LSTMCell(0), fx.FlaxenError, 'positive integer');
   assertThrows(() => fx.nn.Bidirectional(fx.nn.LSTMCell(2) as any, fx.nn.RNN(fx.nn.LSTMCell(2))), fx.FlaxenError, 'fx.nn.RNN');
-  tf.dispose([x, ...bad]);
+  tf.dispose([x, single, ...bad, tooLong, tooMany]);
   fx.tree.dispose(vars);
 });
 

@@ -151,8 +151,8 @@ for (const c of cases) for (const own of [true, false]) {
 async function convKernelsRun(f: () => tf.Tensor[]): Promise<string[]> {
   const before = gemmCounter.calls;
   const info = await tf.profile(() => {
-    tf.dispose(f());
-    return tf.scalar(0);
+    tf.dispose(tf.tidy(f));
+    return [];
   });
   const products = Array.from({ length: gemmCounter.calls - before }, () => 'product');
   return [...info.kernels.map((k) => k.name).filter((name) => /Conv2D|DepthwiseConv2d/.test(name)), ...products];
@@ -175,10 +175,10 @@ for (const c of [cases[1]!, cases[7]!]) {
     assert.is(inputOnly.length, 2, `forward and input gradient only: ${inputOnly}`);
     assert.is(biasOnly.length, 1, `the bias gradient needs no convolution: ${biasOnly}`);
     // ... and the gradients computed alone are those computed together.
-    const [dxAll, dwAll] = tf.grads(conv)([x, w, b]);
+    const [dxAll, dwAll, dbAll] = tf.grads(conv)([x, w, b]);
     const [dwAlone] = tf.grads((wt: tf.Tensor) => conv(x, wt, b))([w]);
     assertClose(dwAlone!.dataSync(), dwAll!.dataSync(), 0, 0, 'dw alone');
-    tf.dispose([x, w, b, dxAll!, dwAll!, dwAlone!]);
+    tf.dispose([x, w, b, dxAll!, dwAll!, dbAll!, dwAlone!]);
   });
 }
 
@@ -193,6 +193,7 @@ for (const [c, paired] of [[cases[10]!, true], [cases[11]!, true], [cases[12]!, 
       // (the tfjs path: flaxen's own products, when they run, need no pairs)
       const previous = setOwnGemm(false);
       const info = await tf.profile(() => convGeneral(x, w, c.g, bias)).finally(() => setOwnGemm(previous));
+      tf.dispose(info.result as tf.Tensor);
       const inputs = info.kernels.filter((k) => /^(Fused)?Conv2D$/.test(k.name)).map((k) => k.inputShapes[0]);
       const expected = paired ? [c.xs[0], c.xs[1], c.xs[2] / 2, 2] : c.xs;
       assert.equal(inputs, [expected], `${bias ? 'with' : 'without'} bias`);

@@ -34,7 +34,7 @@ test('own product equals tf.matMul bit for bit: a·b, transpose(a)·b, a·transp
       const got = gemm(a, b, { transposeA: ta, transposeB: tb });
       assert.ok(got, 'the own product runs on the one-thread wasm backend');
       // XNNPACK's plain product of the explicitly transposed operands
-      const stock = tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b);
+      const stock = tf.tidy(() => tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b));
       assertBits(got!, stock, `${m}x${k}x${n} ta=${ta} tb=${tb}`);
       tf.dispose([a, b, got!, stock]);
     }
@@ -59,7 +59,8 @@ test('own product is near a float64 loop (an independent reference)', () => {
   if (!onWasm) return;
   const [m, k, n] = [9, 70, 19];
   const a = randn(4, [k, m]), b = randn(5, [n, k]), bias = randn(6, [n]);
-  const got = gemm(a, b, { transposeA: true, transposeB: true, bias })!.dataSync();
+  const product = gemm(a, b, { transposeA: true, transposeB: true, bias })!;
+  const got = product.dataSync();
   const av = a.dataSync(), bv = b.dataSync(), biasv = bias.dataSync();
   const ref: number[] = [];
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
@@ -68,7 +69,7 @@ test('own product is near a float64 loop (an independent reference)', () => {
     ref.push(s);
   }
   assertClose(got, ref, 1e-4, 1e-4, 'transpose(a)·transpose(b) + bias');
-  tf.dispose([a, b, bias]);
+  tf.dispose([a, b, bias, product]);
 });
 
 test('own product leaves exactly its result behind, and declines what it cannot do', () => {
@@ -83,11 +84,12 @@ test('own product leaves exactly its result behind, and declines what it cannot 
   result!.dispose();
   const ints = tf.cast(a, 'int32');
   assert.is(gemm(ints, b), undefined, 'declines int32');
-  assert.is(gemm(tf.zeros([0, 5]), b), undefined, 'declines an empty operand');
+  const empty = tf.zeros([0, 5]);
+  assert.is(gemm(empty, b), undefined, 'declines an empty operand');
   const previous = setOwnGemm(false);
   assert.is(gemm(a, b), undefined, 'declines when turned off');
   setOwnGemm(previous);
-  tf.dispose([a, b, ints]);
+  tf.dispose([a, b, ints, empty]);
 });
 
 test('dense and its gradients are the same bits with the own product and with tfjs matMul', () => {

@@ -41,11 +41,12 @@ test('dense(x, kernel, bias) equals x·kernel + bias (float64 reference) and the
     for (let i = 0; i < n * m; i++) ref[i]! += bias[i % m]!;
     assert.equal(got.shape, [n, m]);
     assertClose(got.dataSync(), ref, 1e-4, 1e-4, `dense ${n}x${k}x${m}`);
-    const stock = tf.add(tf.matMul(x, w), b);
+    const stock = tf.tidy(() => tf.add(tf.matMul(x, w), b));
     assertClose(got.dataSync(), stock.dataSync(), 1e-5, 1e-5, `dense vs stock ${n}x${k}x${m}`);
     const noBias = dense(x as tf.Tensor2D, w as tf.Tensor2D);
-    assertClose(noBias.dataSync(), tf.matMul(x, w).dataSync(), 0, 0, 'dense without bias is matMul');
-    tf.dispose([x, w, b, got, stock, noBias]);
+    const stockNoBias = tf.matMul(x, w);
+    assertClose(noBias.dataSync(), stockNoBias.dataSync(), 0, 0, 'dense without bias is matMul');
+    tf.dispose([x, w, b, got, stock, noBias, stockNoBias]);
   }
 });
 
@@ -107,7 +108,7 @@ test('only the gradients on the path are computed: no product for the gradient o
   }
   // tfjs's matMul with explicit transposes: one transpose (of x) for dW, a second for dx
   const transposes = async (f: () => tf.Tensor[]) => {
-    const info = await tf.profile(() => { tf.dispose(f()); return tf.scalar(0); });
+    const info = await tf.profile(() => { tf.dispose(tf.tidy(f)); return []; });
     return info.kernels.filter((k) => k.name === 'Transpose').length;
   };
   return (async () => {
@@ -140,7 +141,7 @@ test('Dense on a rank-3 input: output and gradients equal the straightforward co
   const { kernel, bias } = vars.params;
   const y = layer.apply(vars, x) as tf.Tensor;
   assert.equal(y.shape, [2, 3, 5]);
-  const stockY = tf.add(tf.matMul(tf.reshape(x, [6, 7]), kernel), bias);
+  const stockY = tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [6, 7]), kernel), bias));
   assertClose(y.dataSync(), stockY.dataSync(), 1e-5, 1e-5, 'output');
   const r = randn(17, [2, 3, 5]);
   const [value, grads] = fx.valueAndGrad((p: typeof vars.params) => tf.sum(tf.mul(r, layer.apply({ params: p }, x) as tf.Tensor)))(vars.params);
@@ -235,8 +236,9 @@ test('empty matrices: products, transposes and column sums are exact (zeros or e
 test('bad shapes raise a FlaxenError naming both shapes', () => {
   const a = tf.zeros([2, 3]), b = tf.zeros([4, 5]);
   assertThrows(() => matMul(a as tf.Tensor2D, b as tf.Tensor2D), fx.FlaxenError, '[2, 3]', '[4, 5]');
-  assertThrows(() => dense(a as tf.Tensor2D, tf.zeros([3, 5]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D), fx.FlaxenError, '[4]');
-  tf.dispose([a, b]);
+  const kernel = tf.zeros([3, 5]), bias = tf.zeros([4]);
+  assertThrows(() => dense(a as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D), fx.FlaxenError, '[4]');
+  tf.dispose([a, b, kernel, bias]);
 });
 
 test.run();

@@ -87,10 +87,10 @@ test('a sequence of length 0 keeps its initial carry bit for bit (the mask selec
   const c0 = tf.tensor2d([[0.1, 1e-30, -3, 7, 0.3], [1 / 3, 1e-30, -2e-7, 1e7, Math.PI]]);
   const h0 = tf.tensor2d([[0.5, -0.5, 0.25, 0, 1], [0.7, -1e-9, 0.123456789, 0.2, -0.9]]);
   const x = tf.ones([2, 3, 4]);
-  const [[c, h]] = rnn.apply(vars, x, [c0, h0]) as any;
+  const [[c, h], ys] = rnn.apply(vars, x, [c0, h0]) as any;
   assert.equal(values(c).slice(5), values(c0).slice(5));
   assert.equal(values(h).slice(5), values(h0).slice(5));
-  tf.dispose([c0, h0, x, c, h]);
+  tf.dispose([c0, h0, x, c, h, ys]);
   fx.tree.dispose(vars);
 });
 
