@@ -12,7 +12,6 @@
 // on the path. Needs Debian's python3-torch; without it the spec says so loudly and skips.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 import '../setup.js';
+import { pythonWith } from './python.js';
 
-const PYTHON = process.env['FLAXEN_PYTHON'] ?? '/usr/bin/python3';
 const DOC = fileURLToPath(new URL('../../../docs/interop.md', import.meta.url));
 const STAND_IN = fileURLToPath(new URL('../../../spec/fixtures/torch_twins_safetensors', import.meta.url));
 const NEEDS = new Map([
@@ -90,19 +89,6 @@ for block in blocks:
 print(json.dumps({"safetensors": safetensors_used, "results": results}))
 `;
 
-/** True (after a loud warning) when the child could not run because torch (or python) is absent. */
-function torchMissing(run: ReturnType<typeof spawnSync>): boolean {
-  const stderr = String(run.stderr ?? '');
-  const missing = (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || /No module named '?torch/.test(stderr);
-  if (missing) {
-    console.warn(
-      `\n${'!'.repeat(78)}\n! SKIPPED spec/interop/docs-python: ${PYTHON} cannot import torch` +
-        ` (${(stderr || String(run.error ?? '')).trim().split('\n').pop()}).\n! Install it with: apt-get install -y python3-torch\n${'!'.repeat(78)}\n`,
-    );
-  }
-  return missing;
-}
-
 /** The files the page's flaxen code writes and its Python blocks read, written by the same calls. */
 async function writeDocFiles(dir: string): Promise<void> {
   const save = async (file: string, variables: fx.Variables) => {
@@ -145,8 +131,8 @@ test('the Python blocks of docs/interop.md run against the files flaxen writes',
   try {
     await writeDocFiles(dir);
     writeFileSync(join(dir, 'blocks.json'), JSON.stringify(runnable.map(({ line, code }) => ({ line, code }))));
-    const run = spawnSync(PYTHON, ['-c', DRIVER, join(dir, 'blocks.json'), STAND_IN], { cwd: dir, timeout: 120_000, encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-    if (torchMissing(run)) return;
+    const run = pythonWith('torch').run(['-c', DRIVER, join(dir, 'blocks.json'), STAND_IN], { cwd: dir, timeout: 120_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    if (!run) return;
     assert.is(run.status, 0, `python failed (${run.signal ?? run.status}): ${run.stderr}`);
     const { safetensors, results } = JSON.parse(run.stdout) as { safetensors: string; results: Array<{ line: number; printed: string; error?: string }> };
     const failed = results.find((r) => r.error !== undefined);

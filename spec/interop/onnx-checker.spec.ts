@@ -4,7 +4,6 @@
 // onnx Python package (Debian's python3-onnx); without it the spec says so loudly and skips.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +12,7 @@ import * as fx from '../../lib/index.js';
 import { ONNX_DTYPE, encodeModel } from '../../lib/interop/onnx-proto.js';
 import '../setup.js';
 import { ALL_ONNX_CASES, initCase } from './onnx-models.js';
-
-// FLAXEN_PYTHON points elsewhere, e.g. to check the skip path with a Python without onnx.
-const PYTHON = process.env['FLAXEN_PYTHON'] ?? '/usr/bin/python3';
+import { pythonWith } from './python.js';
 
 /** Checks each file named on the command line; prints { file: "ok" | the checker's complaint } as JSON. */
 const CHECK = `
@@ -30,19 +27,6 @@ for path in sys.argv[1:]:
         results[path] = type(e).__name__ + ": " + str(e)
 print(json.dumps({"version": onnx.__version__, "results": results}))
 `;
-
-/** True (after a loud warning) when the child could not run because onnx (or python) is absent. */
-function onnxMissing(run: ReturnType<typeof spawnSync>): boolean {
-  const stderr = String(run.stderr ?? '');
-  const missing = (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || /No module named '?onnx/.test(stderr);
-  if (missing) {
-    console.warn(
-      `\n${'!'.repeat(78)}\n! SKIPPED spec/interop/onnx-checker: ${PYTHON} cannot import onnx` +
-        ` (${(stderr || String(run.error ?? '')).trim().split('\n').pop()}).\n! Install it with: apt-get install -y python3-onnx\n${'!'.repeat(78)}\n`,
-    );
-  }
-  return missing;
-}
 
 /** A model the checker must refuse (a node reads a value nothing defines): proof that it checks. */
 function brokenModel(): Uint8Array {
@@ -77,8 +61,8 @@ test('every model the ONNX specs export passes onnx.checker.check_model(full_che
     });
     const broken = join(dir, 'broken.onnx');
     writeFileSync(broken, brokenModel());
-    const run = spawnSync(PYTHON, ['-c', CHECK, ...files.keys(), broken], { timeout: 120_000, encoding: 'utf8' });
-    if (onnxMissing(run)) return;
+    const run = pythonWith('onnx').run(['-c', CHECK, ...files.keys(), broken], { timeout: 120_000 });
+    if (!run) return;
     assert.is(run.status, 0, `python failed (${run.signal ?? run.status}): ${run.stderr}`);
     const { version, results } = JSON.parse(run.stdout) as { version: string; results: Record<string, string> };
     assert.match(results[broken]!, /undefined_value/, 'the checker refuses a node that reads an undefined value');

@@ -4,7 +4,6 @@
 // and skips (the committed fixtures in torch.spec.ts still check the other direction).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +11,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 import { assertClose } from '../setup.js';
+import { pythonWith } from './python.js';
 import { TWINS } from './twins.js';
 
-// FLAXEN_PYTHON points elsewhere, e.g. to check the skip path with a Python that has no torch.
-const PYTHON = process.env['FLAXEN_PYTHON'] ?? '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../../../spec/fixtures/torch_twins.py', import.meta.url));
-
-/** True (after a loud warning) when the child could not run because torch (or python) is absent. */
-function torchMissing(run: ReturnType<typeof spawnSync>): boolean {
-  const stderr = String(run.stderr ?? '');
-  const missing = (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || /No module named '?torch/.test(stderr);
-  if (missing) {
-    console.warn(
-      `\n${'!'.repeat(78)}\n! SKIPPED spec/interop/torch-live: ${PYTHON} cannot import torch` +
-        ` (${(stderr || String(run.error ?? '')).trim().split('\n').pop()}).\n! Install it with: apt-get install -y python3-torch\n${'!'.repeat(78)}\n`,
-    );
-  }
-  return missing;
-}
 
 test('flaxen exports load into PyTorch with strict=True and give the same outputs', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'flaxen-torch-live-'));
@@ -57,8 +42,8 @@ test('flaxen exports load into PyTorch with strict=True and give the same output
       await fx.checkpoint.saveTensors(join(dir, `${name}.io.safetensors`), { input });
       for (const t of [input, ...Object.values(exported), ...fx.tree.leaves(variables)]) t.dispose();
     }
-    const run = spawnSync(PYTHON, [SCRIPT, 'check', dir], { timeout: 300_000, encoding: 'utf8' });
-    if (torchMissing(run)) return;
+    const run = pythonWith('torch').run([SCRIPT, 'check', dir], { timeout: 300_000 });
+    if (!run) return;
     assert.is(run.status, 0, `python failed: ${run.stderr}`);
     for (const [name, want] of expected) {
       const out = await fx.checkpoint.loadTensors(join(dir, `${name}.out.safetensors`));
