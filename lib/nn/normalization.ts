@@ -38,25 +38,22 @@ function normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: 
 }
 
 /**
- * `(x − mean) / sqrt(var + eps)` over `axes` (without centering: `x / sqrt(mean(x²) + eps)`),
- * computed on `z = x / s` with `s` a power of two from `overflowScale`, so that no square
- * overflows: rows of ±1e20 (squares of 1e40, past float32) normalize to ±1 instead of 0. As
- * `s` is a power of two, `z / sqrt(var(z) + eps / s²)` is `x / sqrt(var(x) + eps)` rounded the
- * same way, and rows within ±2^32 (s = 1) give the plain formula's bits.
- * `eps / s²` (formed as `(eps / s) / s`) underflows for large `s` (to 0 for the default eps
- * and s >= 2^64); it is kept at least `min(eps, 2^-64)`, so that a constant row of 1e20 gives
- * 0 rather than 0 · ∞ = NaN, and a finite gradient (that floor is far below the variance of
- * any row whose values differ, so it changes nothing else).
+ * The statistics of `x` over `axes` (kept as axes of size 1) computed on `z = x / s`, with `s` a
+ * power of two from `overflowScale` per group, so that no square (and no sum) overflows: rows of
+ * ±1e20 have squares of 1e40, past float32. `s` is 1 for groups within ±2^32, where every
+ * step below is exact and the plain formula's bits come out. Scaled groups are first shifted by
+ * their first element: a float32 mean of equal values is not always exact (six copies of 3e37),
+ * and its rounding, divided by the group's (zero) deviation, made a constant group of huge
+ * values ±1 instead of 0. Unscaled groups are not shifted (the shift is multiplied by 0).
+ * `eps / s²` (formed as `(eps / s) / s`) underflows for large `s` (to 0 for the default eps and
+ * s >= 2^64); it is kept at least `min(eps, 2^-64)`, so that a constant group of 1e20 gives 0
+ * rather than 0 · ∞ = NaN, and a finite gradient (that floor is far below the variance of any
+ * group whose values differ, so it changes nothing else).
  */
-function standardize(x: tf.Tensor, axes: number | number[], epsilon: number, center: boolean): tf.Tensor {
+function scaledMoments(x: tf.Tensor, axes: number | number[], epsilon: number) {
   const s = overflowScale(tf.max(tf.abs(x), axes, true));
   const z = tf.div(x, s);
   const scaledEpsilon = tf.maximum(tf.div(tf.div(epsilon, s), s), Math.min(epsilon, 2 ** -64));
-  if (!center) return tf.mul(z, tf.rsqrt(tf.add(tf.mean(tf.square(z), axes, true), scaledEpsilon)));
-  // Scaled groups are first shifted by their first element: a float32 mean of equal values is
-  // not always exact (six copies of 3e37), and its rounding, divided by the group's (zero)
-  // deviation, made a constant row of huge values ±1 instead of 0. Unscaled groups are not
-  // shifted (the shift is multiplied by 0), so they keep the plain formula's bits.
   const rank = x.rank;
   const reduced = (Array.isArray(axes) ? axes : [axes]).map((a) => (a < 0 ? a + rank : a));
   const first = tf.slice(z, new Array(rank).fill(0), x.shape.map((d, i) => (reduced.includes(i) ? 1 : d)));
@@ -64,6 +61,23 @@ function standardize(x: tf.Tensor, axes: number | number[], epsilon: number, cen
   // tf.moments, then shifted − mean again, as the plain formula had it: the same graph, so the
   // same gradients, bit for bit.
   const { mean, variance } = tf.moments(shifted, axes, true);
+  return { s, first, shifted, mean, variance, scaledEpsilon };
+}
+
+/**
+ * `(x − mean) / sqrt(var + eps)` over `axes` (without centering: `x / sqrt(mean(x²) + eps)`),
+ * computed on `x / s` as {@link scaledMoments} says: rows of ±1e20 normalize to ±1 instead of 0.
+ * As `s` is a power of two, `z / sqrt(var(z) + eps / s²)` is `x / sqrt(var(x) + eps)` rounded
+ * the same way, and rows within ±2^32 (s = 1) give the plain formula's bits.
+ */
+function standardize(x: tf.Tensor, axes: number | number[], epsilon: number, center: boolean): tf.Tensor {
+  if (!center) {
+    const s = overflowScale(tf.max(tf.abs(x), axes, true));
+    const z = tf.div(x, s);
+    const scaledEpsilon = tf.maximum(tf.div(tf.div(epsilon, s), s), Math.min(epsilon, 2 ** -64));
+    return tf.mul(z, tf.rsqrt(tf.add(tf.mean(tf.square(z), axes, true), scaledEpsilon)));
+  }
+  const { shifted, mean, variance, scaledEpsilon } = scaledMoments(x, axes, epsilon);
   return tf.mul(tf.sub(shifted, mean), tf.rsqrt(tf.add(variance, scaledEpsilon)));
 }
 
@@ -196,11 +210,21 @@ export function BatchNorm(opts: BatchNormOptions = {}): Module<BatchNormVars> {
       if (reduceAxes.some((a) => shape[a] === 0)) {
         throw new ShapeError(scope.path, `BatchNorm in training needs at least one example to average over, found an empty batch of shape ${formatShape(shape)}; skip empty batches (or apply with train: false)`);
       }
-      const { mean, variance } = tf.moments(x as tf.Tensor, reduceAxes);
+      // The batch statistics of x / s (s = 1 for features within ±2^32, whose numbers are then
+      // the plain formula's, bit for bit): no square or sum overflows for features of 1e20.
+      const batch = scaledMoments(x as tf.Tensor, reduceAxes, epsilon);
       if (!scope.isInitializing) {
         try {
+          const f = (t: tf.Tensor) => tf.reshape(t, featureShape);
+          const s = f(batch.s);
+          // The batch mean in x's units: a scaled feature was shifted by its first element.
+          const mean = tf.mul(tf.where(tf.greater(s, 1), tf.add(f(batch.mean), f(batch.first)), f(batch.mean)), s);
           raMean.value = tf.add(tf.mul(momentum, raMean.value), tf.mul(1 - momentum, mean));
-          raVar.value = tf.add(tf.mul(momentum, raVar.value), tf.mul(1 - momentum, variance));
+          // The batch variance's share, (1 − momentum) · var, is weighted in units of s² before
+          // it is scaled back: features of 1e20 have a variance of 1e40, past float32, but a
+          // share of 1e38 (it becomes Infinity only when the share itself is past float32).
+          const share = tf.mul(tf.mul(tf.mul(1 - momentum, f(batch.variance)), s), s);
+          raVar.value = tf.add(tf.mul(momentum, raVar.value), share);
         } catch (error) {
           if (!(error instanceof ImmutableCollectionError)) throw error;
           throw new ImmutableCollectionError(
@@ -210,7 +234,12 @@ export function BatchNorm(opts: BatchNormOptions = {}): Module<BatchNormVars> {
           );
         }
       }
-      return tf.tidy(() => normalize(x as tf.Tensor, b(mean), b(variance), epsilon, scale && b(scale), bias && b(bias)));
+      return tf.tidy(() => {
+        let y = tf.mul(tf.sub(batch.shifted, batch.mean), tf.rsqrt(tf.add(batch.variance, batch.scaledEpsilon)));
+        if (scale) y = tf.mul(y, b(scale));
+        if (bias) y = tf.add(y, b(bias));
+        return y;
+      });
     },
     summarize: (variables) => {
       const extras = (momentum !== 0.99 ? `, momentum ${momentum}` : '') + (epsilon !== 1e-5 ? `, epsilon ${epsilon}` : '');

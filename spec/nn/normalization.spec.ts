@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
 import { assertClose, assertThrows, collectLeaks, tensorDelta, values } from '../setup.js';
-import { checkGradients, numbers, t32 } from './layer-helpers.js';
+import { checkGradients, numbers, sizeOf, t32 } from './layer-helpers.js';
 
 // Every test leaves tf.memory() as it found it (the last test checks).
 const leaks = collectLeaks(test);
@@ -228,6 +228,83 @@ test('BatchNorm in training refuses an empty batch (its running averages took le
   const y = bn.apply(vars, empty);
   assert.equal(y.shape, [0, 3]);
   fx.tree.dispose([vars, empty, y]);
+});
+
+/** Asserts `actual` is `expected` (float64) rounded to float32, within `rtol`; infinities must match exactly. */
+function assertNearFloat32(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
+  assert.is(actual.length, expected.length, what);
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.fround(expected[i]!), a = actual[i]!;
+    const ok = Number.isFinite(e) ? Math.abs(a - e) <= rtol * Math.abs(e) : Object.is(a, e);
+    assert.ok(ok, `${what}[${i}]: ${a} vs ${e} (float64 ${expected[i]})`);
+  }
+}
+
+test('BatchNorm in training: features of ±1e19 to 3e38 give the batch statistics and running averages of a float64 reference, and outputs of ±1-ish', () => {
+  // Per feature (column), 8 examples: spread 1e19 (variance ~1e38: each square fits, their sum
+  // does not), spread 1e20 (variance ~1e40, past float32: the running average 0.01·var fits),
+  // 1e38 to 3e38 (the sum of the column is past float32), a constant 3e37, ordinary numbers.
+  // Before, the squares or the sums overflowed: variances of Infinity, outputs of 0 or NaN.
+  const rows = 8;
+  const cols = [numbers(40, rows, -1e19, 3e19), numbers(41, rows, -1e20, 1e20), numbers(42, rows, 1e38, 3e38), new Float64Array(rows).fill(3e37), numbers(43, rows, -2, 2)];
+  const x = Float64Array.from({ length: rows * cols.length }, (_, i) => Math.fround(cols[i % cols.length]![Math.floor(i / cols.length)]!));
+  const input = t32(x, [rows, cols.length]);
+  const bn = fx.nn.BatchNorm();
+  const vars = bn.init(k0, [rows, cols.length]);
+  const [y, updated] = bn.apply(vars, input, { train: true, mutable: ['batch_stats'] });
+  // The float64 reference: mean, biased variance, (x − mean) / sqrt(var + eps), and the running
+  // averages 0.99 · (0, 1) + 0.01 · (mean, var) from the initial zeros and ones.
+  const column = (c: number) => Array.from({ length: rows }, (_, r) => x[r * cols.length + c]!);
+  const mean = cols.map((_, c) => column(c).reduce((a, v) => a + v, 0) / rows);
+  const variance = cols.map((_, c) => column(c).reduce((a, v) => a + (v - mean[c]!) ** 2, 0) / rows);
+  const expectedY = Array.from(x, (v, i) => (v - mean[i % cols.length]!) / Math.sqrt(variance[i % cols.length]! + 1e-5));
+  assertClose(values(y), expectedY, 1e-5, 1e-5, 'normalized');
+  assertNearFloat32(values(updated.batch_stats!.mean), mean.map((m) => 0.01 * m), 1e-6, 'running mean');
+  assertNearFloat32(values(updated.batch_stats!.var), variance.map((v) => 0.99 + 0.01 * v), 1e-6, 'running var');
+  assert.ok(values(updated.batch_stats!.var)[2] === Infinity, 'a variance of ~4e75 is Infinity in float32');
+  // A second step averages with the first one's statistics, in float32's range.
+  const [y2, again] = bn.apply({ ...vars, batch_stats: updated.batch_stats! }, input, { train: true, mutable: ['batch_stats'] });
+  assertNearFloat32(values(again.batch_stats!.mean).slice(0, 2), mean.slice(0, 2).map((m) => 0.99 * 0.01 * m + 0.01 * m), 1e-6, 'running mean, step 2');
+  assertNearFloat32(values(again.batch_stats!.var).slice(0, 2), variance.slice(0, 2).map((v) => 0.99 * (0.99 + 0.01 * v) + 0.01 * v), 1e-6, 'running var, step 2');
+  // Gradients through the batch statistics stay finite.
+  const weights = t32(numbers(44, rows * cols.length), [rows, cols.length]);
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(bn.apply(vars, t, { train: true, mutable: ['batch_stats'] })[0], weights)))(input);
+  assert.ok(values(g).every(Number.isFinite), `finite gradients: ${values(g)}`);
+  fx.tree.dispose([vars, input, y, updated, y2, again, weights, g]);
+});
+
+test('BatchNorm in training keeps the plain formula\'s bits for features within ±2^32: outputs, gradients, running averages', () => {
+  // The plain formula, as BatchNorm computed it before its statistics were scaled: tf.moments
+  // over the batch axes, (x − mean) · rsqrt(var + eps) · scale + bias, momentum averages.
+  const shape = [4, 3, 3, 5];
+  const x = t32(Float64Array.from(numbers(45, sizeOf(shape), -3, 3), (v, i) => (i % 5 === 4 ? v * 1e9 : v)), shape);
+  const r = t32(numbers(46, sizeOf(shape)), shape);
+  const bn = fx.nn.BatchNorm({ momentum: 0.9 });
+  const v = { params: { scale: t32(numbers(47, 5, 0.5, 2), [5]), bias: t32(numbers(48, 5), [5]) }, batch_stats: { mean: t32(numbers(49, 5), [5]), var: t32(numbers(50, 5, 0.5, 2), [5]) } };
+  const plain = (t: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => {
+    const { mean, variance } = tf.moments(t, [0, 1, 2]);
+    const y = tf.add(tf.mul(tf.mul(tf.sub(t, tf.reshape(mean, [1, 1, 1, 5])), tf.rsqrt(tf.add(tf.reshape(variance, [1, 1, 1, 5]), 1e-5))), tf.reshape(scale, [1, 1, 1, 5])), tf.reshape(bias, [1, 1, 1, 5]));
+    return { y, mean: tf.add(tf.mul(0.9, v.batch_stats.mean), tf.mul(0.1, mean)), variance: tf.add(tf.mul(0.9, v.batch_stats.var), tf.mul(0.1, variance)) };
+  };
+  const bits = (a: tf.Tensor, b: tf.Tensor, what: string) => {
+    const [av, bv] = [a.dataSync(), b.dataSync()];
+    assert.is(av.length, bv.length, what);
+    for (let i = 0; i < bv.length; i++) if (!Object.is(av[i], bv[i])) assert.unreachable(`${what}[${i}]: ${av[i]} vs ${bv[i]}`);
+  };
+  const [ours, expected] = [
+    tf.tidy(() => {
+      const [y, updated] = bn.apply(v, x, { train: true, mutable: ['batch_stats'] });
+      const grads = tf.grads((t: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => tf.sum(tf.mul(bn.apply({ ...v, params: { scale, bias } }, t, { train: true, mutable: ['batch_stats'] })[0], r)))([x, v.params.scale, v.params.bias]);
+      return [y, updated.batch_stats!.mean, updated.batch_stats!.var, ...grads];
+    }),
+    tf.tidy(() => {
+      const { y, mean, variance } = plain(x, v.params.scale, v.params.bias);
+      const grads = tf.grads((t: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => tf.sum(tf.mul(plain(t, scale, bias).y, r)))([x, v.params.scale, v.params.bias]);
+      return [y, mean, variance, ...grads];
+    }),
+  ];
+  ['output', 'running mean', 'running var', 'dx', 'dscale', 'dbias'].forEach((what, i) => bits(ours[i]!, expected[i]!, what));
+  fx.tree.dispose([x, r, v, ours, expected]);
 });
 
 test('no test above leaves a tensor behind', () => {

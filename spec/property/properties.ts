@@ -289,6 +289,39 @@ export function properties(watched: Watched): NamedProperty[] {
         guarded(watched, () => fx.nn.RMSNorm({ useScale: false }).apply({} as never, x), (y) => checkGroups('RMSNorm', y, c.features, false));
         const x3 = tf.reshape(x, [c.rows, 1, c.features]);
         guarded(watched, () => fx.nn.GroupNorm(2, plain).apply({} as never, x3), (y) => checkGroups('GroupNorm', y, c.features / 2, true), [x3]);
+        // BatchNorm in training: each feature (column) over the rows; the running averages from
+        // the initial zeros and ones are 0.01 · the float64 batch mean and 0.99 + 0.01 · its variance.
+        const bn = fx.nn.BatchNorm({ ...plain, epsilon: 1e-6 });
+        const columns = Array.from({ length: c.features }, (_, f) => xs.filter((_, i) => i % c.features === f));
+        // Float32 sums err by a few ulps of the largest term (the mean of [-3e38, 0, 3e38] is not
+        // exactly 0), hence `scale`, the share of the largest term in the compared value.
+        const near32 = (got: number, want: number, scale: number, what: string) => {
+          const w = Math.fround(want);
+          // (a float64 value within a rounding of float32's largest may round either way)
+          const ok = Number.isFinite(w) ? Math.abs(got - w) <= 1e-5 * Math.abs(w) + 1e-6 * scale + 1e-37 || (got === Infinity && Math.abs(w) > 3.3e38) : got === w;
+          expect(ok, `BatchNorm ${what}: ${got}, float64 says ${want}, for ${xs}`);
+        };
+        guarded(watched, () => {
+          const vars = bn.init(fx.random.key(0), [c.rows, c.features]);
+          try {
+            return bn.apply(vars, x, { train: true, mutable: ['batch_stats'] });
+          } finally {
+            fx.tree.dispose(vars);
+          }
+        }, ([y, updated]) => {
+          const ys = Array.from(y.dataSync());
+          expect(ys.every(Number.isFinite), `BatchNorm: ${ys} for ${xs}`);
+          const [means, vars] = [updated.batch_stats!.mean.dataSync(), updated.batch_stats!.var.dataSync()];
+          columns.forEach((column, f) => {
+            const got = ys.filter((_, i) => i % c.features === f).reduce((a, b) => a + b * b, 0) / c.rows;
+            const want = meanSquareOf(column, true);
+            expect(Math.abs(got - want) <= 1e-2, `BatchNorm: mean square ${got} for ${column}, float64 says ${want}`);
+            const mean = column.reduce((a, b) => a + b, 0) / column.length;
+            const largest = Math.max(...column.map(Math.abs));
+            near32(means[f]!, 0.01 * mean, 0.01 * largest, `running mean of ${column}`);
+            near32(vars[f]!, 0.99 + 0.01 * (column.reduce((a, b) => a + (b - mean) ** 2, 0) / column.length), 0.01 * largest ** 2, `running var of ${column}`);
+          });
+        });
         const norm = Math.sqrt(xs.reduce((a, b) => a + b * b, 0));
         guarded(watched, () => {
           const clipper = fx.optim.clipByGlobalNorm(c.maxNorm);
