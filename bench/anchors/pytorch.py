@@ -10,6 +10,7 @@ and the MLP's forward pass at batch 256 without gradients. Each figure is the me
 of a round's mean step time in ms, wall clock and the process's CPU time, after warm-up steps.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -77,6 +78,11 @@ def blas():
     return "OpenBLAS" if "libopenblas" in text else "reference BLAS"
 
 
+def malloc_kept():
+    """Whether run.ts told glibc malloc to keep freed memory (else each step page-faults anew)."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_") is not None
+
+
 out = {"engine": f"PyTorch {torch.__version__}", "threads": torch.get_num_threads()}
 for batch in (64, 256):
     record(f"mlpStep{batch}", timed(train_step(mlp(), torch.randn(batch, 784), torch.randint(0, 10, (batch,))), 12 if batch == 64 else 6))
@@ -91,5 +97,5 @@ def infer():
 
 
 record("mlpInfer256", timed(infer, 10))
-out["engine"] += f" + {blas()}"
+out["engine"] += f" + {blas()}" + ("" if malloc_kept() else ", glibc malloc defaults")
 print(json.dumps(out))
