@@ -77,9 +77,26 @@ function releaseTape(): void {
   }
 }
 
+/** The engine members a direct alias uses (tfjs 4.22's; a version without them takes `tf.reshape`). */
+interface AliasingEngine {
+  readonly state?: { readonly tensorInfo?: { get(dataId: object): { readonly backend?: { incRef?: (dataId: object) => void } } | undefined } };
+  makeTensorFromTensorInfo?(info: { dataId: object; shape: number[]; dtype: tf.DataType }, backend: unknown): tf.Tensor;
+}
+
 // A new tensor handle on the same data, tracked by the current scope. Reshape to the same
-// shape shares the data buffer (reference-counted) on the wasm and cpu backends: no copy.
-function alias(t: tf.Tensor): tf.Tensor {
+// shape shares the data buffer (reference-counted) on the wasm and cpu backends: no copy. Off
+// the tape (`offTape`: inside keepForBackward) the handle is made directly, as tfjs's Reshape
+// kernel makes it (one more reference on the backend, a tensor on the same data id), without
+// the kernel's dispatch: a training step makes seven of these.
+function alias(t: tf.Tensor, offTape = false): tf.Tensor {
+  if (offTape && !t.isDisposed) {
+    const engine = tf.engine() as unknown as AliasingEngine;
+    const backend = engine.state?.tensorInfo?.get(t.dataId)?.backend;
+    if (backend && typeof backend.incRef === 'function' && typeof engine.makeTensorFromTensorInfo === 'function') {
+      backend.incRef(t.dataId);
+      return engine.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend);
+    }
+  }
   return tf.reshape(t, t.shape);
 }
 
@@ -106,7 +123,7 @@ export function keepForBackward(tensors: tf.Tensor[]): tf.Tensor[] | undefined {
   state.kernelDepth++;
   try {
     return tensors.map((t) => {
-      const kept = tf.keep(alias(t));
+      const kept = tf.keep(alias(t, true));
       list.push(kept);
       return kept;
     });

@@ -630,3 +630,30 @@ EXPORT("softmax_ce_grad") void softmax_ce_grad(const float* x, const int* labels
     }
   }
 }
+
+/* ======================================================================================== *
+ * Column sums (owned by lib/ops/matmul.ts: the bias gradient of a dense layer, sum(dy, 0)). *
+ * Kept apart from the sections above: it calls nothing of theirs.                           *
+ * ======================================================================================== */
+
+/*
+ * out[j] = Σ_i x[i, j] over `rows` rows of `cols` floats, each column summed from 0 in row
+ * order, one float32 add per row: the order and the roundings of tfjs's Sum kernel after its
+ * transpose (a sequential sum per output), so the same bits. Rows are read in storage order
+ * (the sums, `cols` floats, stay in the first-level cache) four columns at a time.
+ */
+EXPORT("col_sums") void col_sums(const float* x, float* out, int rows, int cols) {
+  const int vec = cols & ~3;
+  for (int j = 0; j < cols; j++) out[j] = 0.0f;
+  for (int i = 0; i < rows; i++, x += cols) {
+    int j = 0;
+    for (; j + 16 <= vec; j += 16) {
+      wasm_v128_store(out + j, wasm_f32x4_add(wasm_v128_load(out + j), wasm_v128_load(x + j)));
+      wasm_v128_store(out + j + 4, wasm_f32x4_add(wasm_v128_load(out + j + 4), wasm_v128_load(x + j + 4)));
+      wasm_v128_store(out + j + 8, wasm_f32x4_add(wasm_v128_load(out + j + 8), wasm_v128_load(x + j + 8)));
+      wasm_v128_store(out + j + 12, wasm_f32x4_add(wasm_v128_load(out + j + 12), wasm_v128_load(x + j + 12)));
+    }
+    for (; j < vec; j += 4) wasm_v128_store(out + j, wasm_f32x4_add(wasm_v128_load(out + j), wasm_v128_load(x + j)));
+    for (; j < cols; j++) out[j] += x[j];
+  }
+}

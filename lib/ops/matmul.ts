@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, formatShape } from '../errors.js';
 import { withFusedRelu } from './fused-relu.js';
-import { gemm } from './gemm.js';
+import { gemm, ownKernelsOnCallingThread } from './gemm.js';
 import { withLazyGradients } from './lazy-grad.js';
 import { keepForBackward } from '../autodiff/grad.js';
 
@@ -55,18 +55,34 @@ function timesTransposed(dy: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(dy, transpose2d(b));
 }
 
+/** The column-sum function of gemm.c's last section (offsets are byte offsets). */
+interface ColumnSumExports {
+  col_sums(x: number, out: number, rows: number, cols: number): void;
+}
+
 /**
- * `tf.sum(x, 0)` for a matrix, the same numbers. tfjs's `Sum` reduces the last axis; for axis 0
- * it first transposes `x` with the plain `Transpose` kernel, which thrashes the cache when the
- * row count is a multiple of 256 (0.28 ms for [256, 256], 1.1 ms for [256, 1024]). Then the
- * blocked {@link transpose2d} followed by a last-axis sum gives the kernel the very same layout,
- * so the same sums in the same order: 0.15 and 0.46 ms. Narrow matrices keep `tf.sum(x, 0)`.
+ * `tf.sum(x, 0)` for a matrix, the same numbers: each column summed from 0 in row order, one
+ * float32 add per row, which is what tfjs's `Sum` kernel does after transposing `x` (it reduces
+ * the last axis). On wasm one pass of flaxen's own kernel (`col_sums` in `lib/ops/gemm.c`, on the
+ * calling thread) reads `x` where it lies: no transpose, no kernel dispatch (the bias gradients
+ * of the MLP step took about 3% of it through tfjs). Elsewhere: tfjs's `Transpose` writes with a
+ * stride of the row count, which thrashes the cache when that count is a multiple of 256 (0.28 ms
+ * for [256, 256], 1.1 ms for [256, 1024]), so the blocked {@link transpose2d} followed by a
+ * last-axis sum gives the kernel the very same layout, so the same sums in the same order: 0.15
+ * and 0.46 ms. Narrow matrices keep `tf.sum(x, 0)`.
  * @internal
  */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
   const [rows, cols] = x.shape;
   // The sum of no rows is 0 (the wasm Sum kernel leaves its output unwritten when rows is 0).
   if (rows === 0 || cols === 0) return tf.zeros([cols]);
+  const own = ownKernelsOnCallingThread(x);
+  const kernels = own?.kernels as Partial<ColumnSumExports> | undefined;
+  if (own && typeof kernels?.col_sums === 'function') {
+    const out = own.heap.alloc([cols]) as tf.Tensor1D;
+    kernels.col_sums(own.heap.offsetOf(x)!, own.heap.offsetOf(out)!, rows, cols);
+    return out;
+  }
   if (rows % 256 !== 0 || cols < 32) return tf.sum(x, 0);
   return tf.tidy(() => tf.sum(transpose2d(x), -1));
 }

@@ -74,7 +74,10 @@ function joinPath(prefix: string, key: string): string {
 }
 
 function keysOf(node: object): string[] {
-  return Object.keys(node).sort();
+  const keys = Object.keys(node);
+  // Mostly in sorted order already (trees built by map and by this walk): check before sorting.
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return keys.sort();
+  return keys;
 }
 
 /**

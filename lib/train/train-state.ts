@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FlaxenError, describeValue } from '../errors.js';
-import { defineEntry, freeze, isNode, leaves } from '../tree/index.js';
+import { collectTensors, defineEntry, freeze, isNode, leaves } from '../tree/index.js';
 import { Key, foldIn, isKey } from '../random/key.js';
 import { applyUpdates } from '../optim/apply-updates.js';
 import type { GradientTransformation, OptState } from '../optim/base.js';
@@ -182,8 +182,10 @@ function checkStep(step: unknown, what: string): number {
 const spent = new WeakSet<object>();
 const CREATE = Symbol('TrainState.create');
 
-function tensorsOf(tree: unknown): tf.Tensor[] {
-  return leaves<unknown>(tree).filter((l): l is tf.Tensor => l instanceof tf.Tensor);
+function tensorsOf(...trees: unknown[]): tf.Tensor[] {
+  const out: tf.Tensor[] = [];
+  for (const tree of trees) collectTensors(tree, out);
+  return out;
 }
 
 /**
@@ -440,17 +442,17 @@ export class TrainState<P = any, S extends OptState = OptState, C extends Collec
       return { params, optState } as unknown as tf.TensorContainer;
     }) as unknown as { params: P; optState: S };
     const next = this.with({ step: this.step + 1, params, optState, collections: updated });
-    const kept = [...tensorsOf(params), ...tensorsOf(optState), ...tensorsOf(updated)];
+    const kept = tensorsOf(params, optState, updated);
     const commit = (): void => {
       spent.add(this);
       const keep = new Set<tf.Tensor>(kept);
-      for (const t of [...tensorsOf(grads), ...tensorsOf(this.params), ...tensorsOf(this.optState), ...tensorsOf(this.collections)]) {
+      for (const t of tensorsOf(grads, this.params, this.optState, this.collections)) {
         if (!keep.has(t)) t.dispose();
       }
     };
     const abort = (): void => {
       spent.add(next);
-      const own = new Set<tf.Tensor>([...tensorsOf(grads), ...tensorsOf(this.params), ...tensorsOf(this.optState), ...tensorsOf(this.collections), ...tensorsOf(updated)]);
+      const own = new Set<tf.Tensor>(tensorsOf(grads, this.params, this.optState, this.collections, updated));
       for (const t of kept) if (!own.has(t)) t.dispose();
     };
     return { next, commit, abort };
@@ -497,7 +499,7 @@ export class TrainState<P = any, S extends OptState = OptState, C extends Collec
   dispose(): void {
     if (spent.has(this)) return;
     spent.add(this);
-    for (const t of [...tensorsOf(this.params), ...tensorsOf(this.optState), ...tensorsOf(this.collections)]) t.dispose();
+    for (const t of tensorsOf(this.params, this.optState, this.collections)) t.dispose();
   }
 
   /**

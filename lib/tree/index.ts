@@ -75,7 +75,11 @@ class Ancestors {
 }
 
 function sortedKeys(node: object): string[] {
-  return Object.keys(node).sort();
+  const keys = Object.keys(node);
+  // Trees are mostly built in sorted order (map, init): check before sorting (the same order:
+  // both compare UTF-16 code units).
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return keys.sort();
+  return keys;
 }
 
 function joinPath(prefix: string, key: string): string {
@@ -87,7 +91,10 @@ function joinPath(prefix: string, key: string): string {
  * reach a prototype setter, so keys such as `__proto__` stay plain data.
  */
 export function defineEntry(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // A name that nothing on the prototype chain has cannot meet a setter: a plain assignment then
+  // makes the same own data property, and is much cheaper (trees are rebuilt at every step).
+  if (!(key in Object.prototype) && Object.getPrototypeOf(target) === Object.prototype) target[key] = value;
+  else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**
@@ -248,6 +255,28 @@ export function unflatten<L = tf.Tensor>(entries: Iterable<readonly [string, L]>
  */
 export function leaves<L = tf.Tensor>(tree: unknown): L[] {
   return flatten<L>(tree).map(([, leaf]) => leaf);
+}
+
+/**
+ * @internal
+ * The tensors of a tree appended to `out`, in no particular order, for bookkeeping such as
+ * disposal (a training step collects the tensors of its trees several times): no paths, no
+ * sorting. A tree nested deeper than {@link leaves} allows (or containing itself) gets
+ * `leaves`' error.
+ */
+export function collectTensors(tree: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
+  const walk = (node: unknown, depth: number): void => {
+    if (node instanceof tf.Tensor) out.push(node);
+    else if (isNode(node)) {
+      if (depth >= MAX_DEPTH) {
+        leaves(tree); // throws the cycle or depth error, naming the path
+        return;
+      }
+      for (const key in node) if (Object.prototype.hasOwnProperty.call(node, key)) walk(node[key], depth + 1);
+    }
+  };
+  walk(tree, 0);
+  return out;
 }
 
 /**

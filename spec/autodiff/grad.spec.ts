@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fx from '../../lib/index.js';
-import { assertClose, assertThrows, checkKeptInputs, tensorDelta, values } from '../setup.js';
+import { assertClose, assertThrows, checkKeptInputs, countKernel, tensorDelta, values } from '../setup.js';
 
 test('gradients of a tree come back with the same structure, frozen, matching hand-derived values', () => {
   // f = sum(w * x) + b^2 + 3 c  ⇒  df/dw = x, df/db = 2b, df/dc = 3
@@ -217,6 +217,12 @@ test('dense layers keep their inputs for the backward pass without copies, with 
   // the two dense layers' inputs and kernels (4 tensors) are kept without copies, and the relu,
   // fused into the first Dense (its output kept as an alias), saves no copy of its input either
   assert.is(copies, stockCopies - 5, `Identity kernels: ${copies} with fx.valueAndGrad, ${stockCopies} with tf.grads`);
+  // The kept handles are made directly on the same data, not by a Reshape kernel each: as many
+  // Reshape kernels run as under tf.grads, which keeps nothing.
+  const reshapes = countKernel('Reshape', () => fx.valueAndGrad(loss)(params));
+  const stockReshapes = countKernel('Reshape', () => tf.grads((...ts: tf.Tensor[]) => loss(fx.tree.unflatten(fx.tree.flatten(params).map(([path], i) => [path, ts[i]!])) as typeof params))(fx.tree.leaves(params)));
+  assert.is(reshapes[1], stockReshapes[1], `Reshape kernels: ${reshapes[1]} with fx.valueAndGrad, ${stockReshapes[1]} with tf.grads`);
+  tf.dispose([reshapes[0][0], ...fx.tree.leaves(reshapes[0][1]), ...stockReshapes[0]]);
   // Nested: an inner fx.grad inside an outer one's loss (second order); nothing leaks.
   const outer = fx.grad((p: typeof params) => {
     const inner = fx.grad(loss)(p);

@@ -8,7 +8,8 @@ import * as fx from '../../lib/index.js';
 import { gemmCounter, setOwnGemm } from '../../lib/ops/gemm.js';
 import { columnSums, dense, matMul, transpose2d } from '../../lib/ops/matmul.js';
 import { normalArray } from '../../lib/random/samplers.js';
-import { assertClose, assertThrows, backend, tensorDelta, values } from '../setup.js';
+import { assertClose, assertThrows, backend, tensorDelta, values, withOwnKernels } from '../setup.js';
+import { wrapOwnKernels } from '../../lib/ops/kernel-hook.js';
 
 function randn(seed: number, shape: number[]): tf.Tensor {
   return tf.tensor(normalArray(fx.random.key(seed), shape.reduce((a, b) => a * b, 1)), shape);
@@ -183,6 +184,48 @@ test('columnSums is tf.sum(x, 0) bit for bit (blocked path for 256-multiple row 
     assertClose(g, ref, 1e-3, 1e-5, `float64 sums ${shape}`);
     tf.dispose([x, got, stock]);
   }
+});
+
+test('columnSums runs the own col_sums kernel on wasm: tf.sum(x, 0) bit for bit at every column tail, with NaN, ±Infinity and -0 as tfjs has them, and near the float64 sums', () => {
+  const shapes = [[1, 1], [3, 1], [2, 3], [64, 4], [64, 5], [64, 10], [64, 16], [33, 17], [64, 256], [7, 33], [256, 120], [1, 84]] as const;
+  for (const own of [true, false]) {
+    for (const shape of shapes) {
+      const x = randn(31 + shape[1], [...shape]);
+      const calls = { n: 0 };
+      wrapOwnKernels((name, kernel) => (...args) => {
+        if (name === 'col_sums') calls.n++;
+        return kernel(...args);
+      });
+      let got: tf.Tensor;
+      try {
+        got = withOwnKernels(own, () => columnSums(x as tf.Tensor2D));
+      } finally {
+        wrapOwnKernels(undefined);
+      }
+      assert.is(calls.n, own && backend === 'wasm' ? 1 : 0, `col_sums calls for ${shape} (own kernels ${own})`);
+      const stock = withOwnKernels(false, () => tf.sum(x, 0));
+      const g = got.dataSync(), st = stock.dataSync();
+      for (let j = 0; j < shape[1]; j++) if (!Object.is(g[j], st[j])) assert.unreachable(`column ${j} of ${shape}: ${g[j]} vs ${st[j]}`);
+      const xv = x.dataSync();
+      const ref = new Float64Array(shape[1]);
+      for (let i = 0; i < shape[0]; i++) for (let j = 0; j < shape[1]; j++) ref[j]! += xv[i * shape[1] + j]!;
+      assertClose(g, ref, 1e-4, 1e-5, `float64 sums ${shape}`);
+      tf.dispose([x, got, stock]);
+    }
+  }
+  // Special values: a NaN or opposite infinities give NaN, one infinity gives it, -0 + -0 is +0 from the start at 0.
+  const special = tf.tensor2d([
+    [NaN, Infinity, -0, 1, -Infinity, 3e38],
+    [1, 1, -0, -1, -Infinity, 3e38],
+    [2, -Infinity, -0, 0, 5, -3e38],
+  ]);
+  const got = columnSums(special);
+  const stock = withOwnKernels(false, () => tf.sum(special, 0));
+  assert.equal(Array.from(got.dataSync()), Array.from(stock.dataSync()));
+  // float32 sums on wasm (3e38 + 3e38 overflows); tfjs's cpu kernel sums in float64 before it rounds.
+  const last = backend === 'wasm' ? 'Infinity' : String(Math.fround(3e38));
+  assert.equal(Array.from(got.dataSync()).map((v) => Object.is(v, -0) ? '-0' : String(v)), ['NaN', 'NaN', '0', '0', '-Infinity', last]);
+  tf.dispose([special, got, stock]);
 });
 
 test('the bias gradient of dense at batch 256 is tf.sum(dy, 0) bit for bit', () => {

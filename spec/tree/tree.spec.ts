@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fx from '../../lib/index.js';
 import { assertThrows, tensorDelta } from '../setup.js';
+import { collectTensors } from '../../lib/tree/index.js';
 
 import * as __tf from '@tensorflow/tfjs-core';
 let __n = 0;
@@ -48,6 +49,35 @@ test('unflatten refuses conflicting and empty paths, and keeps __proto__ as plai
   assert.equal(Object.keys(hostile), ['__proto__', 'constructor']);
   assert.is(fx.tree.get(hostile, '__proto__/polluted'), 1);
   assert.is(fx.tree.get({}, 'constructor'), undefined);
+});
+
+test('trees built by map keep keys on the prototype chain as plain data, in sorted order whatever the input order', () => {
+  const setter: string[] = [];
+  Object.defineProperty(Object.prototype, 'trapKey', { configurable: true, set(v: unknown) { setter.push(String(v)); }, get() { return undefined; } });
+  try {
+    const mapped = fx.tree.map({ z: 1, trapKey: 2, constructor: 3, a: { toString: 4, b: 5 } }, (v: number) => v * 10);
+    assert.equal(setter, [], 'no prototype setter ran');
+    assert.equal(Object.keys(mapped), ['a', 'constructor', 'trapKey', 'z']);
+    assert.equal(Object.keys(mapped.a), ['b', 'toString']);
+    assert.ok(Object.prototype.hasOwnProperty.call(mapped, 'trapKey') && Object.prototype.hasOwnProperty.call(mapped, 'constructor'));
+    assert.equal([mapped.trapKey, mapped.constructor, mapped.a.toString, mapped.z], [20, 30, 40, 10]);
+    assert.ok(Object.isFrozen(mapped) && Object.isFrozen(mapped.a));
+  } finally {
+    delete (Object.prototype as Record<string, unknown>)['trapKey'];
+  }
+  // Keys sort by UTF-16 code units, as Array.prototype.sort does.
+  assert.equal(fx.tree.flatten({ b: 1, B: 2, 'é': 3, a10: 4, a2: 5 }).map(([p]) => p), ['B', 'a10', 'a2', 'b', 'é']);
+});
+
+test('collectTensors lists every tensor of a tree (shared subtrees as often as they appear), and a cycle gets the error naming it', () => {
+  const a = tf.zeros([1]), b = tf.ones([2]);
+  const shared = { w: b };
+  const found = collectTensors({ x: a, y: shared, z: { again: shared }, n: 3, s: 'text' });
+  assert.equal(found.map((t) => t.id).sort(), [a.id, b.id, b.id].sort());
+  const cyclic: Record<string, unknown> = { t: a };
+  cyclic['self'] = cyclic;
+  assertThrows(() => collectTensors({ top: cyclic }), fx.FlaxenError, 'must not contain itself');
+  tf.dispose([a, b]);
 });
 
 test('count sums the sizes of tensors and of {shape} leaves', () => {
